@@ -1,0 +1,40 @@
+//! The command line: one small file per subcommand, each a thin shell over the library.
+//! Colour, width and tty are decided here once and passed down as plain values.
+
+pub mod serve;
+
+use clap::{Parser, Subcommand};
+
+/// rtool — see every byte of Redis replication.
+#[derive(Parser, Debug)]
+#[command(name = "rtool", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a Redis-compatible server (like redis-server: `rtool serve [redis.conf] [--port 6380 ...]`).
+    Serve(serve::ServeArgs),
+}
+
+/// Run a parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> i32 {
+    let res = match cli.command {
+        Command::Serve(a) => serve::run(a),
+    };
+    match res {
+        Ok(code) => code,
+        Err(e) => {
+            // A closed pipe (`rtool ... | head`) is not an error.
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::BrokenPipe {
+                    return 0;
+                }
+            }
+            eprintln!("rtool: {e:#}");
+            1
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! The config commands.
+
+use super::Handler;
+
+pub const HANDLERS: &[(&str, Handler)] = &[];

@@ -1,0 +1,589 @@
+//! The engine: the state every command can touch, and the path every command takes
+//! (Redis's `processCommand` and `call`).
+
+use super::client::{Client, ClientInfo, ClientMsg};
+use super::table::{Table, flags};
+use super::{Ctx, blocking::Blocking, pubsub::PubSub};
+use crate::config::Config;
+use crate::keyspace::{Keyspace, Thresholds};
+use crate::repl::ReplLog;
+use crate::resp::{Limits, Reply};
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What the connection should do after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// The command blocked; the client waits for [`ClientMsg::Unblocked`] or the deadline.
+    Blocked,
+    /// Write what is pending, then close (QUIT, CLIENT KILL of oneself).
+    Close,
+    /// SHUTDOWN accepted.
+    Shutdown,
+}
+
+/// Counters behind `INFO stats` and `INFO commandstats`.
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    pub total_connections_received: u64,
+    pub total_commands_processed: u64,
+    pub rejected_connections: u64,
+    pub expired_keys: u64,
+    pub evicted_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub total_error_replies: u64,
+    pub total_net_input_bytes: u64,
+    pub total_net_output_bytes: u64,
+    pub total_reads_processed: u64,
+    pub total_writes_processed: u64,
+    pub sync_full: u64,
+    pub sync_partial_ok: u64,
+    pub sync_partial_err: u64,
+    /// per command (full name): calls, microseconds, rejected, failed
+    pub commands: HashMap<String, CmdStat>,
+    /// per error code (first word of the error): count
+    pub errors: HashMap<String, u64>,
+    /// ops/sec samples, like Redis's `trackInstantaneousMetric`
+    pub ops_samples: Vec<f64>,
+    pub last_sample_ms: i64,
+    pub last_sample_cmds: u64,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CmdStat {
+    pub calls: u64,
+    pub usec: u64,
+    pub rejected: u64,
+    pub failed: u64,
+}
+
+/// Requests the engine makes to the runtime that hosts it (the `net` layer), which it cannot
+/// carry out itself because they involve I/O.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Shutdown { save: Option<bool> },
+}
+
+/// Everything commands can touch; lives behind one lock.
+pub struct Engine {
+    pub keyspace: Keyspace,
+    pub config: Config,
+    pub thresholds: Thresholds,
+    pub limits: Limits,
+    pub table: Arc<Table>,
+    pub clients: HashMap<u64, ClientInfo>,
+    pub next_client_id: u64,
+    pub pubsub: PubSub,
+    pub blocking: Blocking,
+    /// (db, key) -> clients watching it
+    pub watched: HashMap<(usize, Bytes), Vec<u64>>,
+    pub stats: Stats,
+    pub repl: ReplLog,
+    /// Changes since the last save (Redis's `server.dirty`).
+    pub dirty: u64,
+    /// Cached time of the command being run, Unix ms.
+    pub now_ms: i64,
+    /// Writes to propagate when the outermost command returns: (db, argv).
+    pending_prop: Vec<(usize, Vec<Bytes>)>,
+    call_depth: u32,
+    /// 40 hex characters identifying this run of the server (INFO `run_id`).
+    pub run_id: String,
+    pub start_ms: i64,
+    pub requests: Vec<Request>,
+    /// Set while the server is a replica: writes from clients are refused, keys are not
+    /// expired locally. (Filled in by replication.)
+    pub is_replica: bool,
+    pub rng: u64,
+    /// True while EXEC runs the queued commands: blocking commands must not block then.
+    pub in_exec: bool,
+    /// Unix seconds of the last successful save (LASTSAVE, INFO `rdb_last_save_time`).
+    pub lastsave: i64,
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// 40 random hex characters (run IDs, replication IDs).
+pub fn random_hex40() -> String {
+    use rand::RngExt;
+    let mut rng = rand::rng();
+    (0..40).map(|_| char::from_digit(rng.random_range(0..16u32), 16).unwrap()).collect()
+}
+
+impl Engine {
+    pub fn new(config: Config) -> Engine {
+        let databases = config.get_i64("databases").clamp(1, 1 << 20) as usize;
+        let mut e = Engine {
+            keyspace: Keyspace::new(databases),
+            thresholds: Thresholds::default(),
+            limits: Limits::default(),
+            config,
+            table: Arc::new(Table::new(&super::all_handlers())),
+            clients: HashMap::new(),
+            next_client_id: 1,
+            pubsub: PubSub::default(),
+            blocking: Blocking::default(),
+            watched: HashMap::new(),
+            stats: Stats::default(),
+            repl: ReplLog::new(),
+            dirty: 0,
+            now_ms: now_ms(),
+            pending_prop: Vec::new(),
+            call_depth: 0,
+            run_id: random_hex40(),
+            start_ms: now_ms(),
+            requests: Vec::new(),
+            is_replica: false,
+            rng: now_ms() as u64 | 1,
+            in_exec: false,
+            lastsave: now_ms() / 1000,
+        };
+        e.reload_cached_config();
+        e
+    }
+
+    /// Refresh the typed copies of hot configuration values after the config changed.
+    pub fn reload_cached_config(&mut self) {
+        let c = &self.config;
+        self.thresholds = Thresholds {
+            hash_max_listpack_entries: c.get_i64("hash-max-listpack-entries").max(0) as usize,
+            hash_max_listpack_value: c.get_i64("hash-max-listpack-value").max(0) as usize,
+            set_max_intset_entries: c.get_i64("set-max-intset-entries").max(0) as usize,
+            zset_max_listpack_entries: c.get_i64("zset-max-listpack-entries").max(0) as usize,
+            zset_max_listpack_value: c.get_i64("zset-max-listpack-value").max(0) as usize,
+            list_max_listpack_size: c.get_i64("list-max-listpack-size"),
+            stream_node_max_entries: c.get_i64("stream-node-max-entries").max(0) as usize,
+            stream_node_max_bytes: c.get_i64("stream-node-max-bytes").max(0) as usize,
+        };
+        self.limits.max_bulk_len = c.get_i64("proto-max-bulk-len");
+    }
+
+    /// A cheap pseudo-random number (xorshift), for sampling.
+    pub fn random(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x
+    }
+
+    /// Is a password required (`requirepass`)?
+    pub fn auth_required(&self) -> bool {
+        !self.config.get_str("requirepass").is_empty()
+    }
+
+    /// Register a new connection; returns its client id.
+    pub fn add_client(&mut self, addr: String, laddr: String, tx: tokio::sync::mpsc::UnboundedSender<ClientMsg>) -> u64 {
+        let id = self.next_client_id;
+        self.next_client_id += 1;
+        self.stats.total_connections_received += 1;
+        let now = self.now_ms;
+        self.clients.insert(
+            id,
+            ClientInfo {
+                id,
+                addr,
+                laddr,
+                name: None,
+                db: 0,
+                resp: 2,
+                created_ms: now,
+                last_interaction_ms: now,
+                last_cmd: String::new(),
+                sub: 0,
+                psub: 0,
+                multi: -1,
+                blocked: false,
+                dirty_cas: false,
+                flags_extra: String::new(),
+                qbuf: 0,
+                tx,
+            },
+        );
+        id
+    }
+
+    /// Forget a connection that closed: its subscriptions, WATCHed keys and blocked state.
+    pub fn remove_client(&mut self, client: &mut Client) {
+        self.unwatch_all(client);
+        self.pubsub.unsubscribe_all(client);
+        self.blocking.remove(client.id);
+        self.clients.remove(&client.id);
+    }
+
+    /// Drop all of a client's WATCHes.
+    pub fn unwatch_all(&mut self, client: &mut Client) {
+        for (db, key) in client.watched.drain(..) {
+            if let Some(list) = self.watched.get_mut(&(db, key.clone())) {
+                list.retain(|&id| id != client.id);
+                if list.is_empty() {
+                    self.watched.remove(&(db, key));
+                }
+            }
+        }
+        if let Some(info) = self.clients.get_mut(&client.id) {
+            info.dirty_cas = false;
+        }
+    }
+
+    /// A key changed: every client WATCHing it will fail its EXEC (Redis's `touchWatchedKey`).
+    pub fn touch_key(&mut self, db: usize, key: &[u8]) {
+        if self.watched.is_empty() {
+            return;
+        }
+        if let Some(ids) = self.watched.get(&(db, Bytes::copy_from_slice(key))) {
+            for id in ids.clone() {
+                if let Some(c) = self.clients.get_mut(&id) {
+                    c.dirty_cas = true;
+                }
+            }
+        }
+    }
+
+    /// A whole database changed (FLUSHDB, SWAPDB...): every WATCH on it fails.
+    pub fn touch_db(&mut self, db: Option<usize>) {
+        let ids: Vec<u64> =
+            self.watched.iter().filter(|((d, _), _)| db.is_none() || Some(*d) == db).flat_map(|(_, v)| v.clone()).collect();
+        for id in ids {
+            if let Some(c) = self.clients.get_mut(&id) {
+                c.dirty_cas = true;
+            }
+        }
+    }
+
+    /// Lazy expiry (Redis's `expireIfNeeded`): on a master, delete an expired key and
+    /// propagate a DEL; on a replica, report it as expired but leave it (the master's DEL
+    /// will come through the replication stream). Returns whether the key is expired.
+    pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
+        let d = &self.keyspace.dbs[db];
+        if d.expires.is_empty() || !d.is_expired(key, self.now_ms) {
+            return false;
+        }
+        if self.is_replica {
+            return true;
+        }
+        self.delete_expired(db, key);
+        true
+    }
+
+    /// Delete an expired key: count it, tell WATCH, propagate `DEL key`.
+    pub fn delete_expired(&mut self, db: usize, key: &[u8]) {
+        self.keyspace.dbs[db].remove(key);
+        self.stats.expired_keys += 1;
+        self.touch_key(db, key);
+        self.propagate(db, vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)]);
+    }
+
+    /// Queue a write for propagation; it is written to the replication log when the
+    /// outermost command returns (so a command's effects stay together).
+    pub fn propagate(&mut self, db: usize, args: Vec<Bytes>) {
+        self.pending_prop.push((db, args));
+        if self.call_depth == 0 {
+            self.flush_propagation();
+        }
+    }
+
+    /// Redis 7.0's `propagatePendingCommands`: several writes caused by one command are
+    /// wrapped in MULTI/EXEC so a replica applies them atomically; a single one goes alone.
+    fn flush_propagation(&mut self) {
+        if self.pending_prop.is_empty() {
+            return;
+        }
+        let ops = std::mem::take(&mut self.pending_prop);
+        let wrap = ops.len() > 1;
+        if wrap {
+            self.repl.feed(ops[0].0, &[b"MULTI"]);
+        }
+        let db_last = ops.last().map(|o| o.0).unwrap_or(0);
+        for (db, args) in &ops {
+            let refs: smallvec::SmallVec<[&[u8]; 8]> = args.iter().map(|a| a.as_ref()).collect();
+            self.repl.feed(*db, &refs);
+        }
+        if wrap {
+            self.repl.feed(db_last, &[b"EXEC"]);
+        }
+    }
+
+    /// A key got new elements: remember it so blocked clients are served after the command.
+    pub fn signal_ready(&mut self, db: usize, key: &[u8]) {
+        self.blocking.signal(db, key);
+    }
+
+    /// Serve clients blocked on keys that became ready (Redis's `handleClientsBlockedOnKeys`):
+    /// re-run each waiting client's command, in the order they blocked; one that is served
+    /// gets its reply through its channel.
+    pub fn handle_ready_keys(&mut self) {
+        let mut rounds = 0;
+        while let Some((db, key)) = self.blocking.next_ready() {
+            rounds += 1;
+            if rounds > 100_000 {
+                break;
+            }
+            let waiting = self.blocking.waiting_on(db, &key);
+            for id in waiting {
+                let Some(bc) = self.blocking.get(id).cloned() else { continue };
+                let mut client = Client::new(id, true);
+                client.db = bc.db;
+                client.resp3 = bc.resp3;
+                let mut out = Reply::new(bc.resp3);
+                let argv: Vec<&[u8]> = bc.argv.iter().map(|a| a.as_ref()).collect();
+                let blocked_again = self.call_blocked(&mut client, &argv, &mut out);
+                if blocked_again {
+                    continue;
+                }
+                self.blocking.remove(id);
+                if let Some(info) = self.clients.get_mut(&id) {
+                    info.blocked = false;
+                    let _ = info.tx.send(ClientMsg::Unblocked(out.buf.freeze()));
+                }
+            }
+        }
+    }
+
+    /// Run a blocked client's command again; true if it would still block.
+    fn call_blocked(&mut self, client: &mut Client, argv: &[&[u8]], out: &mut Reply) -> bool {
+        let Some(idx) = self.table.lookup(argv[0]) else { return false };
+        let table = self.table.clone();
+        let spec = &table.specs[idx];
+        let mut ctx = Ctx { engine: self, client, out, rewrite: None, block: None, unblocking: true };
+        run_handler(&mut ctx, spec, argv);
+        let blocked = ctx.block.is_some();
+        self.finish_call();
+        blocked
+    }
+
+    fn finish_call(&mut self) {
+        if self.call_depth == 0 {
+            self.flush_propagation();
+        }
+    }
+
+    /// Redis's active expire cycle (`activeExpireCycle`, slow variant): in each database with
+    /// volatile keys, sample 20 keys with a TTL, delete the expired ones, and repeat while
+    /// more than a quarter of the sample was expired, within a time budget.
+    pub fn active_expire_cycle(&mut self, budget_us: u64) {
+        if self.is_replica {
+            return;
+        }
+        let start = std::time::Instant::now();
+        self.now_ms = now_ms();
+        for db in 0..self.keyspace.dbs.len() {
+            loop {
+                let d = &self.keyspace.dbs[db];
+                if d.expires.is_empty() {
+                    break;
+                }
+                let mut sampled = 0;
+                let mut expired = Vec::new();
+                let mut cursor = d.expires_cursor;
+                let now = self.now_ms;
+                let mut ttl_sum = 0i64;
+                let mut ttl_n = 0i64;
+                while sampled < 20 {
+                    cursor = d.expires.scan(cursor, 20 - sampled, |k, &t| {
+                        sampled += 1;
+                        if t <= now {
+                            expired.push(k.clone());
+                        } else {
+                            ttl_sum += t - now;
+                            ttl_n += 1;
+                        }
+                    });
+                    if cursor == 0 {
+                        break;
+                    }
+                }
+                self.keyspace.dbs[db].expires_cursor = cursor;
+                if ttl_n > 0 {
+                    let avg = ttl_sum / ttl_n;
+                    let d = &mut self.keyspace.dbs[db];
+                    d.avg_ttl = if d.avg_ttl == 0 { avg } else { (d.avg_ttl / 50) * 49 + avg / 50 };
+                }
+                let n = expired.len();
+                for k in expired {
+                    self.delete_expired(db, &k);
+                }
+                if sampled == 0 || n * 4 <= sampled || start.elapsed().as_micros() as u64 > budget_us {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Run one command from a client: Redis's `processCommand`. Returns what the connection
+/// should do next.
+pub fn execute(engine: &mut Engine, client: &mut Client, argv: &[&[u8]], out: &mut Reply) -> Flow {
+    if argv.is_empty() {
+        return Flow::Continue;
+    }
+    let table = engine.table.clone();
+    let Some(mut idx) = table.lookup(argv[0]) else {
+        let mut args = String::new();
+        for a in argv[1..].iter() {
+            args.push('\'');
+            args.push_str(&String::from_utf8_lossy(&a[..a.len().min(128)]));
+            args.push_str("' ");
+        }
+        let msg = format!(
+            "unknown command '{}', with args beginning with: {}",
+            String::from_utf8_lossy(&argv[0][..argv[0].len().min(128)]),
+            args
+        );
+        reject(engine, client, out, &msg, None);
+        return Flow::Continue;
+    };
+    // A container's subcommand: check it exists and has the right arity.
+    if !table.specs[idx].subcommands.is_empty() && argv.len() >= 2 {
+        match table.lookup_sub(idx, argv[1]) {
+            Some(sub) => idx = sub,
+            None => {
+                let parent = table.specs[idx].name.to_uppercase();
+                let msg = format!(
+                    "unknown subcommand '{}'. Try {} HELP.",
+                    String::from_utf8_lossy(&argv[1][..argv[1].len().min(128)]),
+                    parent
+                );
+                reject(engine, client, out, &msg, None);
+                return Flow::Continue;
+            }
+        }
+    }
+    let spec = &table.specs[idx];
+    if !spec.arity_ok(argv.len()) {
+        let msg = format!("wrong number of arguments for '{}' command", spec.name);
+        reject(engine, client, out, &msg, Some(&spec.name));
+        return Flow::Continue;
+    }
+    if !client.authenticated && !spec.is(flags::NO_AUTH) {
+        // AUTH, HELLO and QUIT are the only commands an unauthenticated client may send.
+        reject(engine, client, out, "-NOAUTH Authentication required.", Some(&spec.name));
+        return Flow::Continue;
+    }
+    // In MULTI everything but the transaction commands is queued.
+    if client.multi.is_some() && !matches!(spec.name.as_str(), "exec" | "discard" | "multi" | "watch" | "quit" | "reset") {
+        if spec.is(flags::NO_MULTI) {
+            let msg = format!("Command not allowed inside a transaction");
+            client.multi_error = true;
+            reject(engine, client, out, &msg, Some(&spec.name));
+            return Flow::Continue;
+        }
+        client.multi.as_mut().unwrap().push(argv.iter().map(|a| Bytes::copy_from_slice(a)).collect());
+        out.simple("QUEUED");
+        return Flow::Continue;
+    }
+    // A RESP2 client that subscribed may only (un)subscribe, ping, quit and reset.
+    if !client.resp3
+        && client.subscriptions() > 0
+        && !matches!(
+            spec.name.as_str(),
+            "subscribe" | "ssubscribe" | "unsubscribe" | "sunsubscribe" | "psubscribe" | "punsubscribe" | "ping" | "quit" | "reset"
+        )
+    {
+        let msg = format!(
+            "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            spec.name
+        );
+        reject(engine, client, out, &msg, Some(&spec.name));
+        return Flow::Continue;
+    }
+    if engine.is_replica && spec.is(flags::WRITE) && !client.is_master && engine.config.get_bool("replica-read-only") {
+        reject(engine, client, out, "-READONLY You can't write against a read only replica.", Some(&spec.name));
+        return Flow::Continue;
+    }
+    let flow = call(engine, client, spec, argv, out);
+    engine.handle_ready_keys();
+    flow
+}
+
+/// Reply an error for a command that was refused before it ran, counting it like Redis
+/// (`rejected_calls`, `total_error_replies`, `errorstat_*`). In MULTI, a refused command
+/// makes EXEC abort.
+fn reject(engine: &mut Engine, client: &mut Client, out: &mut Reply, msg: &str, cmd: Option<&str>) {
+    if client.multi.is_some() {
+        client.multi_error = true;
+    }
+    if let Some(c) = cmd {
+        engine.stats.commands.entry(c.to_string()).or_default().rejected += 1;
+    }
+    count_error(engine, msg);
+    out.err(msg);
+}
+
+fn count_error(engine: &mut Engine, msg: &str) {
+    engine.stats.total_error_replies += 1;
+    let code = msg.strip_prefix('-').unwrap_or("ERR");
+    let code = if msg.starts_with('-') { code.split(' ').next().unwrap_or("ERR") } else { "ERR" };
+    *engine.stats.errors.entry(code.to_string()).or_default() += 1;
+}
+
+/// Redis's `call`: run the handler, count it, propagate what it changed.
+pub fn call(engine: &mut Engine, client: &mut Client, spec: &super::CommandSpec, argv: &[&[u8]], out: &mut Reply) -> Flow {
+    let started = std::time::Instant::now();
+    let dirty_before = engine.dirty;
+    let out_before = out.len();
+    engine.call_depth += 1;
+    let db = client.db;
+    let (rewrite, block) = {
+        let mut ctx = Ctx { engine, client, out, rewrite: None, block: None, unblocking: false };
+        run_handler(&mut ctx, spec, argv);
+        (ctx.rewrite.take(), ctx.block.take())
+    };
+    engine.call_depth -= 1;
+    let changed = engine.dirty > dirty_before;
+    if spec.is(flags::WRITE) || spec.is(flags::MAY_REPLICATE) {
+        match rewrite {
+            Some(cmds) => {
+                for c in cmds {
+                    engine.propagate(db, c);
+                }
+            }
+            None if changed && spec.is(flags::WRITE) => {
+                engine.propagate(db, argv.iter().map(|a| Bytes::copy_from_slice(a)).collect());
+            }
+            None => {}
+        }
+    }
+    engine.finish_call();
+    let st = engine.stats.commands.entry(spec.name.clone()).or_default();
+    st.calls += 1;
+    st.usec += started.elapsed().as_micros() as u64;
+    engine.stats.total_commands_processed += 1;
+    // An error reply from the handler counts as a failed call.
+    if out.len() > out_before && out.buf[out_before] == b'-' {
+        engine.stats.commands.get_mut(&spec.name).unwrap().failed += 1;
+        let end = out.buf[out_before..].iter().position(|&c| c == b'\r').map(|p| out_before + p).unwrap_or(out.len());
+        let msg = format!("-{}", String::from_utf8_lossy(&out.buf[out_before + 1..end]));
+        count_error(engine, &msg);
+    }
+    if let Some((keys, deadline)) = block {
+        engine.blocking.add(client.id, client.db, client.resp3, argv, keys, deadline);
+        if let Some(info) = engine.clients.get_mut(&client.id) {
+            info.blocked = true;
+        }
+        client.blocked = Some(deadline);
+        return Flow::Blocked;
+    }
+    if client.close_after_reply {
+        return Flow::Close;
+    }
+    if engine.requests.iter().any(|r| matches!(r, super::engine::Request::Shutdown { .. })) {
+        return Flow::Shutdown;
+    }
+    Flow::Continue
+}
+
+fn run_handler(ctx: &mut Ctx, spec: &super::CommandSpec, argv: &[&[u8]]) {
+    match spec.handler {
+        Some(h) => h(ctx, argv),
+        None => {
+            // A command Redis has and rtool does not implement (yet): say so plainly.
+            ctx.out.err(&format!("'{}' is not supported by rtool", spec.name));
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! The hash commands.
+
+use super::Handler;
+
+pub const HANDLERS: &[(&str, Handler)] = &[];

@@ -1,0 +1,5 @@
+//! The info commands.
+
+use super::Handler;
+
+pub const HANDLERS: &[(&str, Handler)] = &[];

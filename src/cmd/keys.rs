@@ -1,0 +1,5 @@
+//! The keys commands.
+
+use super::Handler;
+
+pub const HANDLERS: &[(&str, Handler)] = &[];

@@ -1,0 +1,301 @@
+//! Server commands: DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, TIME, LASTSAVE, SHUTDOWN, DEBUG,
+//! FUNCTION, COMMAND.
+
+use super::engine::Request;
+use super::table::CommandSpec;
+use super::{Ctx, Handler, eq_ic, errors};
+use crate::resp::Reply;
+
+/// The Redis version rtool answers as (HELLO, INFO): the one its behaviour is checked against.
+pub const REDIS_VERSION: &str = "7.0.15";
+
+pub const HANDLERS: &[(&str, Handler)] = &[
+    ("dbsize", dbsize),
+    ("flushdb", flushdb),
+    ("flushall", flushall),
+    ("swapdb", swapdb),
+    ("time", time),
+    ("lastsave", lastsave),
+    ("shutdown", shutdown),
+    ("debug", debug),
+    ("function", function),
+    ("command", command),
+];
+
+/// Reply to `<CMD> HELP` with a list of lines.
+pub fn help_reply(ctx: &mut Ctx, cmd: &str, lines: &[&str]) {
+    ctx.out.array(lines.len() + 3);
+    ctx.out.simple(&format!("{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"));
+    for l in lines {
+        ctx.out.simple(l);
+    }
+    ctx.out.simple("HELP");
+    ctx.out.simple("    Print this help.");
+}
+
+fn dbsize(ctx: &mut Ctx, _argv: &[&[u8]]) {
+    let n = ctx.db().len();
+    ctx.out.int(n as i64);
+}
+
+/// FLUSHDB/FLUSHALL accept ASYNC or SYNC; anything else is a syntax error.
+fn flush_mode_ok(ctx: &mut Ctx, argv: &[&[u8]]) -> bool {
+    if argv.len() > 2 || (argv.len() == 2 && !eq_ic(argv[1], "async") && !eq_ic(argv[1], "sync")) {
+        ctx.out.err(errors::SYNTAX);
+        return false;
+    }
+    true
+}
+
+fn flushdb(ctx: &mut Ctx, argv: &[&[u8]]) {
+    if !flush_mode_ok(ctx, argv) {
+        return;
+    }
+    let n = ctx.db().len() as u64;
+    ctx.db().clear();
+    let db = ctx.client.db;
+    ctx.engine.touch_db(Some(db));
+    // Redis counts a flush as one change per key removed, and always propagates it.
+    ctx.dirty(n.max(1));
+    ctx.out.ok();
+}
+
+fn flushall(ctx: &mut Ctx, argv: &[&[u8]]) {
+    if !flush_mode_ok(ctx, argv) {
+        return;
+    }
+    let mut n = 0;
+    for db in ctx.engine.keyspace.dbs.iter_mut() {
+        n += db.len() as u64;
+        db.clear();
+    }
+    ctx.engine.touch_db(None);
+    ctx.dirty(n.max(1));
+    ctx.out.ok();
+}
+
+fn swapdb(ctx: &mut Ctx, argv: &[&[u8]]) {
+    let n = ctx.engine.keyspace.dbs.len() as i64;
+    let parse = |a: &[u8]| crate::resp::request::parse_i64(a).filter(|v| i32::try_from(*v).is_ok());
+    let (Some(a), Some(b)) = (parse(argv[1]), parse(argv[2])) else {
+        ctx.out.err("invalid first DB index");
+        return;
+    };
+    if a < 0 || a >= n || b < 0 || b >= n {
+        ctx.out.err(errors::DB_INDEX);
+        return;
+    }
+    if a != b {
+        ctx.engine.keyspace.dbs.swap(a as usize, b as usize);
+        ctx.engine.touch_db(Some(a as usize));
+        ctx.engine.touch_db(Some(b as usize));
+    }
+    ctx.dirty(1);
+    ctx.out.ok();
+}
+
+fn time(ctx: &mut Ctx, _argv: &[&[u8]]) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    ctx.out.array(2);
+    ctx.out.bulk(now.as_secs().to_string().as_bytes());
+    ctx.out.bulk(now.subsec_micros().to_string().as_bytes());
+}
+
+fn lastsave(ctx: &mut Ctx, _argv: &[&[u8]]) {
+    ctx.out.int(ctx.engine.lastsave);
+}
+
+fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) {
+    let mut save = None;
+    for a in &argv[1..] {
+        if eq_ic(a, "nosave") {
+            save = Some(false);
+        } else if eq_ic(a, "save") {
+            save = Some(true);
+        } else if eq_ic(a, "now") || eq_ic(a, "force") || eq_ic(a, "abort") {
+        } else {
+            ctx.out.err(errors::SYNTAX);
+            return;
+        }
+    }
+    // No reply on success: the connection just closes, as with Redis.
+    ctx.engine.requests.push(Request::Shutdown { save });
+}
+
+fn debug(ctx: &mut Ctx, argv: &[&[u8]]) {
+    let sub = argv[1].to_ascii_lowercase();
+    match sub.as_slice() {
+        b"sleep" if argv.len() >= 3 => {
+            let secs = super::parse_f64(argv[2]).unwrap_or(0.0).max(0.0);
+            // Like Redis, this blocks the whole server: the engine lock is held.
+            std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
+            ctx.out.ok();
+        }
+        b"digest" => {
+            let d = crate::keyspace::digest::dataset(&ctx.engine.keyspace);
+            ctx.out.bulk(d.as_bytes());
+        }
+        b"digest-value" => {
+            ctx.out.array(argv.len() - 2);
+            for k in &argv[2..] {
+                let db = ctx.client.db;
+                let d = crate::keyspace::digest::key(&ctx.engine.keyspace.dbs[db], k);
+                ctx.out.bulk(d.as_bytes());
+            }
+        }
+        b"set-active-expire" if argv.len() >= 3 => ctx.out.ok(),
+        b"object" if argv.len() >= 3 => {
+            let enc = ctx.lookup(argv[2]).map(|v| v.encoding());
+            match enc {
+                Some(e) => ctx.out.simple(&format!("Value at:0x0 refcount:1 encoding:{e} serializedlength:0 lru:0 lru_seconds_idle:0")),
+                None => ctx.out.err(errors::NO_SUCH_KEY),
+            }
+        }
+        _ => ctx.out.err(&format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+            String::from_utf8_lossy(argv[1])
+        )),
+    }
+}
+
+fn function(ctx: &mut Ctx, argv: &[&[u8]]) {
+    let sub = argv[1].to_ascii_lowercase();
+    match sub.as_slice() {
+        // rtool has no scripting: there are never any libraries, so FLUSH has nothing to do
+        // and LIST has nothing to show. Enough for clients that call them on connect.
+        b"flush" => ctx.out.ok(),
+        b"list" => ctx.out.array(0),
+        b"stats" => {
+            ctx.out.map(2);
+            ctx.out.bulk(b"running_script");
+            ctx.out.null();
+            ctx.out.bulk(b"engines");
+            ctx.out.map(0);
+        }
+        b"help" => help_reply(ctx, "FUNCTION", &[]),
+        _ => ctx.out.err("functions are not supported by rtool"),
+    }
+}
+
+/// COMMAND, COMMAND COUNT, COMMAND INFO, COMMAND DOCS, COMMAND LIST, COMMAND GETKEYS.
+fn command(ctx: &mut Ctx, argv: &[&[u8]]) {
+    let table = ctx.engine.table.clone();
+    if argv.len() == 1 {
+        let ids: Vec<usize> = table.top_level().collect();
+        ctx.out.array(ids.len());
+        for i in ids {
+            command_info(ctx.out, &table, &table.specs[i]);
+        }
+        return;
+    }
+    let sub = argv[1].to_ascii_lowercase();
+    match sub.as_slice() {
+        b"count" => ctx.out.int(table.count() as i64),
+        b"info" => {
+            let names: Vec<&[u8]> = argv[2..].to_vec();
+            if names.is_empty() {
+                let ids: Vec<usize> = table.top_level().collect();
+                ctx.out.array(ids.len());
+                for i in ids {
+                    command_info(ctx.out, &table, &table.specs[i]);
+                }
+                return;
+            }
+            ctx.out.array(names.len());
+            for n in names {
+                match find(&table, n) {
+                    Some(i) => command_info(ctx.out, &table, &table.specs[i]),
+                    None => ctx.out.null_array(),
+                }
+            }
+        }
+        b"docs" => {
+            // Enough for redis-cli: a map of name -> (empty) doc map.
+            let names: Vec<usize> =
+                if argv.len() > 2 { argv[2..].iter().filter_map(|n| find(&table, n)).collect() } else { table.top_level().collect() };
+            ctx.out.map(names.len());
+            for i in names {
+                ctx.out.bulk(table.specs[i].name.as_bytes());
+                ctx.out.map(0);
+            }
+        }
+        b"list" => {
+            let mut names: Vec<&str> = table.top_level().map(|i| table.specs[i].name.as_str()).collect();
+            names.sort();
+            ctx.out.array(names.len());
+            for n in names {
+                ctx.out.bulk(n.as_bytes());
+            }
+        }
+        b"getkeys" => {
+            let args: Vec<&[u8]> = argv[2..].to_vec();
+            let Some(i) = find(&table, args[0]) else {
+                ctx.out.err("Invalid command specified");
+                return;
+            };
+            let keys = key_positions(&table.specs[i], args.len());
+            if keys.is_empty() {
+                ctx.out.err("The command has no key arguments");
+                return;
+            }
+            ctx.out.array(keys.len());
+            for k in keys {
+                ctx.out.bulk(args[k]);
+            }
+        }
+        b"help" => help_reply(ctx, "COMMAND", &[]),
+        _ => ctx.out.err(&format!(
+            "unknown subcommand '{}'. Try COMMAND HELP.",
+            String::from_utf8_lossy(argv[1])
+        )),
+    }
+}
+
+fn find(table: &super::table::Table, name: &[u8]) -> Option<usize> {
+    let s = String::from_utf8_lossy(name).to_ascii_lowercase();
+    match s.split_once('|') {
+        Some((p, sub)) => table.lookup(p.as_bytes()).and_then(|p| table.lookup_sub(p, sub.as_bytes())),
+        None => table.lookup(name),
+    }
+}
+
+/// Key argument positions from (first, last, step), Redis's legacy key spec.
+pub fn key_positions(spec: &CommandSpec, argc: usize) -> Vec<usize> {
+    if spec.first_key <= 0 {
+        return vec![];
+    }
+    let last = if spec.last_key < 0 { argc as i32 + spec.last_key } else { spec.last_key };
+    let step = spec.step.max(1);
+    let mut v = Vec::new();
+    let mut i = spec.first_key;
+    while i <= last && (i as usize) < argc {
+        v.push(i as usize);
+        i += step;
+    }
+    v
+}
+
+fn command_info(out: &mut Reply, table: &super::table::Table, spec: &CommandSpec) {
+    out.array(10);
+    out.bulk(spec.name.as_bytes());
+    out.int(spec.arity as i64);
+    out.set(spec.flag_names.len());
+    for f in &spec.flag_names {
+        out.simple(f);
+    }
+    out.int(spec.first_key as i64);
+    out.int(spec.last_key as i64);
+    out.int(spec.step as i64);
+    out.set(spec.categories.len());
+    for c in &spec.categories {
+        out.simple(c);
+    }
+    out.set(0); // tips
+    out.array(0); // key specs
+    let mut subs: Vec<usize> = spec.subcommands.values().copied().collect();
+    subs.sort_by(|a, b| table.specs[*a].name.cmp(&table.specs[*b].name));
+    out.array(subs.len());
+    for s in subs {
+        command_info(out, table, &table.specs[s]);
+    }
+}

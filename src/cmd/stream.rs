@@ -1,0 +1,5 @@
+//! The stream commands.
+
+use super::Handler;
+
+pub const HANDLERS: &[(&str, Handler)] = &[];

@@ -1,0 +1,5 @@
+//! The string commands.
+
+use super::Handler;
+
+pub const HANDLERS: &[(&str, Handler)] = &[];

@@ -1,0 +1,12 @@
+//! The runtime: sockets, tasks and timers around the engine.
+//!
+//! One tokio task per connection ([`conn`]); the [`crate::cmd::Engine`] behind one
+//! `std::sync::Mutex`, taken once per batch of pipelined commands. A std mutex, not tokio's:
+//! the critical section never awaits, and an uncontended std mutex costs a few nanoseconds.
+//! By default the runtime has one thread, like Redis's event loop (`io-threads 1`);
+//! `io-threads N` gives tokio N worker threads.
+
+pub mod conn;
+pub mod server;
+
+pub use server::{Server, Shared};

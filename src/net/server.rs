@@ -1,0 +1,174 @@
+//! The listener, the cron, and shutdown.
+
+use crate::cmd::Engine;
+use crate::cmd::engine::Request;
+use crate::config::Config;
+use crate::log;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+/// What every connection task shares.
+pub struct Shared {
+    pub engine: Mutex<Engine>,
+    /// Woken when SHUTDOWN is accepted.
+    pub shutdown: Notify,
+}
+
+impl Shared {
+    /// Lock the engine. A panic in another task must not take the whole server down with a
+    /// poisoned lock, so poisoning is ignored (the engine's state is still consistent:
+    /// handlers do not leave half-applied writes behind on the paths that can panic).
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, Engine> {
+        self.engine.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A server ready to run: its listeners are already bound (tests bind port 0 and read the
+/// port back, so they never race for ports).
+pub struct Server {
+    pub shared: Arc<Shared>,
+    pub listeners: Vec<TcpListener>,
+}
+
+/// Parse Redis's `bind` list: addresses, where a leading `-` means "skip it if unavailable".
+pub fn bind_addrs(bind: &str, port: u16) -> Vec<(SocketAddr, bool)> {
+    let mut out = Vec::new();
+    for a in bind.split_whitespace() {
+        let (optional, a) = match a.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, a),
+        };
+        let ip = match a {
+            "*" => "0.0.0.0",
+            "::*" => "::",
+            x => x,
+        };
+        if let Ok(ip) = ip.parse::<std::net::IpAddr>() {
+            out.push((SocketAddr::new(ip, port), optional));
+        }
+    }
+    out
+}
+
+impl Server {
+    /// Bind the configured addresses (Redis's `listenToPort`).
+    pub async fn bind(config: Config) -> std::io::Result<Server> {
+        let port = config.get_i64("port") as u16;
+        let bind = config.get_str("bind").to_string();
+        let mut listeners = Vec::new();
+        for (addr, optional) in bind_addrs(&bind, port) {
+            let sock = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() };
+            let res = sock.and_then(|s| {
+                s.set_reuseaddr(true)?;
+                s.bind(addr)?;
+                s.listen(config.get_i64("tcp-backlog").clamp(1, 65535) as u32)
+            });
+            match res {
+                Ok(l) => listeners.push(l),
+                Err(e) if optional => log::verbose(&format!("Skipping optional bind {addr}: {e}")),
+                Err(e) => {
+                    log::warning(&format!("Warning: Could not create server TCP listening socket {addr}: {e}"));
+                    return Err(e);
+                }
+            }
+        }
+        if listeners.is_empty() {
+            return Err(std::io::Error::other("Failed listening on any address"));
+        }
+        Ok(Server::with_listeners(config, listeners))
+    }
+
+    /// A server on listeners the caller bound.
+    pub fn with_listeners(config: Config, listeners: Vec<TcpListener>) -> Server {
+        let engine = Engine::new(config);
+        Server { shared: Arc::new(Shared { engine: Mutex::new(engine), shutdown: Notify::new() }), listeners }
+    }
+
+    /// The first listener's address.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listeners.first().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Accept connections until SHUTDOWN or `stop` resolves; then close everything.
+    pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
+        let shared = self.shared.clone();
+        let mut tasks = Vec::new();
+        for l in self.listeners {
+            let shared = shared.clone();
+            tasks.push(tokio::spawn(accept_loop(l, shared)));
+        }
+        tasks.push(tokio::spawn(cron(shared.clone())));
+        log::notice("Ready to accept connections");
+        tokio::select! {
+            _ = stop => {}
+            _ = shared.shutdown.notified() => {}
+        }
+        prepare_shutdown(&shared);
+        for t in tasks {
+            t.abort();
+        }
+    }
+}
+
+/// What Redis does on the way out (`prepareForShutdown`): say so, tell clients, and (once
+/// persistence exists) save.
+fn prepare_shutdown(shared: &Shared) {
+    let mut e = shared.lock();
+    let save = e.requests.iter().find_map(|r| match r {
+        Request::Shutdown { save } => Some(*save),
+    });
+    if save.is_none() {
+        log::warning("Received SIGTERM scheduling shutdown...");
+    }
+    log::warning("User requested shutdown...");
+    for c in e.clients.values() {
+        let _ = c.tx.send(crate::cmd::client::ClientMsg::Kill);
+    }
+    e.clients.clear();
+    log::warning("Redis is now ready to exit, bye bye...");
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    super::conn::handle(shared, stream, peer).await;
+                });
+            }
+            Err(e) => {
+                log::warning(&format!("Accepting client connection: {e}"));
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// Redis's `serverCron`, `hz` times a second: the active expire cycle and the ops/sec sample.
+async fn cron(shared: Arc<Shared>) {
+    loop {
+        let hz = shared.lock().config.get_i64("hz").clamp(1, 500) as u64;
+        tokio::time::sleep(std::time::Duration::from_millis(1000 / hz)).await;
+        let mut e = shared.lock();
+        // 25% of a cron period, like ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC.
+        e.active_expire_cycle(250_000 / hz);
+        let now = crate::cmd::engine::now_ms();
+        let st = &mut e.stats;
+        if st.last_sample_ms > 0 && now > st.last_sample_ms {
+            let ops = (st.total_commands_processed - st.last_sample_cmds) as f64 * 1000.0 / (now - st.last_sample_ms) as f64;
+            st.ops_samples.push(ops);
+            if st.ops_samples.len() > 16 {
+                st.ops_samples.remove(0);
+            }
+        }
+        st.last_sample_ms = now;
+        st.last_sample_cmds = st.total_commands_processed;
+        for db in e.keyspace.dbs.iter_mut() {
+            db.dict.rehash_step();
+            db.expires.rehash_step();
+        }
+    }
+}
