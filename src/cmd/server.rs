@@ -165,7 +165,10 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) {
                 ctx.out.bulk(d.as_bytes());
             }
         }
-        b"set-active-expire" if argv.len() >= 3 => ctx.out.ok(),
+        b"set-active-expire" if argv.len() >= 3 => {
+            ctx.engine.active_expire = argv[2] != b"0";
+            ctx.out.ok();
+        }
         b"object" if argv.len() >= 3 => {
             let enc = ctx.lookup(argv[2]).map(|v| v.encoding());
             match enc {
