@@ -32,7 +32,8 @@ fn attach_replica(port: u16) -> (TcpStream, Vec<u8>) {
     s.write_all(b"*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n")
         .unwrap();
     // +FULLRESYNC <id> <offset>\r\n, then `\n` keepalives, then $<len>\r\n<rdb> (no CRLF).
-    loop {
+    // (A stand-in until `repl::stream`, the replication-link decoder, exists.)
+    {
         read_until(&mut s, &mut buf, |b| {
             b.contains(&b'$')
                 && b[b.iter().position(|&c| c == b'$').unwrap()..]
@@ -48,7 +49,7 @@ fn attach_replica(port: u16) -> (TcpStream, Vec<u8>) {
         let end = crlf + 2 + len;
         read_until(&mut s, &mut buf, |b| b.len() >= end);
         let rest = buf.split_off(end);
-        return (s, rest);
+        (s, rest)
     }
 }
 
