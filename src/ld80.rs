@@ -780,6 +780,39 @@ mod tests {
         );
     }
 
+    /// A canonical finite value from raw parts (normal unless at the minimum exponent).
+    fn finite(negative: bool, mantissa: u64, exponent: i64) -> LongDouble {
+        let exponent = exponent.clamp(MIN_EXP, MAX_EXP);
+        let mantissa = if exponent > MIN_EXP {
+            mantissa | 1 << 63
+        } else {
+            mantissa.max(1)
+        };
+        LongDouble {
+            negative,
+            class: Class::Finite,
+            mantissa,
+            exponent: exponent as i32,
+        }
+    }
+
+    /// Reference sum by a different road: both operands as exact signed big integers in units
+    /// of the smallest denormal, added, and the result rounded from its big-integer form.
+    fn reference_add(a: LongDouble, b: LongDouble) -> LongDouble {
+        use num_bigint::{BigInt, Sign};
+        let exact = |v: LongDouble| {
+            let mag = BigUint::from(v.mantissa) << (i64::from(v.exponent) - MIN_EXP) as u64;
+            BigInt::from_biguint(if v.negative { Sign::Minus } else { Sign::Plus }, mag)
+        };
+        let sum = exact(a) + exact(b);
+        if sum.sign() == Sign::NoSign {
+            return LongDouble::ZERO;
+        }
+        let (q, e, sticky) = top_bits(sum.magnitude());
+        let r = round_mag(q, e + MIN_EXP, sticky, PREC, MIN_EXP, MAX_EXP);
+        LongDouble::from_rounded(sum.sign() == Sign::Minus, r)
+    }
+
     proptest::proptest! {
         #[test]
         fn parse_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
@@ -797,6 +830,22 @@ mod tests {
                     proptest::prop_assert!(parse(v.to_human_string().as_bytes()).is_some());
                 }
             }
+        }
+
+        #[test]
+        fn add_matches_big_integer_reference(
+            (sa, ma, ea) in (proptest::bool::ANY, proptest::num::u64::ANY, MIN_EXP - 10..MAX_EXP + 10),
+            (sb, mb) in (proptest::bool::ANY, proptest::num::u64::ANY),
+            delta in proptest::prop_oneof![-3i64..3, -140i64..140, -40000i64..40000],
+            low_bits in 0u32..64,
+        ) {
+            // Mantissas with runs of trailing zeros or ones make exact ties and near-ties.
+            let mb = if low_bits % 2 == 0 { mb >> low_bits << low_bits } else { mb | ((1u64 << low_bits) - 1) };
+            let a = finite(sa, ma, ea);
+            let b = finite(sb, mb, ea + delta);
+            let want = reference_add(a, b);
+            proptest::prop_assert_eq!(a + b, want);
+            proptest::prop_assert_eq!(b + a, want);
         }
 
         #[test]
