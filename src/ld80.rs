@@ -16,11 +16,10 @@
 //!   `%.17Lf` (round-half-even on the exact binary value), trailing zeros and dot removed,
 //!   `-0` shown as `0`.
 //!
-//! The command layer keeps Redis's order of checks. INCRBYFLOAT: WRONGTYPE, then the stored
-//! value and then the increment must [`parse`] (else `value is not a valid float`), then a sum
-//! that is not finite gives `increment would produce NaN or Infinity`. HINCRBYFLOAT parses the
-//! increment first and rejects an infinite one with `value is NaN or Infinity`; a stored field
-//! that does not parse gives `hash value is not a float`. A missing key or field counts as +0.
+//! Redis's order of checks differs between the two commands, so each has a helper with its
+//! error texts: [`incrbyfloat`] (after WRONGTYPE: stored value, then increment, then the sum)
+//! and [`hincrbyfloat_increment`] + [`hincrbyfloat`] (the increment is judged before the key
+//! is even looked up, so its errors win over WRONGTYPE).
 //!
 //! Big integers (`num-bigint`) are used only where the exact value needs them: decimal
 //! parsing and printing numbers whose integer part exceeds 128 bits.
@@ -313,6 +312,52 @@ impl std::fmt::Display for LongDouble {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.to_human_string())
     }
+}
+
+/// Redis's error texts for the float increments.
+const NOT_FLOAT: &str = "value is not a valid float";
+const WOULD_OVERFLOW: &str = "increment would produce NaN or Infinity";
+
+/// The sum as Redis stores and replies it, or its error when not finite.
+fn human_sum(value: LongDouble, incr: LongDouble) -> Result<String, &'static str> {
+    let sum = value + incr;
+    if sum.is_finite() {
+        Ok(sum.to_human_string())
+    } else {
+        Err(WOULD_OVERFLOW)
+    }
+}
+
+/// INCRBYFLOAT once the key is known to hold a string (`cur`, or `b"0"` for a missing key):
+/// the stored value must parse, then the increment (both `value is not a valid float`), then
+/// the sum must be finite (`increment would produce NaN or Infinity`). Ok is the new value,
+/// which is both the reply and what is stored and propagated.
+pub fn incrbyfloat(cur: &[u8], incr: &[u8]) -> Result<String, &'static str> {
+    let value = parse(cur).ok_or(NOT_FLOAT)?;
+    let incr = parse(incr).ok_or(NOT_FLOAT)?;
+    human_sum(value, incr)
+}
+
+/// HINCRBYFLOAT's first step, taken before the key is looked up (so before WRONGTYPE): the
+/// increment must parse (`value is not a valid float`) and be finite (`value is NaN or
+/// Infinity`).
+pub fn hincrbyfloat_increment(incr: &[u8]) -> Result<LongDouble, &'static str> {
+    let incr = parse(incr).ok_or(NOT_FLOAT)?;
+    if incr.is_finite() {
+        Ok(incr)
+    } else {
+        Err("value is NaN or Infinity")
+    }
+}
+
+/// HINCRBYFLOAT's second step: the field's current value (None when the field is missing)
+/// must parse (`hash value is not a float`), and the sum must be finite.
+pub fn hincrbyfloat(cur: Option<&[u8]>, incr: LongDouble) -> Result<String, &'static str> {
+    let value = match cur {
+        None => LongDouble::ZERO,
+        Some(v) => parse(v).ok_or("hash value is not a float")?,
+    };
+    human_sum(value, incr)
 }
 
 /// Sum of two finite nonzero values. The larger magnitude is placed 62 bits up in a u128 so
@@ -778,6 +823,39 @@ mod tests {
             LongDouble::from_i64(i64::MAX).to_f64(),
             9223372036854775807.0
         );
+    }
+
+    #[test]
+    fn command_helpers_keep_redis_order() {
+        assert_eq!(incrbyfloat(b"0", b"0.1"), Ok("0.1".to_string()));
+        assert_eq!(
+            incrbyfloat(b"abc", b"inf"),
+            Err("value is not a valid float")
+        );
+        assert_eq!(incrbyfloat(b"1", b"x"), Err("value is not a valid float"));
+        assert_eq!(
+            incrbyfloat(b"1", b"-inf"),
+            Err("increment would produce NaN or Infinity")
+        );
+        assert_eq!(
+            incrbyfloat(b"1e4932", b"1e4932"),
+            Err("increment would produce NaN or Infinity")
+        );
+        assert_eq!(
+            hincrbyfloat_increment(b"x"),
+            Err("value is not a valid float")
+        );
+        assert_eq!(
+            hincrbyfloat_increment(b"inf"),
+            Err("value is NaN or Infinity")
+        );
+        let one = hincrbyfloat_increment(b"1").unwrap();
+        assert_eq!(
+            hincrbyfloat(Some(b"abc"), one),
+            Err("hash value is not a float")
+        );
+        assert_eq!(hincrbyfloat(None, one), Ok("1".to_string()));
+        assert_eq!(hincrbyfloat(Some(b"0.1"), one), Ok("1.1".to_string()));
     }
 
     /// A canonical finite value from raw parts (normal unless at the minimum exponent).
