@@ -25,9 +25,18 @@ use util::{Conn, Server, have_redis};
 
 /// Commands whose replies rtool deliberately does not reproduce, and why.
 pub const DELIBERATE: &[(&str, &str)] = &[
-    ("HELLO", "the reply carries the client id and the server version string, which differ per server"),
-    ("CLIENT ID", "client ids depend on how many connections the server has seen"),
-    ("COMMAND DOCS", "rtool answers with empty docs: enough for redis-cli, not Redis's full documentation"),
+    (
+        "HELLO",
+        "the reply carries the client id and the server version string, which differ per server",
+    ),
+    (
+        "CLIENT ID",
+        "client ids depend on how many connections the server has seen",
+    ),
+    (
+        "COMMAND DOCS",
+        "rtool answers with empty docs: enough for redis-cli, not Redis's full documentation",
+    ),
 ];
 
 struct Side {
@@ -44,7 +53,9 @@ impl Side {
 
 /// Split a top-level aggregate reply into its elements' bytes (for `!sort`).
 fn elements(reply: &[u8]) -> Vec<Vec<u8>> {
-    let Some(nl) = reply.iter().position(|&c| c == b'\n') else { return vec![reply.to_vec()] };
+    let Some(nl) = reply.iter().position(|&c| c == b'\n') else {
+        return vec![reply.to_vec()];
+    };
     if !matches!(reply[0], b'*' | b'~' | b'%') {
         return vec![reply.to_vec()];
     }
@@ -92,13 +103,23 @@ fn unescape(s: &str) -> Vec<u8> {
 
 fn show(b: &[u8]) -> String {
     let s = String::from_utf8_lossy(b);
-    if s.len() > 300 { format!("{}...", &s[..300]) } else { s.into_owned() }
+    if s.len() > 300 {
+        format!("{}...", &s[..300])
+    } else {
+        s.into_owned()
+    }
 }
 
 fn run_script(name: &str, text: &str) -> Vec<String> {
     let mut sides = [
-        Side { server: Server::redis(&[]), conns: HashMap::new() },
-        Side { server: Server::rtool(&[]), conns: HashMap::new() },
+        Side {
+            server: Server::redis(&[]),
+            conns: HashMap::new(),
+        },
+        Side {
+            server: Server::rtool(&[]),
+            conns: HashMap::new(),
+        },
     ];
     let mut failures = Vec::new();
     let mut cur = 1u32;
@@ -118,9 +139,12 @@ fn run_script(name: &str, text: &str) -> Vec<String> {
                 "ignore" => ignore_next = true,
                 "send" => send_next = true,
                 "conn" => cur = arg.trim().parse().expect("!conn N"),
-                "wait-ms" => std::thread::sleep(std::time::Duration::from_millis(arg.trim().parse().unwrap())),
+                "wait-ms" => std::thread::sleep(std::time::Duration::from_millis(
+                    arg.trim().parse().unwrap(),
+                )),
                 "recv" => {
-                    let r: Vec<Option<Vec<u8>>> = sides.iter_mut().map(|s| s.conn(cur).read_reply()).collect();
+                    let r: Vec<Option<Vec<u8>>> =
+                        sides.iter_mut().map(|s| s.conn(cur).read_reply()).collect();
                     if r[0] != r[1] {
                         failures.push(format!(
                             "{at}\n   redis: {}\n   rtool: {}",
@@ -135,6 +159,10 @@ fn run_script(name: &str, text: &str) -> Vec<String> {
                         .iter_mut()
                         .map(|s| {
                             let c = s.conn(cur);
+                            // Not every case closes the connection: wait at most 2 s.
+                            let _ = c
+                                .stream
+                                .set_read_timeout(Some(std::time::Duration::from_secs(2)));
                             c.send_raw(&bytes);
                             c.read_to_close()
                         })
@@ -143,14 +171,19 @@ fn run_script(name: &str, text: &str) -> Vec<String> {
                         s.conns.remove(&cur);
                     }
                     if r[0] != r[1] {
-                        failures.push(format!("{at}\n   redis: {}\n   rtool: {}", show(&r[0]), show(&r[1])));
+                        failures.push(format!(
+                            "{at}\n   redis: {}\n   rtool: {}",
+                            show(&r[0]),
+                            show(&r[1])
+                        ));
                     }
                 }
                 other => panic!("{at}: unknown directive !{other}"),
             }
             continue;
         }
-        let args = split_args(line.as_bytes()).unwrap_or_else(|_| panic!("{at}: unbalanced quotes"));
+        let args =
+            split_args(line.as_bytes()).unwrap_or_else(|_| panic!("{at}: unbalanced quotes"));
         let argv: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
         for s in sides.iter_mut() {
             s.conn(cur).send(&argv);
@@ -158,14 +191,26 @@ fn run_script(name: &str, text: &str) -> Vec<String> {
         if std::mem::take(&mut send_next) {
             continue;
         }
-        let replies: Vec<Option<Vec<u8>>> = sides.iter_mut().map(|s| s.conn(cur).read_reply()).collect();
+        let replies: Vec<Option<Vec<u8>>> =
+            sides.iter_mut().map(|s| s.conn(cur).read_reply()).collect();
         if std::mem::take(&mut ignore_next) {
             continue;
         }
-        let (a, b) = (replies[0].clone().unwrap_or_default(), replies[1].clone().unwrap_or_default());
-        let same = if std::mem::take(&mut sort_next) { elements(&a) == elements(&b) && a.first() == b.first() } else { a == b };
+        let (a, b) = (
+            replies[0].clone().unwrap_or_default(),
+            replies[1].clone().unwrap_or_default(),
+        );
+        let same = if std::mem::take(&mut sort_next) {
+            elements(&a) == elements(&b) && a.first() == b.first()
+        } else {
+            a == b
+        };
         if !same {
-            failures.push(format!("{at}\n   redis: {}\n   rtool: {}", show(&a), show(&b)));
+            failures.push(format!(
+                "{at}\n   redis: {}\n   rtool: {}",
+                show(&a),
+                show(&b)
+            ));
         }
     }
     failures
@@ -177,7 +222,11 @@ fn scripts_match_real_redis() {
         return;
     }
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diff");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .collect();
     files.retain(|p| p.extension().is_some_and(|e| e == "redis"));
     files.sort();
     // Run only some scripts: DIFF_ONLY=list,hash
@@ -186,7 +235,10 @@ fn scripts_match_real_redis() {
     let mut ran = 0;
     for f in files {
         let name = f.file_stem().unwrap().to_string_lossy().into_owned();
-        if only.as_ref().is_some_and(|o| !o.split(',').any(|x| x == name)) {
+        if only
+            .as_ref()
+            .is_some_and(|o| !o.split(',').any(|x| x == name))
+        {
             continue;
         }
         let text = std::fs::read_to_string(&f).unwrap();
@@ -196,5 +248,10 @@ fn scripts_match_real_redis() {
         ran += 1;
     }
     assert!(ran > 0, "no differential scripts ran");
-    assert!(all.is_empty(), "{} replies differ from real Redis:\n{}", all.len(), all.join("\n"));
+    assert!(
+        all.is_empty(),
+        "{} replies differ from real Redis:\n{}",
+        all.len(),
+        all.join("\n")
+    );
 }

@@ -20,7 +20,11 @@ pub fn free_port() -> u16 {
 
 /// Is real Redis available? On CI (`CI=true`) its absence is a failure, elsewhere a skip.
 pub fn have_redis() -> bool {
-    let ok = Command::new("redis-server").arg("--version").output().map(|o| o.status.success()).unwrap_or(false);
+    let ok = Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     if !ok && std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
         panic!("redis-server is required on CI (apt-get install -y redis-server redis-tools)");
     }
@@ -81,13 +85,35 @@ impl Server {
                     c
                 }
             };
-            cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
-            cmd.args(["--dir", dir.path().to_str().unwrap(), "--logfile", log.to_str().unwrap()]);
+            cmd.args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ]);
+            cmd.args([
+                "--dir",
+                dir.path().to_str().unwrap(),
+                "--logfile",
+                log.to_str().unwrap(),
+            ]);
             cmd.args(extra);
             cmd.stdout(Stdio::null()).stderr(Stdio::null());
             let child = cmd.spawn().expect("spawn server");
-            let mut s = Server { kind, port, dir, child, log };
-            let up = wait_for(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", port)).is_ok());
+            let mut s = Server {
+                kind,
+                port,
+                dir,
+                child,
+                log,
+            };
+            let up = wait_for(Duration::from_secs(10), || {
+                TcpStream::connect(("127.0.0.1", port)).is_ok()
+            });
             if up {
                 return s;
             }
@@ -132,9 +158,14 @@ pub struct Conn {
 impl Conn {
     pub fn connect(port: u16) -> Conn {
         let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         stream.set_nodelay(true).unwrap();
-        Conn { stream, buf: Vec::new() }
+        Conn {
+            stream,
+            buf: Vec::new(),
+        }
     }
 
     /// Encode and send a command.
@@ -164,7 +195,10 @@ impl Conn {
                         return Some(r);
                     }
                     Ok(None) => {}
-                    Err(e) => panic!("undecodable reply {e}: {:?}", String::from_utf8_lossy(&self.buf)),
+                    Err(e) => panic!(
+                        "undecodable reply {e}: {:?}",
+                        String::from_utf8_lossy(&self.buf)
+                    ),
                 }
             }
             let mut chunk = [0u8; 65536];
