@@ -350,9 +350,14 @@ impl Engine {
         let Some(idx) = self.table.lookup(argv[0]) else { return false };
         let table = self.table.clone();
         let spec = &table.specs[idx];
+        let db = client.db;
         let mut ctx = Ctx { engine: self, client, out, rewrite: None, block: None, unblocking: true };
         run_handler(&mut ctx, spec, argv);
         let blocked = ctx.block.is_some();
+        // A served blocking command propagates the effect it asked for (BLPOP -> LPOP).
+        for c in ctx.rewrite.take().unwrap_or_default() {
+            self.propagate(db, c);
+        }
         self.finish_call();
         blocked
     }
