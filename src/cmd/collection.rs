@@ -64,12 +64,20 @@ pub fn long_or_reply(out: &mut Reply, a: &[u8], msg: Option<&str>) -> Option<i64
 
 /// `getRangeLongFromObjectOrReply`: an integer within `min..=max`; a number outside gets
 /// `msg` or "value is out of range, value must between <min> and <max>" (sic).
-pub fn range_long_or_reply(out: &mut Reply, a: &[u8], min: i64, max: i64, msg: Option<&str>) -> Option<i64> {
+pub fn range_long_or_reply(
+    out: &mut Reply,
+    a: &[u8],
+    min: i64,
+    max: i64,
+    msg: Option<&str>,
+) -> Option<i64> {
     let v = long_or_reply(out, a, msg)?;
     if v < min || v > max {
         match msg {
             Some(m) => out.err(m),
-            None => out.err(&format!("value is out of range, value must between {min} and {max}")),
+            None => out.err(&format!(
+                "value is out of range, value must between {min} and {max}"
+            )),
         }
         return None;
     }
@@ -78,7 +86,13 @@ pub fn range_long_or_reply(out: &mut Reply, a: &[u8], min: i64, max: i64, msg: O
 
 /// `getPositiveLongFromObjectOrReply`: an integer >= 0.
 pub fn positive_long_or_reply(out: &mut Reply, a: &[u8], msg: Option<&str>) -> Option<i64> {
-    range_long_or_reply(out, a, 0, i64::MAX, Some(msg.unwrap_or("value is out of range, must be positive")))
+    range_long_or_reply(
+        out,
+        a,
+        0,
+        i64::MAX,
+        Some(msg.unwrap_or("value is out of range, must be positive")),
+    )
 }
 
 /// The timeout of a blocking command (`getTimeoutFromObjectOrReply` with seconds): a
@@ -93,12 +107,20 @@ pub fn timeout_or_reply(out: &mut Reply, a: &[u8], now_ms: i64) -> Option<Option
         return None;
     };
     let ms = (secs * 1000.0).ceil();
-    let ms = if ms.is_finite() && ms > -9.223_372_036_854_776e18 && ms < 9.223_372_036_854_776e18 { ms as i64 } else { i64::MIN };
+    let ms = if ms.is_finite() && ms > -9.223_372_036_854_776e18 && ms < 9.223_372_036_854_776e18 {
+        ms as i64
+    } else {
+        i64::MIN
+    };
     if ms < 0 {
         out.err("timeout is negative");
         return None;
     }
-    Some(if ms == 0 { None } else { Some(ms.wrapping_add(now_ms)) })
+    Some(if ms == 0 {
+        None
+    } else {
+        Some(ms.wrapping_add(now_ms))
+    })
 }
 
 /// `parseScanCursorOrReply`: C's `strtoul` in base 10 over the whole argument — an optional
@@ -123,7 +145,10 @@ pub fn scan_cursor_or_reply(out: &mut Reply, a: &[u8]) -> Option<u64> {
     }
     let mut v: u64 = 0;
     for &c in digits {
-        match v.checked_mul(10).and_then(|v| v.checked_add((c - b'0') as u64)) {
+        match v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add((c - b'0') as u64))
+        {
             Some(n) => v = n,
             None => return bad(out),
         }
@@ -140,13 +165,17 @@ pub struct ScanOpts<'a> {
 
 impl ScanOpts<'_> {
     pub fn keep(&self, element: &[u8]) -> bool {
-        self.pattern.is_none_or(|p| crate::glob::matches(p, element, false))
+        self.pattern
+            .is_none_or(|p| crate::glob::matches(p, element, false))
     }
 }
 
 /// Parse the options after `<key> <cursor>`, replying the error on failure.
 pub fn scan_opts_or_reply<'a>(out: &mut Reply, args: &[&'a [u8]]) -> Option<ScanOpts<'a>> {
-    let mut opts = ScanOpts { count: 10, pattern: None };
+    let mut opts = ScanOpts {
+        count: 10,
+        pattern: None,
+    };
     let mut i = 0;
     while i < args.len() {
         let more = args.len() - i >= 2;
@@ -188,7 +217,10 @@ pub fn may_block(ctx: &Ctx) -> bool {
 /// The arity error a handler gives for argument counts the command table cannot express
 /// (`addReplyErrorArity`): named after the command as Redis names it, in lower case.
 pub fn arity_error(out: &mut Reply, name: &[u8]) {
-    out.err(&format!("wrong number of arguments for '{}' command", String::from_utf8_lossy(name).to_ascii_lowercase()));
+    out.err(&format!(
+        "wrong number of arguments for '{}' command",
+        String::from_utf8_lossy(name).to_ascii_lowercase()
+    ));
 }
 
 #[cfg(test)]
@@ -202,19 +234,31 @@ mod tests {
         assert_eq!(scan_cursor_or_reply(&mut out, b""), Some(0));
         assert_eq!(scan_cursor_or_reply(&mut out, b"+7"), Some(7));
         assert_eq!(scan_cursor_or_reply(&mut out, b"-1"), Some(u64::MAX));
-        assert_eq!(scan_cursor_or_reply(&mut out, b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(
+            scan_cursor_or_reply(&mut out, b"18446744073709551615"),
+            Some(u64::MAX)
+        );
         assert!(out.is_empty());
-        assert_eq!(scan_cursor_or_reply(&mut out, b"18446744073709551616"), None);
+        assert_eq!(
+            scan_cursor_or_reply(&mut out, b"18446744073709551616"),
+            None
+        );
         assert_eq!(scan_cursor_or_reply(&mut out, b" 1"), None);
         assert_eq!(scan_cursor_or_reply(&mut out, b"1x"), None);
-        assert_eq!(&out.buf[..], b"-ERR invalid cursor\r\n".repeat(3).as_slice());
+        assert_eq!(
+            &out.buf[..],
+            b"-ERR invalid cursor\r\n".repeat(3).as_slice()
+        );
     }
 
     #[test]
     fn timeouts_round_up_to_milliseconds() {
         let mut out = Reply::new(false);
         assert_eq!(timeout_or_reply(&mut out, b"0", 1000), Some(None));
-        assert_eq!(timeout_or_reply(&mut out, b"0.0001", 1000), Some(Some(1001)));
+        assert_eq!(
+            timeout_or_reply(&mut out, b"0.0001", 1000),
+            Some(Some(1001))
+        );
         assert_eq!(timeout_or_reply(&mut out, b"-0.0001", 1000), Some(None));
         assert_eq!(timeout_or_reply(&mut out, b"1.5", 1000), Some(Some(2500)));
         assert!(out.is_empty());

@@ -185,7 +185,11 @@ fn pop(ctx: &mut Ctx, argv: &[&[u8]], end: End) {
 /// them in order and a key of another type stops the search with WRONGTYPE — except when a
 /// blocked client is being served: Redis then serves it from the key that became ready and
 /// never looks at the others, so rtool skips keys of other types instead of failing.
-fn first_list(ctx: &mut Ctx, keys: &[&[u8]], skip_wrongtype: bool) -> Result<Option<usize>, WrongType> {
+fn first_list(
+    ctx: &mut Ctx,
+    keys: &[&[u8]],
+    skip_wrongtype: bool,
+) -> Result<Option<usize>, WrongType> {
     for (i, k) in keys.iter().enumerate() {
         ctx.expire_if_needed(k);
         match c::list(ctx.db(), k) {
@@ -213,21 +217,33 @@ fn mpop(ctx: &mut Ctx, keys: &[&[u8]], end: End, count: usize) -> bool {
     };
     let key = keys[i];
     let (db, out) = c::db_out(ctx);
-    let Ok(Some(l)) = c::list_mut(db, key) else { return false };
+    let Ok(Some(l)) = c::list_mut(db, key) else {
+        return false;
+    };
     let popped = l.pop_many(end, count);
     out.array(2);
     out.bulk(key);
     out.array(popped.len());
     popped.iter().for_each(|v| out.bulk(v));
     removed(ctx, key, popped.len());
-    ctx.propagate_as(vec![vec![pop_name(end), b(key), Bytes::from(popped.len().to_string())]]);
+    ctx.propagate_as(vec![vec![
+        pop_name(end),
+        b(key),
+        Bytes::from(popped.len().to_string()),
+    ]]);
     true
 }
 
 /// The arguments of LMPOP / BLMPOP from `numkeys` on: `numkeys key... LEFT|RIGHT [COUNT n]`.
 /// Returns the keys, the end and the count (1 when not given).
 fn parse_mpop<'a>(ctx: &mut Ctx, args: &[&'a [u8]]) -> Option<(Vec<&'a [u8]>, End, usize)> {
-    let numkeys = c::range_long_or_reply(ctx.out, args[0], 1, i64::MAX, Some("numkeys should be greater than 0"))?;
+    let numkeys = c::range_long_or_reply(
+        ctx.out,
+        args[0],
+        1,
+        i64::MAX,
+        Some("numkeys should be greater than 0"),
+    )?;
     let where_idx = match usize::try_from(numkeys).ok().and_then(|n| n.checked_add(1)) {
         Some(w) if w < args.len() => w,
         _ => {
@@ -242,7 +258,13 @@ fn parse_mpop<'a>(ctx: &mut Ctx, args: &[&'a [u8]]) -> Option<(Vec<&'a [u8]>, En
         let more = j + 1 < args.len();
         if count.is_none() && super::eq_ic(args[j], "count") && more {
             j += 1;
-            count = Some(c::range_long_or_reply(ctx.out, args[j], 1, i64::MAX, Some("count should be greater than 0"))?);
+            count = Some(c::range_long_or_reply(
+                ctx.out,
+                args[j],
+                1,
+                i64::MAX,
+                Some("count should be greater than 0"),
+            )?);
         } else {
             ctx.out.err(errors::SYNTAX);
             return None;
@@ -255,7 +277,9 @@ fn parse_mpop<'a>(ctx: &mut Ctx, args: &[&'a [u8]]) -> Option<(Vec<&'a [u8]>, En
 
 /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
 fn lmpop(ctx: &mut Ctx, argv: &[&[u8]]) {
-    let Some((keys, end, count)) = parse_mpop(ctx, &argv[1..]) else { return };
+    let Some((keys, end, count)) = parse_mpop(ctx, &argv[1..]) else {
+        return;
+    };
     if !mpop(ctx, &keys, end, count) {
         ctx.out.null_array();
     }
@@ -263,7 +287,12 @@ fn lmpop(ctx: &mut Ctx, argv: &[&[u8]]) {
 
 /// Block on `keys` until `deadline`, or — where blocking is not allowed — reply what a
 /// timeout would (`null`).
-fn block_or(ctx: &mut Ctx, keys: &[&[u8]], deadline: Option<i64>, null: fn(&mut crate::resp::Reply)) {
+fn block_or(
+    ctx: &mut Ctx,
+    keys: &[&[u8]],
+    deadline: Option<i64>,
+    null: fn(&mut crate::resp::Reply),
+) {
     if c::may_block(ctx) {
         ctx.block = Some((keys.iter().map(|k| b(k)).collect(), deadline));
     } else {
@@ -282,7 +311,10 @@ fn brpop(ctx: &mut Ctx, argv: &[&[u8]]) {
 /// BLPOP / BRPOP key [key ...] timeout: reply `[key, element]` from the first non-empty
 /// list, or block on all the keys.
 fn bpop(ctx: &mut Ctx, argv: &[&[u8]], end: End) {
-    let Some(deadline) = c::timeout_or_reply(ctx.out, argv[argv.len() - 1], ctx.engine.now_ms) else { return };
+    let Some(deadline) = c::timeout_or_reply(ctx.out, argv[argv.len() - 1], ctx.engine.now_ms)
+    else {
+        return;
+    };
     let keys = &argv[1..argv.len() - 1];
     let skip = ctx.unblocking;
     match first_list(ctx, keys, skip) {
@@ -291,7 +323,9 @@ fn bpop(ctx: &mut Ctx, argv: &[&[u8]], end: End) {
         Ok(Some(i)) => {
             let key = keys[i];
             let (db, out) = c::db_out(ctx);
-            let Ok(Some(l)) = c::list_mut(db, key) else { return };
+            let Ok(Some(l)) = c::list_mut(db, key) else {
+                return;
+            };
             let v = l.pop(end).unwrap_or_default();
             out.array(2);
             out.bulk(key);
@@ -304,8 +338,12 @@ fn bpop(ctx: &mut Ctx, argv: &[&[u8]], end: End) {
 
 /// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
 fn blmpop(ctx: &mut Ctx, argv: &[&[u8]]) {
-    let Some((keys, end, count)) = parse_mpop(ctx, &argv[2..]) else { return };
-    let Some(deadline) = c::timeout_or_reply(ctx.out, argv[1], ctx.engine.now_ms) else { return };
+    let Some((keys, end, count)) = parse_mpop(ctx, &argv[2..]) else {
+        return;
+    };
+    let Some(deadline) = c::timeout_or_reply(ctx.out, argv[1], ctx.engine.now_ms) else {
+        return;
+    };
     if !mpop(ctx, &keys, end, count) {
         block_or(ctx, &keys, deadline, crate::resp::Reply::null_array);
     }
@@ -334,7 +372,9 @@ fn move_one(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> Result
         return Err(());
     }
     let (db, out) = c::db_out(ctx);
-    let Ok(Some(l)) = c::list_mut(db, src) else { return Err(()) };
+    let Ok(Some(l)) = c::list_mut(db, src) else {
+        return Err(());
+    };
     let v = l.pop(from).unwrap_or_default();
     match c::list_mut(db, dst) {
         Ok(Some(d)) => d.push(to, v.clone()),
@@ -353,8 +393,12 @@ fn move_one(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> Result
 
 /// LMOVE source destination LEFT|RIGHT LEFT|RIGHT
 fn lmove(ctx: &mut Ctx, argv: &[&[u8]]) {
-    let Some(from) = parse_end(ctx, argv[3]) else { return };
-    let Some(to) = parse_end(ctx, argv[4]) else { return };
+    let Some(from) = parse_end(ctx, argv[3]) else {
+        return;
+    };
+    let Some(to) = parse_end(ctx, argv[4]) else {
+        return;
+    };
     if let Ok(false) = move_one(ctx, argv[1], argv[2], from, to) {
         ctx.out.null();
     }
@@ -369,17 +413,32 @@ fn rpoplpush(ctx: &mut Ctx, argv: &[&[u8]]) {
 
 /// BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout
 fn blmove(ctx: &mut Ctx, argv: &[&[u8]]) {
-    let Some(from) = parse_end(ctx, argv[3]) else { return };
-    let Some(to) = parse_end(ctx, argv[4]) else { return };
-    let Some(deadline) = c::timeout_or_reply(ctx.out, argv[5], ctx.engine.now_ms) else { return };
+    let Some(from) = parse_end(ctx, argv[3]) else {
+        return;
+    };
+    let Some(to) = parse_end(ctx, argv[4]) else {
+        return;
+    };
+    let Some(deadline) = c::timeout_or_reply(ctx.out, argv[5], ctx.engine.now_ms) else {
+        return;
+    };
     match move_one(ctx, argv[1], argv[2], from, to) {
         Ok(true) => {
             let (wf, wt) = if ctx.unblocking {
-                (Bytes::from_static(from.word().as_bytes()), Bytes::from_static(to.word().as_bytes()))
+                (
+                    Bytes::from_static(from.word().as_bytes()),
+                    Bytes::from_static(to.word().as_bytes()),
+                )
             } else {
                 (b(argv[3]), b(argv[4]))
             };
-            ctx.propagate_as(vec![vec![Bytes::from_static(b"LMOVE"), b(argv[1]), b(argv[2]), wf, wt]]);
+            ctx.propagate_as(vec![vec![
+                Bytes::from_static(b"LMOVE"),
+                b(argv[1]),
+                b(argv[2]),
+                wf,
+                wt,
+            ]]);
         }
         Ok(false) => block_or(ctx, &argv[1..2], deadline, crate::resp::Reply::null),
         Err(()) => {}
@@ -388,9 +447,15 @@ fn blmove(ctx: &mut Ctx, argv: &[&[u8]]) {
 
 /// BRPOPLPUSH source destination timeout
 fn brpoplpush(ctx: &mut Ctx, argv: &[&[u8]]) {
-    let Some(deadline) = c::timeout_or_reply(ctx.out, argv[3], ctx.engine.now_ms) else { return };
+    let Some(deadline) = c::timeout_or_reply(ctx.out, argv[3], ctx.engine.now_ms) else {
+        return;
+    };
     match move_one(ctx, argv[1], argv[2], End::Tail, End::Head) {
-        Ok(true) => ctx.propagate_as(vec![vec![Bytes::from_static(b"RPOPLPUSH"), b(argv[1]), b(argv[2])]]),
+        Ok(true) => ctx.propagate_as(vec![vec![
+            Bytes::from_static(b"RPOPLPUSH"),
+            b(argv[1]),
+            b(argv[2]),
+        ]]),
         Ok(false) => block_or(ctx, &argv[1..2], deadline, crate::resp::Reply::null),
         Err(()) => {}
     }
@@ -410,8 +475,12 @@ fn llen(ctx: &mut Ctx, argv: &[&[u8]]) {
 
 /// LRANGE key start stop (indexes parsed before the key is looked at)
 fn lrange(ctx: &mut Ctx, argv: &[&[u8]]) {
-    let Some(start) = c::long_or_reply(ctx.out, argv[2], None) else { return };
-    let Some(stop) = c::long_or_reply(ctx.out, argv[3], None) else { return };
+    let Some(start) = c::long_or_reply(ctx.out, argv[2], None) else {
+        return;
+    };
+    let Some(stop) = c::long_or_reply(ctx.out, argv[3], None) else {
+        return;
+    };
     ctx.expire_if_needed(argv[1]);
     let (db, out) = c::db_out(ctx);
     match c::list(db, argv[1]) {
@@ -435,7 +504,9 @@ fn lindex(ctx: &mut Ctx, argv: &[&[u8]]) {
         Err(WrongType) => out.err(errors::WRONGTYPE),
         Ok(None) => out.null(),
         Ok(Some(l)) => {
-            let Some(i) = c::long_or_reply(out, argv[2], None) else { return };
+            let Some(i) = c::long_or_reply(out, argv[2], None) else {
+                return;
+            };
             match l.get(i) {
                 Some(v) => out.bulk(v),
                 None => out.null(),
@@ -452,7 +523,9 @@ fn lset(ctx: &mut Ctx, argv: &[&[u8]]) {
         Err(WrongType) => out.err(errors::WRONGTYPE),
         Ok(None) => out.err(errors::NO_SUCH_KEY),
         Ok(Some(l)) => {
-            let Some(i) = c::long_or_reply(out, argv[2], None) else { return };
+            let Some(i) = c::long_or_reply(out, argv[2], None) else {
+                return;
+            };
             if !l.set(i, b(argv[3])) {
                 return out.err(errors::OUT_OF_RANGE);
             }
@@ -491,7 +564,9 @@ fn linsert(ctx: &mut Ctx, argv: &[&[u8]]) {
 
 /// LREM key count element
 fn lrem(ctx: &mut Ctx, argv: &[&[u8]]) {
-    let Some(count) = c::long_or_reply(ctx.out, argv[2], None) else { return };
+    let Some(count) = c::long_or_reply(ctx.out, argv[2], None) else {
+        return;
+    };
     ctx.expire_if_needed(argv[1]);
     let (db, out) = c::db_out(ctx);
     match c::list_mut(db, argv[1]) {
@@ -509,8 +584,12 @@ fn lrem(ctx: &mut Ctx, argv: &[&[u8]]) {
 
 /// LTRIM key start stop: always OK; propagated only when it removed something.
 fn ltrim(ctx: &mut Ctx, argv: &[&[u8]]) {
-    let Some(start) = c::long_or_reply(ctx.out, argv[2], None) else { return };
-    let Some(stop) = c::long_or_reply(ctx.out, argv[3], None) else { return };
+    let Some(start) = c::long_or_reply(ctx.out, argv[2], None) else {
+        return;
+    };
+    let Some(stop) = c::long_or_reply(ctx.out, argv[3], None) else {
+        return;
+    };
     ctx.expire_if_needed(argv[1]);
     let (db, out) = c::db_out(ctx);
     match c::list_mut(db, argv[1]) {
@@ -538,7 +617,9 @@ fn lpos(ctx: &mut Ctx, argv: &[&[u8]]) {
         let more = j + 1 < argv.len();
         if super::eq_ic(argv[j], "rank") && more {
             j += 1;
-            let Some(r) = c::long_or_reply(ctx.out, argv[j], None) else { return };
+            let Some(r) = c::long_or_reply(ctx.out, argv[j], None) else {
+                return;
+            };
             if r == 0 {
                 return ctx.out.err(
                     "RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
@@ -547,11 +628,19 @@ fn lpos(ctx: &mut Ctx, argv: &[&[u8]]) {
             rank = r;
         } else if super::eq_ic(argv[j], "count") && more {
             j += 1;
-            let Some(n) = c::positive_long_or_reply(ctx.out, argv[j], Some("COUNT can't be negative")) else { return };
+            let Some(n) =
+                c::positive_long_or_reply(ctx.out, argv[j], Some("COUNT can't be negative"))
+            else {
+                return;
+            };
             count = n;
         } else if super::eq_ic(argv[j], "maxlen") && more {
             j += 1;
-            let Some(n) = c::positive_long_or_reply(ctx.out, argv[j], Some("MAXLEN can't be negative")) else { return };
+            let Some(n) =
+                c::positive_long_or_reply(ctx.out, argv[j], Some("MAXLEN can't be negative"))
+            else {
+                return;
+            };
             maxlen = n;
         } else {
             return ctx.out.err(errors::SYNTAX);
@@ -573,7 +662,11 @@ fn lpos(ctx: &mut Ctx, argv: &[&[u8]]) {
         Ok(Some(l)) => l,
     };
     let len = l.len();
-    let elements: Box<dyn Iterator<Item = &Bytes>> = if from_tail { Box::new(l.iter().rev()) } else { Box::new(l.iter()) };
+    let elements: Box<dyn Iterator<Item = &Bytes>> = if from_tail {
+        Box::new(l.iter().rev())
+    } else {
+        Box::new(l.iter())
+    };
     let mut matches: i64 = 0;
     let mut found = Vec::new();
     for (index, e) in elements.enumerate() {

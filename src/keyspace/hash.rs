@@ -50,7 +50,10 @@ impl HashValue {
 
     pub fn get(&self, field: &[u8]) -> Option<&Bytes> {
         match self {
-            HashValue::Listpack(v) => v.iter().find(|(f, _)| f.as_ref() == field).map(|(_, val)| val),
+            HashValue::Listpack(v) => v
+                .iter()
+                .find(|(f, _)| f.as_ref() == field)
+                .map(|(_, val)| val),
             HashValue::Table(t) => t.get(field),
         }
     }
@@ -71,7 +74,9 @@ impl HashValue {
     /// Redis's `hashTypeTryConversion`: a listpack hash about to receive any of these strings
     /// becomes a hashtable first if one of them is longer than `hash-max-listpack-value`.
     pub fn prepare_for(&mut self, args: &[&[u8]], t: &Thresholds) {
-        if matches!(self, HashValue::Listpack(_)) && args.iter().any(|a| a.len() > t.hash_max_listpack_value) {
+        if matches!(self, HashValue::Listpack(_))
+            && args.iter().any(|a| a.len() > t.hash_max_listpack_value)
+        {
             self.convert();
         }
     }
@@ -140,7 +145,11 @@ mod tests {
     use super::*;
 
     fn small() -> Thresholds {
-        Thresholds { hash_max_listpack_entries: 2, hash_max_listpack_value: 4, ..Thresholds::default() }
+        Thresholds {
+            hash_max_listpack_entries: 2,
+            hash_max_listpack_value: 4,
+            ..Thresholds::default()
+        }
     }
 
     #[test]
@@ -151,7 +160,13 @@ mod tests {
         assert!(h.set(b"a", Bytes::from("2"), &t));
         assert!(!h.set(b"b", Bytes::from("3"), &t));
         let pairs: Vec<_> = h.iter().map(|(f, v)| (f.clone(), v.clone())).collect();
-        assert_eq!(pairs, vec![(Bytes::from("b"), Bytes::from("3")), (Bytes::from("a"), Bytes::from("2"))]);
+        assert_eq!(
+            pairs,
+            vec![
+                (Bytes::from("b"), Bytes::from("3")),
+                (Bytes::from("a"), Bytes::from("2"))
+            ]
+        );
         assert_eq!(h.encoding(), "listpack");
         h.set(b"c", Bytes::from("4"), &t);
         assert_eq!(h.encoding(), "hashtable");

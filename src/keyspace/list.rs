@@ -69,7 +69,11 @@ impl ListValue {
     /// Turn a Redis index (negative counts from the tail) into a position, if it is inside.
     pub fn position(&self, index: i64) -> Option<usize> {
         let len = self.items.len() as i64;
-        let i = if index < 0 { len.checked_add(index)? } else { index };
+        let i = if index < 0 {
+            len.checked_add(index)?
+        } else {
+            index
+        };
         (0..len).contains(&i).then_some(i as usize)
     }
 
@@ -93,8 +97,16 @@ impl ListValue {
     /// when the range is empty.
     pub fn clamp_range(&self, start: i64, stop: i64) -> Option<(usize, usize)> {
         let len = self.items.len() as i64;
-        let mut start = if start < 0 { start.saturating_add(len) } else { start };
-        let mut stop = if stop < 0 { stop.saturating_add(len) } else { stop };
+        let mut start = if start < 0 {
+            start.saturating_add(len)
+        } else {
+            start
+        };
+        let mut stop = if stop < 0 {
+            stop.saturating_add(len)
+        } else {
+            stop
+        };
         if start < 0 {
             start = 0;
         }
@@ -138,7 +150,11 @@ impl ListValue {
     /// LREM: remove up to `count` elements equal to `v` (all when 0), from the head when
     /// `count > 0` and from the tail when `count < 0`. Returns how many were removed.
     pub fn remove(&mut self, count: i64, v: &[u8]) -> usize {
-        let limit = if count == 0 { usize::MAX } else { count.unsigned_abs().min(usize::MAX as u64) as usize };
+        let limit = if count == 0 {
+            usize::MAX
+        } else {
+            count.unsigned_abs().min(usize::MAX as u64) as usize
+        };
         let mut removed = 0;
         if count >= 0 {
             let mut i = 0;
@@ -182,11 +198,18 @@ mod tests {
     use super::*;
 
     fn list(items: &[&str]) -> ListValue {
-        ListValue { items: items.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect() }
+        ListValue {
+            items: items
+                .iter()
+                .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+                .collect(),
+        }
     }
 
     fn strs(l: &ListValue) -> Vec<String> {
-        l.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect()
+        l.iter()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .collect()
     }
 
     #[test]
@@ -214,7 +237,10 @@ mod tests {
     #[test]
     fn pop_many_from_the_tail_comes_out_reversed() {
         let mut l = list(&["a", "b", "c"]);
-        assert_eq!(l.pop_many(End::Tail, 2), vec![Bytes::from("c"), Bytes::from("b")]);
+        assert_eq!(
+            l.pop_many(End::Tail, 2),
+            vec![Bytes::from("c"), Bytes::from("b")]
+        );
         assert_eq!(strs(&l), ["a"]);
     }
 }

@@ -42,7 +42,11 @@ const INTSET_HARD_LIMIT: usize = 1 << 30;
 impl SetValue {
     /// Redis's `setTypeCreate`: the encoding a new set gets is decided by its first member.
     pub fn new_for(first: &[u8]) -> SetValue {
-        if parse_i64(first).is_some() { SetValue::Intset(Vec::new()) } else { SetValue::Table(Dict::new()) }
+        if parse_i64(first).is_some() {
+            SetValue::Intset(Vec::new())
+        } else {
+            SetValue::Table(Dict::new())
+        }
     }
 
     pub fn encoding(&self) -> &'static str {
@@ -144,7 +148,9 @@ impl SetValue {
     /// A member chosen uniformly from a non-empty set, given a random number.
     pub fn random(&self, r: u64) -> Option<Member<'_>> {
         match self {
-            SetValue::Intset(v) if !v.is_empty() => Some(Member::Int(v[(r % v.len() as u64) as usize])),
+            SetValue::Intset(v) if !v.is_empty() => {
+                Some(Member::Int(v[(r % v.len() as u64) as usize]))
+            }
             SetValue::Intset(_) => None,
             SetValue::Table(t) => t.random(r).map(|(k, _)| Member::Str(k)),
         }
@@ -168,13 +174,19 @@ mod tests {
 
     #[test]
     fn intset_stays_sorted_and_converts() {
-        let t = Thresholds { set_max_intset_entries: 3, ..Thresholds::default() };
+        let t = Thresholds {
+            set_max_intset_entries: 3,
+            ..Thresholds::default()
+        };
         let mut s = SetValue::new_for(b"5");
         for m in ["5", "-2", "10", "5"] {
             s.add(m.as_bytes(), &t);
         }
         let got: Vec<Bytes> = s.iter().map(|m| m.to_bytes()).collect();
-        assert_eq!(got, vec![Bytes::from("-2"), Bytes::from("5"), Bytes::from("10")]);
+        assert_eq!(
+            got,
+            vec![Bytes::from("-2"), Bytes::from("5"), Bytes::from("10")]
+        );
         assert!(s.contains(b"10") && !s.contains(b"010"));
         s.add(b"11", &t);
         assert_eq!(s.encoding(), "hashtable");
