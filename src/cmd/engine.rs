@@ -629,7 +629,6 @@ pub fn call(
         run_handler(&mut ctx, spec, argv);
         (ctx.rewrite.take(), ctx.block.take())
     };
-    engine.call_depth -= 1;
     let changed = engine.dirty > dirty_before;
     if spec.is(flags::WRITE) || spec.is(flags::MAY_REPLICATE) {
         match rewrite {
@@ -644,6 +643,9 @@ pub fn call(
             None => {}
         }
     }
+    // Still "inside" the call while its writes are queued, so that several of them (SPOP's
+    // SREMs) leave together, wrapped in MULTI/EXEC.
+    engine.call_depth -= 1;
     engine.finish_call();
     let st = engine.stats.commands.entry(spec.name.clone()).or_default();
     st.calls += 1;

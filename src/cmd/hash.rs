@@ -107,7 +107,12 @@ fn hsetnx(ctx: &mut Ctx, argv: &[&[u8]]) {
 
 /// Look up a hash for reading and run `f` on it with the reply buffer; `missing` replies
 /// for a key that does not exist.
-fn read(ctx: &mut Ctx, key: &[u8], missing: fn(&mut Reply), f: impl FnOnce(&HashValue, &mut Reply)) {
+fn read(
+    ctx: &mut Ctx,
+    key: &[u8],
+    missing: fn(&mut Reply),
+    f: impl FnOnce(&HashValue, &mut Reply),
+) {
     ctx.expire_if_needed(key);
     let (db, out) = c::db_out(ctx);
     match c::hash(db, key) {
@@ -189,15 +194,30 @@ fn hvals(ctx: &mut Ctx, argv: &[&[u8]]) {
 }
 
 fn hlen(ctx: &mut Ctx, argv: &[&[u8]]) {
-    read(ctx, argv[1], |out| out.int(0), |h, out| out.int(h.len() as i64))
+    read(
+        ctx,
+        argv[1],
+        |out| out.int(0),
+        |h, out| out.int(h.len() as i64),
+    )
 }
 
 fn hexists(ctx: &mut Ctx, argv: &[&[u8]]) {
-    read(ctx, argv[1], |out| out.int(0), |h, out| out.int(h.contains(argv[2]) as i64))
+    read(
+        ctx,
+        argv[1],
+        |out| out.int(0),
+        |h, out| out.int(h.contains(argv[2]) as i64),
+    )
 }
 
 fn hstrlen(ctx: &mut Ctx, argv: &[&[u8]]) {
-    read(ctx, argv[1], |out| out.int(0), |h, out| out.int(h.get(argv[2]).map_or(0, |v| v.len()) as i64))
+    read(
+        ctx,
+        argv[1],
+        |out| out.int(0),
+        |h, out| out.int(h.get(argv[2]).map_or(0, |v| v.len()) as i64),
+    )
 }
 
 /// HDEL key field [field ...]: how many fields were removed. The key goes with its last
@@ -234,7 +254,9 @@ fn hdel(ctx: &mut Ctx, argv: &[&[u8]]) {
 
 /// HINCRBY key field increment: the new value; the field must hold an integer.
 fn hincrby(ctx: &mut Ctx, argv: &[&[u8]]) {
-    let Some(incr) = super::arg_i64(ctx.out, argv[3]) else { return };
+    let Some(incr) = super::arg_i64(ctx.out, argv[3]) else {
+        return;
+    };
     let key = argv[1];
     ctx.expire_if_needed(key);
     let current = match c::hash(ctx.db(), key) {
@@ -288,7 +310,12 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) {
     ctx.out.bulk(&text);
     ctx.touch(key);
     ctx.dirty(1);
-    ctx.propagate_as(vec![vec![Bytes::from_static(b"HSET"), b(key), b(argv[2]), text]]);
+    ctx.propagate_as(vec![vec![
+        Bytes::from_static(b"HSET"),
+        b(key),
+        b(argv[2]),
+        text,
+    ]]);
 }
 
 /// HRANDFIELD key [count [WITHVALUES]]
@@ -299,7 +326,9 @@ fn hincrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) {
 /// interleaves values in RESP2 and makes `[field, value]` pairs in RESP3.
 fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) {
     if argv.len() >= 3 {
-        let Some(l) = c::range_long_or_reply(ctx.out, argv[2], -i64::MAX, i64::MAX, None) else { return };
+        let Some(l) = c::range_long_or_reply(ctx.out, argv[2], -i64::MAX, i64::MAX, None) else {
+            return;
+        };
         let withvalues = argv.len() == 4;
         if argv.len() > 4 || (withvalues && !super::eq_ic(argv[3], "withvalues")) {
             return ctx.out.err(errors::SYNTAX);
@@ -336,7 +365,9 @@ fn hrandfield_count(ctx: &mut Ctx, key: &[u8], l: i64, withvalues: bool) {
     let unique = l > 0;
     // Which entries to reply, as positions in iteration order.
     let picks: Vec<usize> = if !unique || count == 1 {
-        (0..count).map(|_| (ctx.engine.random() % size as u64) as usize).collect()
+        (0..count)
+            .map(|_| (ctx.engine.random() % size as u64) as usize)
+            .collect()
     } else if count >= size as u64 {
         (0..size).collect()
     } else {
@@ -344,8 +375,14 @@ fn hrandfield_count(ctx: &mut Ctx, key: &[u8], l: i64, withvalues: bool) {
     };
     let resp3 = ctx.out.resp3;
     let (db, out) = c::db_out(ctx);
-    let Ok(Some(h)) = c::hash(db, key) else { return };
-    out.array(if withvalues && !resp3 { picks.len() * 2 } else { picks.len() });
+    let Ok(Some(h)) = c::hash(db, key) else {
+        return;
+    };
+    out.array(if withvalues && !resp3 {
+        picks.len() * 2
+    } else {
+        picks.len()
+    });
     let pairs: Vec<(&Bytes, &Bytes)> = h.iter().collect();
     for p in picks {
         let (f, v) = pairs[p];
@@ -380,7 +417,9 @@ fn sample_in_order(ctx: &mut Ctx, n: usize, k: usize) -> Vec<usize> {
 /// A listpack hash is returned whole with cursor 0 (Redis does not keep state for small
 /// encodings); a hashtable is walked with the dictionary's SCAN cursor.
 fn hscan(ctx: &mut Ctx, argv: &[&[u8]]) {
-    let Some(cursor) = c::scan_cursor_or_reply(ctx.out, argv[2]) else { return };
+    let Some(cursor) = c::scan_cursor_or_reply(ctx.out, argv[2]) else {
+        return;
+    };
     ctx.expire_if_needed(argv[1]);
     let (db, out) = c::db_out(ctx);
     let h = match c::hash(db, argv[1]) {
@@ -388,7 +427,9 @@ fn hscan(ctx: &mut Ctx, argv: &[&[u8]]) {
         Ok(None) => return c::scan_reply(out, 0, &[]),
         Ok(Some(h)) => h,
     };
-    let Some(opts) = c::scan_opts_or_reply(out, &argv[3..]) else { return };
+    let Some(opts) = c::scan_opts_or_reply(out, &argv[3..]) else {
+        return;
+    };
     let mut found = Vec::new();
     let next = match h {
         HashValue::Listpack(v) => {

@@ -117,7 +117,12 @@ fn read(ctx: &mut Ctx, key: &[u8], missing: fn(&mut Reply), f: impl FnOnce(&SetV
 }
 
 fn sismember(ctx: &mut Ctx, argv: &[&[u8]]) {
-    read(ctx, argv[1], |out| out.int(0), |s, out| out.int(s.contains(argv[2]) as i64))
+    read(
+        ctx,
+        argv[1],
+        |out| out.int(0),
+        |s, out| out.int(s.contains(argv[2]) as i64),
+    )
 }
 
 /// SMISMEMBER key member [member ...]: a missing key is an empty set (all zeros).
@@ -136,7 +141,12 @@ fn smismember(ctx: &mut Ctx, argv: &[&[u8]]) {
 }
 
 fn scard(ctx: &mut Ctx, argv: &[&[u8]]) {
-    read(ctx, argv[1], |out| out.int(0), |s, out| out.int(s.len() as i64))
+    read(
+        ctx,
+        argv[1],
+        |out| out.int(0),
+        |s, out| out.int(s.len() as i64),
+    )
 }
 
 /// SMEMBERS key (in Redis, SINTER of one key).
@@ -164,7 +174,9 @@ fn spop(ctx: &mut Ctx, argv: &[&[u8]]) {
         Ok(None) => return out.null(),
         Ok(Some(s)) => s,
     };
-    let Some(m) = s.random(r).map(|m| m.to_bytes()) else { return out.null() };
+    let Some(m) = s.random(r).map(|m| m.to_bytes()) else {
+        return out.null();
+    };
     s.remove(&m);
     let empty = s.is_empty();
     out.bulk(&m);
@@ -179,7 +191,9 @@ fn spop(ctx: &mut Ctx, argv: &[&[u8]]) {
 
 /// SPOP key count: a set reply of up to `count` distinct members, removed from the set.
 fn spop_count(ctx: &mut Ctx, argv: &[&[u8]]) {
-    let Some(count) = c::positive_long_or_reply(ctx.out, argv[2], None) else { return };
+    let Some(count) = c::positive_long_or_reply(ctx.out, argv[2], None) else {
+        return;
+    };
     let count = count as u64;
     let key = argv[1];
     ctx.expire_if_needed(key);
@@ -207,8 +221,12 @@ fn spop_count(ctx: &mut Ctx, argv: &[&[u8]]) {
         // Few to pop: draw them one by one.
         for _ in 0..count {
             let r = ctx.engine.random();
-            let Ok(Some(s)) = c::set_mut(ctx.db(), key) else { break };
-            let Some(m) = s.random(r).map(|m| m.to_bytes()) else { break };
+            let Ok(Some(s)) = c::set_mut(ctx.db(), key) else {
+                break;
+            };
+            let Some(m) = s.random(r).map(|m| m.to_bytes()) else {
+                break;
+            };
             s.remove(&m);
             popped.push(m);
         }
@@ -218,12 +236,19 @@ fn spop_count(ctx: &mut Ctx, argv: &[&[u8]]) {
         let mut keep: Option<SetValue> = None;
         for _ in 0..remaining {
             let r = ctx.engine.random();
-            let Ok(Some(s)) = c::set_mut(ctx.db(), key) else { break };
-            let Some(m) = s.random(r).map(|m| m.to_bytes()) else { break };
+            let Ok(Some(s)) = c::set_mut(ctx.db(), key) else {
+                break;
+            };
+            let Some(m) = s.random(r).map(|m| m.to_bytes()) else {
+                break;
+            };
             s.remove(&m);
-            keep.get_or_insert_with(|| SetValue::new_for(&m)).add(&m, &t);
+            keep.get_or_insert_with(|| SetValue::new_for(&m))
+                .add(&m, &t);
         }
-        let Ok(Some(s)) = c::set_mut(ctx.db(), key) else { return };
+        let Ok(Some(s)) = c::set_mut(ctx.db(), key) else {
+            return;
+        };
         popped = s.iter().map(|m| m.to_bytes()).collect();
         if let Some(k) = keep {
             *s = k;
@@ -233,7 +258,12 @@ fn spop_count(ctx: &mut Ctx, argv: &[&[u8]]) {
     popped.iter().for_each(|m| ctx.out.bulk(m));
     ctx.touch(key);
     let srem = Bytes::from_static(b"SREM");
-    ctx.propagate_as(popped.into_iter().map(|m| vec![srem.clone(), b(key), m]).collect());
+    ctx.propagate_as(
+        popped
+            .into_iter()
+            .map(|m| vec![srem.clone(), b(key), m])
+            .collect(),
+    );
 }
 
 /// SRANDMEMBER key [count]: like HRANDFIELD — distinct members for a positive count,
@@ -250,7 +280,9 @@ fn srandmember(ctx: &mut Ctx, argv: &[&[u8]]) {
             None => out.null(),
         });
     }
-    let Some(l) = c::range_long_or_reply(ctx.out, argv[2], -i64::MAX, i64::MAX, None) else { return };
+    let Some(l) = c::range_long_or_reply(ctx.out, argv[2], -i64::MAX, i64::MAX, None) else {
+        return;
+    };
     ctx.expire_if_needed(argv[1]);
     let size = match c::set(ctx.db(), argv[1]) {
         Err(WrongType) => return ctx.wrongtype(),
@@ -266,7 +298,9 @@ fn srandmember(ctx: &mut Ctx, argv: &[&[u8]]) {
         for _ in 0..count {
             let r = ctx.engine.random();
             let (db, out) = c::db_out(ctx);
-            let Ok(Some(s)) = c::set(db, argv[1]) else { return };
+            let Ok(Some(s)) = c::set(db, argv[1]) else {
+                return;
+            };
             if let Some(m) = s.random(r) {
                 reply_member(out, m);
             }
@@ -289,7 +323,9 @@ fn srandmember(ctx: &mut Ctx, argv: &[&[u8]]) {
         picks
     };
     let (db, out) = c::db_out(ctx);
-    let Ok(Some(s)) = c::set(db, argv[1]) else { return };
+    let Ok(Some(s)) = c::set(db, argv[1]) else {
+        return;
+    };
     out.array(picks.len());
     let mut next = picks.iter().peekable();
     for (i, m) in s.iter().enumerate() {
@@ -323,13 +359,17 @@ fn smove(ctx: &mut Ctx, argv: &[&[u8]]) {
         }
         return ctx.wrongtype();
     };
-    let Some(src_set) = src_set else { return ctx.out.int(0) };
+    let Some(src_set) = src_set else {
+        return ctx.out.int(0);
+    };
     if src == dst {
         let member = src_set.contains(m);
         return ctx.out.int(member as i64);
     }
     let dst_exists = dst_set.is_some();
-    let Ok(Some(s)) = c::set_mut(ctx.db(), src) else { return };
+    let Ok(Some(s)) = c::set_mut(ctx.db(), src) else {
+        return;
+    };
     if !s.remove(m) {
         return ctx.out.int(0);
     }
@@ -366,7 +406,10 @@ enum Inter<'a> {
 
 /// The sets at `keys`, `None` for missing keys; `Err` if one holds another type (Redis
 /// checks every key before it computes anything).
-fn gather<'d>(db: &'d crate::keyspace::Db, keys: &[&[u8]]) -> Result<Vec<Option<&'d SetValue>>, WrongType> {
+fn gather<'d>(
+    db: &'d crate::keyspace::Db,
+    keys: &[&[u8]],
+) -> Result<Vec<Option<&'d SetValue>>, WrongType> {
     keys.iter().map(|k| c::set(db, k)).collect()
 }
 
@@ -382,7 +425,9 @@ fn inter(ctx: &mut Ctx, keys: &[&[u8]], what: Inter) {
     expire_all(ctx, keys);
     let t = ctx.engine.thresholds;
     let (db, out) = c::db_out(ctx);
-    let Ok(sets) = gather(db, keys) else { return out.err(errors::WRONGTYPE) };
+    let Ok(sets) = gather(db, keys) else {
+        return out.err(errors::WRONGTYPE);
+    };
     let mut sets: Vec<&SetValue> = match sets.into_iter().collect::<Option<Vec<_>>>() {
         Some(s) => s,
         None => {
@@ -401,7 +446,9 @@ fn inter(ctx: &mut Ctx, keys: &[&[u8]], what: Inter) {
     // Smallest first (a stable sort, as glibc's qsort is for this size of array).
     sets.sort_by_key(|s| s.len());
     let (first, rest) = (sets[0], &sets[1..]);
-    let members = first.iter().filter(|m| rest.iter().all(|s| s.contains_member(*m)));
+    let members = first
+        .iter()
+        .filter(|m| rest.iter().all(|s| s.contains_member(*m)));
     match what {
         Inter::Reply => {
             let mark = out.deferred();
@@ -458,11 +505,19 @@ fn sinterstore(ctx: &mut Ctx, argv: &[&[u8]]) {
 
 /// SINTERCARD numkeys key [key ...] [LIMIT limit]
 fn sintercard(ctx: &mut Ctx, argv: &[&[u8]]) {
-    let Some(numkeys) = c::range_long_or_reply(ctx.out, argv[1], 1, i64::MAX, Some("numkeys should be greater than 0")) else {
+    let Some(numkeys) = c::range_long_or_reply(
+        ctx.out,
+        argv[1],
+        1,
+        i64::MAX,
+        Some("numkeys should be greater than 0"),
+    ) else {
         return;
     };
     if numkeys > (argv.len() - 2) as i64 {
-        return ctx.out.err("Number of keys can't be greater than number of args");
+        return ctx
+            .out
+            .err("Number of keys can't be greater than number of args");
     }
     let numkeys = numkeys as usize;
     let mut limit = 0;
@@ -470,7 +525,11 @@ fn sintercard(ctx: &mut Ctx, argv: &[&[u8]]) {
     while j < argv.len() {
         if super::eq_ic(argv[j], "limit") && j + 1 < argv.len() {
             j += 1;
-            let Some(l) = c::positive_long_or_reply(ctx.out, argv[j], Some("LIMIT can't be negative")) else { return };
+            let Some(l) =
+                c::positive_long_or_reply(ctx.out, argv[j], Some("LIMIT can't be negative"))
+            else {
+                return;
+            };
             limit = l as u64;
         } else {
             return ctx.out.err(errors::SYNTAX);
@@ -497,7 +556,9 @@ fn union_diff(ctx: &mut Ctx, keys: &[&[u8]], dst: Option<&[u8]>, op: Op) {
     expire_all(ctx, keys);
     let t = ctx.engine.thresholds;
     let (db, out) = c::db_out(ctx);
-    let Ok(mut sets) = gather(db, keys) else { return out.err(errors::WRONGTYPE) };
+    let Ok(mut sets) = gather(db, keys) else {
+        return out.err(errors::WRONGTYPE);
+    };
     let result = compute_union_diff(&mut sets, keys, op, &t);
     match dst {
         Some(dst) => store(ctx, dst, result),
@@ -508,7 +569,12 @@ fn union_diff(ctx: &mut Ctx, keys: &[&[u8]], dst: Option<&[u8]>, op: Op) {
     }
 }
 
-fn compute_union_diff(sets: &mut [Option<&SetValue>], keys: &[&[u8]], op: Op, t: &Thresholds) -> SetValue {
+fn compute_union_diff(
+    sets: &mut [Option<&SetValue>],
+    keys: &[&[u8]],
+    op: Op,
+    t: &Thresholds,
+) -> SetValue {
     let mut result = SetValue::Intset(Vec::new());
     if op == Op::Union {
         for s in sets.iter().flatten() {
@@ -520,7 +586,12 @@ fn compute_union_diff(sets: &mut [Option<&SetValue>], keys: &[&[u8]], op: Op, t:
     }
     let Some(first) = sets[0] else { return result };
     // The same key given again as a later argument: the difference is empty.
-    if sets.iter().enumerate().skip(1).any(|(j, s)| s.is_some() && keys[j] == keys[0]) {
+    if sets
+        .iter()
+        .enumerate()
+        .skip(1)
+        .any(|(j, s)| s.is_some() && keys[j] == keys[0])
+    {
         return result;
     }
     let present = sets.iter().flatten().count() as u64;
@@ -575,7 +646,9 @@ fn sdiffstore(ctx: &mut Ctx, argv: &[&[u8]]) {
 /// SSCAN key cursor [MATCH pattern] [COUNT count]: an intset is returned whole with cursor
 /// 0, a hashtable walked with the dictionary's cursor.
 fn sscan(ctx: &mut Ctx, argv: &[&[u8]]) {
-    let Some(cursor) = c::scan_cursor_or_reply(ctx.out, argv[2]) else { return };
+    let Some(cursor) = c::scan_cursor_or_reply(ctx.out, argv[2]) else {
+        return;
+    };
     ctx.expire_if_needed(argv[1]);
     let (db, out) = c::db_out(ctx);
     let s = match c::set(db, argv[1]) {
@@ -583,7 +656,9 @@ fn sscan(ctx: &mut Ctx, argv: &[&[u8]]) {
         Ok(None) => return c::scan_reply(out, 0, &[]),
         Ok(Some(s)) => s,
     };
-    let Some(opts) = c::scan_opts_or_reply(out, &argv[3..]) else { return };
+    let Some(opts) = c::scan_opts_or_reply(out, &argv[3..]) else {
+        return;
+    };
     let mut found = Vec::new();
     let next = match s {
         SetValue::Intset(v) => {
