@@ -99,10 +99,10 @@ impl Config {
             }
         }
         for (alias, canon) in ALIASES {
-            if crate::glob::matches(pattern, alias.as_bytes(), true) {
-                if let Some(v) = self.values.get(*canon) {
-                    out.push((alias.to_string(), v.clone()));
-                }
+            if crate::glob::matches(pattern, alias.as_bytes(), true)
+                && let Some(v) = self.values.get(*canon)
+            {
+                out.push((alias.to_string(), v.clone()));
             }
         }
         out
@@ -117,7 +117,7 @@ impl Config {
     }
 
     pub fn get_i64(&self, name: &str) -> i64 {
-        self.get(name).and_then(|v| parse_memory(v)).unwrap_or(0)
+        self.get(name).and_then(parse_memory).unwrap_or(0)
     }
 }
 
@@ -250,12 +250,11 @@ impl Config {
                     return Err(err("Bad directive or wrong number of arguments"));
                 }
                 let mut p = std::path::PathBuf::from(&vals[0]);
-                if p.is_relative() {
-                    if let Some(b) = base {
-                        if !p.exists() {
-                            p = b.join(p);
-                        }
-                    }
+                if p.is_relative()
+                    && let Some(b) = base
+                    && !p.exists()
+                {
+                    p = b.join(p);
                 }
                 let inc = std::fs::read_to_string(&p).map_err(|e| {
                     err(&format!(

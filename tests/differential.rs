@@ -159,6 +159,10 @@ fn run_script(name: &str, text: &str) -> Vec<String> {
                         .iter_mut()
                         .map(|s| {
                             let c = s.conn(cur);
+                            // Not every case closes the connection: wait at most 2 s.
+                            let _ = c
+                                .stream
+                                .set_read_timeout(Some(std::time::Duration::from_secs(2)));
                             c.send_raw(&bytes);
                             c.read_to_close()
                         })

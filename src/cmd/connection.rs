@@ -400,7 +400,7 @@ fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) {
         }
         return;
     }
-    if argv.len() % 2 != 0 {
+    if !argv.len().is_multiple_of(2) {
         ctx.out.err(errors::SYNTAX);
         return;
     }

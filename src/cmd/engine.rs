@@ -519,7 +519,7 @@ pub fn execute(engine: &mut Engine, client: &mut Client, argv: &[&[u8]], out: &m
         )
     {
         if spec.is(flags::NO_MULTI) {
-            let msg = format!("Command not allowed inside a transaction");
+            let msg = "Command not allowed inside a transaction".to_string();
             client.multi_error = true;
             reject(engine, client, out, &msg, Some(&spec.name));
             return Flow::Continue;

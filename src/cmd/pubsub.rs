@@ -125,12 +125,12 @@ fn unsubscribe_generic(ctx: &mut Ctx, argv: &[&[u8]], pattern: bool) {
         } else {
             (&mut ctx.client.channels, &mut ctx.engine.pubsub.channels)
         };
-        if mine.remove(&name) {
-            if let Some(s) = registry.get_mut(&name) {
-                s.shift_remove(&ctx.client.id);
-                if s.is_empty() {
-                    registry.shift_remove(&name);
-                }
+        if mine.remove(&name)
+            && let Some(s) = registry.get_mut(&name)
+        {
+            s.shift_remove(&ctx.client.id);
+            if s.is_empty() {
+                registry.shift_remove(&name);
             }
         }
         let n = ctx.client.subscriptions();

@@ -77,15 +77,31 @@ enum Expiry {
     At(i64, bool),
 }
 
+/// The options of SET (and the subset GETEX takes).
+#[derive(Clone, Copy, Debug)]
+struct SetOpts {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    expiry: Expiry,
+}
+
+const PLAIN: SetOpts = SetOpts {
+    nx: false,
+    xx: false,
+    get: false,
+    expiry: Expiry::Clear,
+};
+
 /// Parse the expiry-related and condition options of SET/GETEX (Redis's
-/// `parseExtendedStringArgumentsOrReply`). Returns (nx, xx, get, expiry).
+/// `parseExtendedStringArgumentsOrReply`).
 fn parse_set_options(
     ctx: &mut Ctx,
     argv: &[&[u8]],
     start: usize,
     cmd: &str,
     getex: bool,
-) -> Option<(bool, bool, bool, Expiry)> {
+) -> Option<SetOpts> {
     let (mut nx, mut xx, mut get, mut expiry) = (false, false, false, Expiry::Clear);
     let mut have_exp = false;
     let mut i = start;
@@ -150,21 +166,23 @@ fn parse_set_options(
         }
         i += 1;
     }
-    Some((nx, xx, get, expiry))
+    Some(SetOpts {
+        nx,
+        xx,
+        get,
+        expiry,
+    })
 }
 
 /// SET with all its options; also the engine of SETNX/SETEX/PSETEX. Returns whether the
 /// value was stored.
-fn set_generic(
-    ctx: &mut Ctx,
-    key: &[u8],
-    val: &[u8],
-    nx: bool,
-    xx: bool,
-    get: bool,
-    expiry: Expiry,
-    reply_ok: bool,
-) -> bool {
+fn set_generic(ctx: &mut Ctx, key: &[u8], val: &[u8], opts: SetOpts, reply_ok: bool) -> bool {
+    let SetOpts {
+        nx,
+        xx,
+        get,
+        expiry,
+    } = opts;
     let old = if get {
         match get_str(ctx, key) {
             Ok(v) => Some(v),
@@ -210,10 +228,10 @@ fn set_generic(
 }
 
 fn set(ctx: &mut Ctx, argv: &[&[u8]]) {
-    let Some((nx, xx, get, expiry)) = parse_set_options(ctx, argv, 3, "set", false) else {
+    let Some(opts) = parse_set_options(ctx, argv, 3, "set", false) else {
         return;
     };
-    set_generic(ctx, argv[1], argv[2], nx, xx, get, expiry, true);
+    set_generic(ctx, argv[1], argv[2], opts, true);
 }
 
 fn setnx(ctx: &mut Ctx, argv: &[&[u8]]) {
@@ -222,16 +240,7 @@ fn setnx(ctx: &mut Ctx, argv: &[&[u8]]) {
         ctx.out.int(0);
         return;
     }
-    set_generic(
-        ctx,
-        argv[1],
-        argv[2],
-        false,
-        false,
-        false,
-        Expiry::Clear,
-        false,
-    );
+    set_generic(ctx, argv[1], argv[2], PLAIN, false);
     ctx.out.int(1);
 }
 
@@ -244,16 +253,11 @@ fn setex_generic(ctx: &mut Ctx, argv: &[&[u8]], unit_ms: i64, cmd: &str) {
         .and_then(|ms| ms.checked_add(ctx.now_ms()));
     match at {
         Some(at) if v > 0 => {
-            set_generic(
-                ctx,
-                argv[1],
-                argv[3],
-                false,
-                false,
-                false,
-                Expiry::At(at, false),
-                true,
-            );
+            let opts = SetOpts {
+                expiry: Expiry::At(at, false),
+                ..PLAIN
+            };
+            set_generic(ctx, argv[1], argv[3], opts, true);
         }
         _ => ctx
             .out
@@ -270,16 +274,7 @@ fn psetex(ctx: &mut Ctx, argv: &[&[u8]]) {
 }
 
 fn getset(ctx: &mut Ctx, argv: &[&[u8]]) {
-    set_generic(
-        ctx,
-        argv[1],
-        argv[2],
-        false,
-        false,
-        true,
-        Expiry::Clear,
-        false,
-    );
+    set_generic(ctx, argv[1], argv[2], SetOpts { get: true, ..PLAIN }, false);
 }
 
 fn getdel(ctx: &mut Ctx, argv: &[&[u8]]) {
@@ -296,7 +291,7 @@ fn getdel(ctx: &mut Ctx, argv: &[&[u8]]) {
 }
 
 fn getex(ctx: &mut Ctx, argv: &[&[u8]]) {
-    let Some((_, _, _, expiry)) = parse_set_options(ctx, argv, 2, "getex", true) else {
+    let Some(SetOpts { expiry, .. }) = parse_set_options(ctx, argv, 2, "getex", true) else {
         return;
     };
     let Ok(v) = get_str(ctx, argv[1]) else { return };
@@ -320,12 +315,10 @@ fn getex(ctx: &mut Ctx, argv: &[&[u8]]) {
                 ctx.propagate_as(vec![vec![b("PEXPIREAT"), key, Bytes::from(at.to_string())]]);
             }
         }
-        Expiry::Persist => {
-            if ctx.db().persist(&key) {
-                ctx.touch(&key);
-                ctx.dirty(1);
-                ctx.propagate_as(vec![vec![b("PERSIST"), key]]);
-            }
+        Expiry::Persist if ctx.db().persist(&key) => {
+            ctx.touch(&key);
+            ctx.dirty(1);
+            ctx.propagate_as(vec![vec![b("PERSIST"), key]]);
         }
         _ => {}
     }

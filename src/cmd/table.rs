@@ -148,10 +148,10 @@ impl Table {
         }
         // Subcommands may be listed before their parent in the sorted file: link them now.
         for i in 0..t.specs.len() {
-            if let Some((parent, sub)) = t.specs[i].name.clone().split_once('|') {
-                if let Some(&p) = t.top.get(parent.as_bytes()) {
-                    t.specs[p].subcommands.insert(sub.as_bytes().to_vec(), i);
-                }
+            if let Some((parent, sub)) = t.specs[i].name.clone().split_once('|')
+                && let Some(&p) = t.top.get(parent.as_bytes())
+            {
+                t.specs[p].subcommands.insert(sub.as_bytes().to_vec(), i);
             }
         }
         for (name, h) in handlers {

@@ -64,10 +64,11 @@ fn exec(ctx: &mut Ctx, _argv: &[&[u8]]) {
         let Some(mut idx) = table.lookup(argv[0]) else {
             continue;
         };
-        if !table.specs[idx].subcommands.is_empty() && argv.len() >= 2 {
-            if let Some(s) = table.lookup_sub(idx, argv[1]) {
-                idx = s;
-            }
+        if !table.specs[idx].subcommands.is_empty()
+            && argv.len() >= 2
+            && let Some(s) = table.lookup_sub(idx, argv[1])
+        {
+            idx = s;
         }
         call(ctx.engine, ctx.client, &table.specs[idx], &argv, ctx.out);
     }

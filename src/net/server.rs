@@ -128,9 +128,13 @@ impl Server {
 /// persistence exists) save.
 fn prepare_shutdown(shared: &Shared) {
     let mut e = shared.lock();
-    let save = e.requests.iter().find_map(|r| match r {
-        Request::Shutdown { save } => Some(*save),
-    });
+    let save = e
+        .requests
+        .iter()
+        .map(|r| match r {
+            Request::Shutdown { save } => *save,
+        })
+        .next();
     if save.is_none() {
         log::warning("Received SIGTERM scheduling shutdown...");
     }

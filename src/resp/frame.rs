@@ -53,8 +53,8 @@ mod tests {
         let (f, _) = decode(b"%1\r\n+a\r\n:1\r\n").unwrap().unwrap();
         assert!(matches!(f, Frame::Resp3(_)));
         let (_, n) = decode(b"*2\r\n$-1\r\n:1\r\n").unwrap().unwrap();
-        assert_eq!(n, 14);
+        assert_eq!(n, 13);
         let (_, n) = decode(b"*2\r\n_\r\n,1.5\r\n").unwrap().unwrap();
-        assert_eq!(n, 15);
+        assert_eq!(n, 13);
     }
 }
