@@ -481,7 +481,7 @@ mod ld80_standin {
         pub fn is_finite(&self) -> bool {
             self.0.is_finite()
         }
-        pub fn to_human_string(&self) -> String {
+        pub fn to_human_string(self) -> String {
             let mut s = format!("{:.17}", self.0);
             while s.ends_with('0') {
                 s.pop();
