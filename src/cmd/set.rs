@@ -13,7 +13,7 @@
 
 use super::collection::{self as c, WrongType};
 use super::{Ctx, Handler, errors};
-use crate::keyspace::set::Member;
+use crate::keyspace::set::{IntSet, Member};
 use crate::keyspace::{SetValue, Thresholds, Value};
 use crate::resp::Reply;
 use bytes::Bytes;
@@ -470,7 +470,7 @@ fn inter(ctx: &mut Ctx, keys: &[&[u8]], what: Inter) {
             out.int(n as i64);
         }
         Inter::Store(dst) => {
-            let mut result = SetValue::Intset(Vec::new());
+            let mut result = SetValue::Intset(IntSet::new());
             for m in members {
                 result.add_member(m, &t);
             }
@@ -575,7 +575,7 @@ fn compute_union_diff(
     op: Op,
     t: &Thresholds,
 ) -> SetValue {
-    let mut result = SetValue::Intset(Vec::new());
+    let mut result = SetValue::Intset(IntSet::new());
     if op == Op::Union {
         for s in sets.iter().flatten() {
             for m in s.iter() {

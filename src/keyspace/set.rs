@@ -14,7 +14,7 @@ use bytes::Bytes;
 #[derive(Clone, Debug)]
 pub enum SetValue {
     /// OBJ_ENCODING_INTSET: sorted, unique.
-    Intset(Vec<i64>),
+    Intset(IntSet),
     /// OBJ_ENCODING_HT
     Table(Dict<()>),
 }
@@ -39,11 +39,102 @@ impl Member<'_> {
 /// Redis's intsets hold at most 2^30 entries whatever `set-max-intset-entries` says.
 const INTSET_HARD_LIMIT: usize = 1 << 30;
 
+/// The members of an intset, sorted, and the width Redis stores each one in.
+///
+/// An intset stores every member in the same width — 2, 4 or 8 bytes
+/// (`INTSET_ENC_INT16/32/64`) — chosen by the widest member it *ever* held: adding 100000
+/// makes a set of small numbers 4 bytes wide, and removing it again does not narrow it.
+/// Nothing a client sees depends on the width, but the intset blob an RDB file holds does,
+/// so the RDB writer reads [`IntSet::width`] to write the same bytes Redis would.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IntSet {
+    values: Vec<i64>,
+    width: u8,
+}
+
+/// The width (in bytes) an intset needs for one value.
+fn width_of(n: i64) -> u8 {
+    if i16::try_from(n).is_ok() {
+        2
+    } else if i32::try_from(n).is_ok() {
+        4
+    } else {
+        8
+    }
+}
+
+impl IntSet {
+    pub fn new() -> Self {
+        IntSet {
+            values: Vec::new(),
+            width: 2,
+        }
+    }
+
+    /// An intset as an RDB file holds it: the values (sorted, unique) and the stored width.
+    /// The width is raised if a value does not fit it.
+    pub fn from_parts(mut values: Vec<i64>, width: u8) -> Self {
+        values.sort_unstable();
+        values.dedup();
+        let width = values
+            .iter()
+            .map(|&n| width_of(n))
+            .fold(width.clamp(2, 8), u8::max);
+        IntSet { values, width }
+    }
+
+    /// 2, 4 or 8: the bytes per member in Redis's intset blob.
+    pub fn width(&self) -> u8 {
+        self.width
+    }
+
+    /// Insert keeping the order; false if already there.
+    pub fn insert(&mut self, n: i64) -> bool {
+        match self.values.binary_search(&n) {
+            Ok(_) => false,
+            Err(p) => {
+                self.values.insert(p, n);
+                self.width = self.width.max(width_of(n));
+                true
+            }
+        }
+    }
+
+    pub fn remove(&mut self, n: i64) -> bool {
+        match self.values.binary_search(&n) {
+            Ok(p) => {
+                self.values.remove(p);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    pub fn contains(&self, n: i64) -> bool {
+        self.values.binary_search(&n).is_ok()
+    }
+}
+
+impl std::ops::Deref for IntSet {
+    type Target = [i64];
+    fn deref(&self) -> &[i64] {
+        &self.values
+    }
+}
+
+impl<'a> IntoIterator for &'a IntSet {
+    type Item = &'a i64;
+    type IntoIter = std::slice::Iter<'a, i64>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.values.iter()
+    }
+}
+
 impl SetValue {
     /// Redis's `setTypeCreate`: the encoding a new set gets is decided by its first member.
     pub fn new_for(first: &[u8]) -> SetValue {
         if parse_i64(first).is_some() {
-            SetValue::Intset(Vec::new())
+            SetValue::Intset(IntSet::new())
         } else {
             SetValue::Table(Dict::new())
         }
@@ -69,7 +160,7 @@ impl SetValue {
 
     pub fn contains(&self, m: &[u8]) -> bool {
         match self {
-            SetValue::Intset(v) => parse_i64(m).is_some_and(|n| v.binary_search(&n).is_ok()),
+            SetValue::Intset(v) => parse_i64(m).is_some_and(|n| v.contains(n)),
             SetValue::Table(t) => t.contains_key(m),
         }
     }
@@ -77,7 +168,7 @@ impl SetValue {
     /// Is this member (from another set) in this one?
     pub fn contains_member(&self, m: Member) -> bool {
         match (self, m) {
-            (SetValue::Intset(v), Member::Int(n)) => v.binary_search(&n).is_ok(),
+            (SetValue::Intset(v), Member::Int(n)) => v.contains(n),
             (_, Member::Int(n)) => self.contains(n.to_string().as_bytes()),
             (_, Member::Str(s)) => self.contains(s),
         }
@@ -88,16 +179,15 @@ impl SetValue {
     pub fn add(&mut self, m: &[u8], t: &Thresholds) -> bool {
         match self {
             SetValue::Intset(v) => match parse_i64(m) {
-                Some(n) => match v.binary_search(&n) {
-                    Ok(_) => false,
-                    Err(p) => {
-                        v.insert(p, n);
-                        if v.len() > t.set_max_intset_entries.min(INTSET_HARD_LIMIT) {
-                            self.convert();
-                        }
-                        true
+                Some(n) => {
+                    if !v.insert(n) {
+                        return false;
                     }
-                },
+                    if v.len() > t.set_max_intset_entries.min(INTSET_HARD_LIMIT) {
+                        self.convert();
+                    }
+                    true
+                }
                 None => {
                     self.convert();
                     self.add(m, t)
@@ -125,13 +215,7 @@ impl SetValue {
     /// Remove a member; true when it was there.
     pub fn remove(&mut self, m: &[u8]) -> bool {
         match self {
-            SetValue::Intset(v) => match parse_i64(m).map(|n| v.binary_search(&n)) {
-                Some(Ok(p)) => {
-                    v.remove(p);
-                    true
-                }
-                _ => false,
-            },
+            SetValue::Intset(v) => parse_i64(m).is_some_and(|n| v.remove(n)),
             SetValue::Table(d) => d.remove(m).is_some(),
         }
     }
@@ -171,6 +255,21 @@ impl SetValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn intset_width_only_grows() {
+        let mut s = IntSet::new();
+        s.insert(5);
+        assert_eq!(s.width(), 2);
+        s.insert(100_000);
+        assert_eq!(s.width(), 4);
+        s.remove(100_000);
+        assert_eq!(s.width(), 4);
+        s.insert(-(1 << 40));
+        assert_eq!(s.width(), 8);
+        assert_eq!(IntSet::from_parts(vec![3, 1, 3], 2).to_vec(), vec![1, 3]);
+        assert_eq!(IntSet::from_parts(vec![70_000], 2).width(), 4);
+    }
 
     #[test]
     fn intset_stays_sorted_and_converts() {
