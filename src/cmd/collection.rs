@@ -96,31 +96,74 @@ pub fn positive_long_or_reply(out: &mut Reply, a: &[u8], msg: Option<&str>) -> O
 }
 
 /// The timeout of a blocking command (`getTimeoutFromObjectOrReply` with seconds): a
-/// decimal number of seconds, rounded *up* to whole milliseconds. Returns `Some(None)` for
-/// 0 (wait forever), `Some(Some(deadline_ms))` otherwise, `None` after replying an error.
-///
-/// Redis converts with a C cast, which on x86-64 turns a value outside the 64-bit range
-/// (`inf`, `1e30`) into the most negative integer — so those are "timeout is negative".
+/// number of seconds as C's `strtold` reads it (hex floats, `1e-400` and `1e4000` included),
+/// times 1000 and rounded *up* to whole milliseconds, all in x87 `long double`. Returns
+/// `Some(None)` for 0 (wait forever), `Some(Some(deadline_ms))` otherwise, `None` after
+/// replying an error.
 pub fn timeout_or_reply(out: &mut Reply, a: &[u8], now_ms: i64) -> Option<Option<i64>> {
-    let Some(secs) = super::parse_f64(a) else {
+    let Some(secs) = crate::ld80::parse(a) else {
         out.err("timeout is not a float or out of range");
         return None;
     };
-    let ms = (secs * 1000.0).ceil();
-    let ms = if ms.is_finite() && ms > -9.223_372_036_854_776e18 && ms < 9.223_372_036_854_776e18 {
-        ms as i64
-    } else {
-        i64::MIN
-    };
+    let ms = ceil_millis(&secs);
     if ms < 0 {
         out.err("timeout is negative");
         return None;
     }
+    // Redis adds the clock in C `long long` arithmetic; a huge timeout wraps like it does.
     Some(if ms == 0 {
         None
     } else {
         Some(ms.wrapping_add(now_ms))
     })
+}
+
+/// `(long long) ceill(secs * 1000.0)` on x86-64: the product rounded to the 64-bit
+/// significand of a `long double`, rounded up to an integer, and a value outside the 64-bit
+/// range (or an infinity) turned into the most negative integer, as the x87 conversion does
+/// — which is why `BLPOP k inf` answers "timeout is negative".
+fn ceil_millis(secs: &crate::ld80::LongDouble) -> i64 {
+    if secs.is_zero() {
+        return 0;
+    }
+    if !secs.is_finite() {
+        return i64::MIN;
+    }
+    let mut p = u128::from(secs.mantissa()) * 1000;
+    let mut e = i64::from(secs.exponent());
+    let bits = 128 - p.leading_zeros();
+    if bits > 64 {
+        let sh = bits - 64;
+        let rem = p & ((1u128 << sh) - 1);
+        let half = 1u128 << (sh - 1);
+        p >>= sh;
+        if rem > half || (rem == half && p & 1 == 1) {
+            p += 1;
+        }
+        e += i64::from(sh);
+    }
+    // |value| = p * 2^e; take its floor and whether a fraction was cut off.
+    let (int, frac) = if e >= 0 {
+        if e > 64 || p.leading_zeros() < e as u32 + 1 {
+            return i64::MIN;
+        }
+        (p << e, false)
+    } else if -e >= 128 {
+        (0, p != 0)
+    } else {
+        let sh = (-e) as u32;
+        (p >> sh, p & ((1u128 << sh) - 1) != 0)
+    };
+    if secs.is_negative() {
+        // ceil of a negative number is minus the floor of its magnitude
+        if int > 1u128 << 63 {
+            return i64::MIN;
+        }
+        (int as i128).wrapping_neg() as i64
+    } else {
+        let int = int + u128::from(frac);
+        i64::try_from(int).unwrap_or(i64::MIN)
+    }
 }
 
 /// `parseScanCursorOrReply`: C's `strtoul` in base 10 over the whole argument — an optional
@@ -261,8 +304,22 @@ mod tests {
         );
         assert_eq!(timeout_or_reply(&mut out, b"-0.0001", 1000), Some(None));
         assert_eq!(timeout_or_reply(&mut out, b"1.5", 1000), Some(Some(2500)));
+        assert_eq!(timeout_or_reply(&mut out, b"0x10", 1000), Some(Some(17000)));
+        assert_eq!(
+            timeout_or_reply(&mut out, b"1e-400", 1000),
+            Some(Some(1001))
+        );
+        assert_eq!(
+            timeout_or_reply(&mut out, b"9223372036854775", 0),
+            Some(Some(9223372036854775000))
+        );
         assert!(out.is_empty());
         assert_eq!(timeout_or_reply(&mut out, b"-1", 1000), None);
-        assert_eq!(&out.buf[..], b"-ERR timeout is negative\r\n");
+        assert_eq!(timeout_or_reply(&mut out, b"inf", 1000), None);
+        assert_eq!(timeout_or_reply(&mut out, b"9223372036854776", 0), None);
+        assert_eq!(
+            &out.buf[..],
+            b"-ERR timeout is negative\r\n".repeat(3).as_slice()
+        );
     }
 }

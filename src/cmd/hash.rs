@@ -14,10 +14,6 @@ use crate::keyspace::{HashValue, Value};
 use crate::resp::Reply;
 use bytes::Bytes;
 
-// Until the shared x87 `long double` module lands on main, HINCRBYFLOAT goes through a
-// stand-in with the same API (`parse`, `add`, `to_human_string`) on `f64`.
-use ld80_standin as ld80;
-
 pub const HANDLERS: &[(&str, Handler)] = &[
     ("hset", hset),
     ("hmset", hset),
@@ -282,30 +278,20 @@ fn hincrby(ctx: &mut Ctx, argv: &[&[u8]]) {
 /// HINCRBYFLOAT key field increment, computed in x87 `long double` like Redis and
 /// propagated as `HSET key field <result>`.
 fn hincrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) {
-    let Some(incr) = ld80::parse(argv[3]) else {
-        return ctx.out.err(errors::NOT_FLOAT);
+    let incr = match crate::ld80::hincrbyfloat_increment(argv[3]) {
+        Ok(incr) => incr,
+        Err(e) => return ctx.out.err(e),
     };
-    if !incr.is_finite() {
-        return ctx.out.err("value is NaN or Infinity");
-    }
     let key = argv[1];
     ctx.expire_if_needed(key);
     let current = match c::hash(ctx.db(), key) {
         Err(WrongType) => return ctx.wrongtype(),
         Ok(h) => h.and_then(|h| h.get(argv[2])).cloned(),
     };
-    let old = match current {
-        None => ld80::LongDouble::from_i64(0),
-        Some(v) => match ld80::parse(&v) {
-            Some(n) => n,
-            None => return ctx.out.err("hash value is not a float"),
-        },
+    let text = match crate::ld80::hincrbyfloat(current.as_deref(), incr) {
+        Ok(t) => Bytes::from(t),
+        Err(e) => return ctx.out.err(e),
     };
-    let sum = old.add(incr);
-    if !sum.is_finite() {
-        return ctx.out.err("increment would produce NaN or Infinity");
-    }
-    let text = Bytes::from(sum.to_human_string());
     let _ = set_fields(ctx, key, &[argv[2], &text]);
     ctx.out.bulk(&text);
     ctx.touch(key);
@@ -462,41 +448,4 @@ fn hscan(ctx: &mut Ctx, argv: &[&[u8]]) {
         }
     };
     c::scan_reply(out, next, &found);
-}
-
-/// The stand-in for the x87 `long double` arithmetic of `crate::ld80` (same API, `f64`
-/// inside), used until that module is merged. Differences show only in the last digits of
-/// sums that `f64` cannot represent as `long double` does.
-mod ld80_standin {
-    #[derive(Clone, Copy, Debug)]
-    pub struct LongDouble(f64);
-
-    impl LongDouble {
-        pub fn from_i64(v: i64) -> LongDouble {
-            LongDouble(v as f64)
-        }
-        pub fn add(self, o: LongDouble) -> LongDouble {
-            LongDouble(self.0 + o.0)
-        }
-        pub fn is_finite(&self) -> bool {
-            self.0.is_finite()
-        }
-        pub fn to_human_string(self) -> String {
-            let mut s = format!("{:.17}", self.0);
-            while s.ends_with('0') {
-                s.pop();
-            }
-            if s.ends_with('.') {
-                s.pop();
-            }
-            if s == "-0" {
-                s = "0".into();
-            }
-            s
-        }
-    }
-
-    pub fn parse(s: &[u8]) -> Option<LongDouble> {
-        crate::cmd::parse_f64(s).map(LongDouble)
-    }
 }
