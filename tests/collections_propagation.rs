@@ -146,3 +146,45 @@ fn spop_and_hincrbyfloat_are_rewritten() {
     assert!(s.ends_with("*1 $4 EXEC "), "{s}");
     assert_eq!(s.matches("SREM").count(), 2);
 }
+
+/// Read commands count keyspace hits and misses per key looked up, as Redis's
+/// `lookupKeyRead` does (writes count nothing). The totals are Redis 7.0.15's for the same
+/// commands.
+#[test]
+fn reads_count_keyspace_hits_and_misses() {
+    let mut e = engine();
+    let mut a = peer(&mut e);
+    for l in [
+        "rpush l a",
+        "llen l",
+        "llen x",
+        "lrange l 0 -1",
+        "lindex x 0",
+        "lpos l a",
+        "hset h a 1",
+        "hget h a",
+        "hget x a",
+        "hmget h a b",
+        "hgetall h",
+        "hrandfield h",
+        "hrandfield h 2",
+        "hscan h 0",
+        "sadd s 1",
+        "srandmember s",
+        "srandmember s 2",
+        "sinter s x",
+        "sunionstore d s x",
+        "sdiff s s",
+        "sscan s 0",
+        "smembers s",
+        "scard x",
+        "sismember s 1",
+        "smismember s 1",
+        "hexists h a",
+        "hstrlen h a",
+        "hlen h",
+    ] {
+        run(&mut e, &mut a, l);
+    }
+    assert_eq!((e.stats.keyspace_hits, e.stats.keyspace_misses), (22, 6));
+}

@@ -25,6 +25,20 @@ pub fn db_out<'a>(ctx: &'a mut Ctx) -> (&'a mut Db, &'a mut Reply) {
     (&mut ctx.engine.keyspace.dbs[db], &mut *ctx.out)
 }
 
+/// Redis's `lookupKeyRead` bookkeeping for a read-only access: expire the key if its time
+/// has passed, and count a keyspace hit or miss (INFO `keyspace_hits` / `keyspace_misses`).
+/// The value itself is then read from the database with the typed lookups below.
+pub fn read_key(ctx: &mut Ctx, key: &[u8]) {
+    let expired = ctx.expire_if_needed(key);
+    let present = !expired && ctx.db().dict.contains_key(key);
+    let stats = &mut ctx.engine.stats;
+    if present {
+        stats.keyspace_hits += 1;
+    } else {
+        stats.keyspace_misses += 1;
+    }
+}
+
 macro_rules! typed_lookup {
     ($get:ident, $get_mut:ident, $variant:ident, $ty:ty) => {
         /// The value at `key` if it has this type; `Err` if the key holds another type.

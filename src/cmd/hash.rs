@@ -109,7 +109,7 @@ fn read(
     missing: fn(&mut Reply),
     f: impl FnOnce(&HashValue, &mut Reply),
 ) {
-    ctx.expire_if_needed(key);
+    c::read_key(ctx, key);
     let (db, out) = c::db_out(ctx);
     match c::hash(db, key) {
         Err(WrongType) => out.err(errors::WRONGTYPE),
@@ -132,7 +132,7 @@ fn hmget(ctx: &mut Ctx, argv: &[&[u8]]) {
         out.array(n);
         (0..n).for_each(|_| out.null());
     };
-    ctx.expire_if_needed(argv[1]);
+    c::read_key(ctx, argv[1]);
     let (db, out) = c::db_out(ctx);
     match c::hash(db, argv[1]) {
         Err(WrongType) => out.err(errors::WRONGTYPE),
@@ -324,7 +324,7 @@ fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) {
         }
         return hrandfield_count(ctx, argv[1], l, withvalues);
     }
-    ctx.expire_if_needed(argv[1]);
+    c::read_key(ctx, argv[1]);
     let r = ctx.engine.random();
     let (db, out) = c::db_out(ctx);
     match c::hash(db, argv[1]) {
@@ -338,7 +338,7 @@ fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) {
 }
 
 fn hrandfield_count(ctx: &mut Ctx, key: &[u8], l: i64, withvalues: bool) {
-    ctx.expire_if_needed(key);
+    c::read_key(ctx, key);
     let size = match c::hash(ctx.db(), key) {
         Err(WrongType) => return ctx.wrongtype(),
         Ok(None) => return ctx.out.array(0),
@@ -406,7 +406,7 @@ fn hscan(ctx: &mut Ctx, argv: &[&[u8]]) {
     let Some(cursor) = c::scan_cursor_or_reply(ctx.out, argv[2]) else {
         return;
     };
-    ctx.expire_if_needed(argv[1]);
+    c::read_key(ctx, argv[1]);
     let (db, out) = c::db_out(ctx);
     let h = match c::hash(db, argv[1]) {
         Err(WrongType) => return out.err(errors::WRONGTYPE),

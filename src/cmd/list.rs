@@ -465,7 +465,7 @@ fn brpoplpush(ctx: &mut Ctx, argv: &[&[u8]]) {
 // Reads and in-place edits
 
 fn llen(ctx: &mut Ctx, argv: &[&[u8]]) {
-    ctx.expire_if_needed(argv[1]);
+    c::read_key(ctx, argv[1]);
     let (db, out) = c::db_out(ctx);
     match c::list(db, argv[1]) {
         Err(WrongType) => out.err(errors::WRONGTYPE),
@@ -481,7 +481,7 @@ fn lrange(ctx: &mut Ctx, argv: &[&[u8]]) {
     let Some(stop) = c::long_or_reply(ctx.out, argv[3], None) else {
         return;
     };
-    ctx.expire_if_needed(argv[1]);
+    c::read_key(ctx, argv[1]);
     let (db, out) = c::db_out(ctx);
     match c::list(db, argv[1]) {
         Err(WrongType) => out.err(errors::WRONGTYPE),
@@ -498,7 +498,7 @@ fn lrange(ctx: &mut Ctx, argv: &[&[u8]]) {
 
 /// LINDEX key index (the key is looked at before the index is parsed)
 fn lindex(ctx: &mut Ctx, argv: &[&[u8]]) {
-    ctx.expire_if_needed(argv[1]);
+    c::read_key(ctx, argv[1]);
     let (db, out) = c::db_out(ctx);
     match c::list(db, argv[1]) {
         Err(WrongType) => out.err(errors::WRONGTYPE),
@@ -653,7 +653,7 @@ fn lpos(ctx: &mut Ctx, argv: &[&[u8]]) {
     if from_tail {
         rank = rank.wrapping_neg();
     }
-    ctx.expire_if_needed(argv[1]);
+    c::read_key(ctx, argv[1]);
     let (db, out) = c::db_out(ctx);
     let l = match c::list(db, argv[1]) {
         Err(WrongType) => return out.err(errors::WRONGTYPE),

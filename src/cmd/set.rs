@@ -107,7 +107,7 @@ fn srem(ctx: &mut Ctx, argv: &[&[u8]]) {
 
 /// Look up a set for reading and run `f` on it; `missing` replies for a missing key.
 fn read(ctx: &mut Ctx, key: &[u8], missing: fn(&mut Reply), f: impl FnOnce(&SetValue, &mut Reply)) {
-    ctx.expire_if_needed(key);
+    c::read_key(ctx, key);
     let (db, out) = c::db_out(ctx);
     match c::set(db, key) {
         Err(WrongType) => out.err(errors::WRONGTYPE),
@@ -128,7 +128,7 @@ fn sismember(ctx: &mut Ctx, argv: &[&[u8]]) {
 /// SMISMEMBER key member [member ...]: a missing key is an empty set (all zeros).
 fn smismember(ctx: &mut Ctx, argv: &[&[u8]]) {
     let members = &argv[2..];
-    ctx.expire_if_needed(argv[1]);
+    c::read_key(ctx, argv[1]);
     let (db, out) = c::db_out(ctx);
     let s = match c::set(db, argv[1]) {
         Err(WrongType) => return out.err(errors::WRONGTYPE),
@@ -273,7 +273,6 @@ fn srandmember(ctx: &mut Ctx, argv: &[&[u8]]) {
         return ctx.out.err(errors::SYNTAX);
     }
     if argv.len() == 2 {
-        ctx.expire_if_needed(argv[1]);
         let r = ctx.engine.random();
         return read(ctx, argv[1], Reply::null, |s, out| match s.random(r) {
             Some(m) => reply_member(out, m),
@@ -283,7 +282,7 @@ fn srandmember(ctx: &mut Ctx, argv: &[&[u8]]) {
     let Some(l) = c::range_long_or_reply(ctx.out, argv[2], -i64::MAX, i64::MAX, None) else {
         return;
     };
-    ctx.expire_if_needed(argv[1]);
+    c::read_key(ctx, argv[1]);
     let size = match c::set(ctx.db(), argv[1]) {
         Err(WrongType) => return ctx.wrongtype(),
         Ok(None) => return ctx.out.array(0),
@@ -415,7 +414,7 @@ fn gather<'d>(
 
 fn expire_all(ctx: &mut Ctx, keys: &[&[u8]]) {
     for k in keys {
-        ctx.expire_if_needed(k);
+        c::read_key(ctx, k);
     }
 }
 
@@ -649,7 +648,7 @@ fn sscan(ctx: &mut Ctx, argv: &[&[u8]]) {
     let Some(cursor) = c::scan_cursor_or_reply(ctx.out, argv[2]) else {
         return;
     };
-    ctx.expire_if_needed(argv[1]);
+    c::read_key(ctx, argv[1]);
     let (db, out) = c::db_out(ctx);
     let s = match c::set(db, argv[1]) {
         Err(WrongType) => return out.err(errors::WRONGTYPE),
