@@ -349,28 +349,29 @@ fn hrandfield_count(ctx: &mut Ctx, key: &[u8], l: i64, withvalues: bool) {
         return ctx.out.array(0);
     }
     let unique = l > 0;
-    // Which entries to reply, as positions in iteration order.
-    let picks: Vec<usize> = if !unique || count == 1 {
-        (0..count)
-            .map(|_| (ctx.engine.random() % size as u64) as usize)
-            .collect()
-    } else if count >= size as u64 {
-        (0..size).collect()
-    } else {
-        sample_in_order(ctx, size, count as usize)
-    };
     let resp3 = ctx.out.resp3;
+    // Distinct picks are positions in iteration order; draws with replacement are made
+    // while replying, so a huge negative count never needs a list of picks.
+    let picks: Option<Vec<usize>> = if !unique || count == 1 {
+        None
+    } else if count >= size as u64 {
+        Some((0..size).collect())
+    } else {
+        Some(sample_in_order(ctx, size, count as usize))
+    };
+    let n = picks.as_ref().map_or(count, |p| p.len() as u64) as usize;
+    let mut rng = ctx.engine.rng;
     let (db, out) = c::db_out(ctx);
     let Ok(Some(h)) = c::hash(db, key) else {
         return;
     };
-    out.array(if withvalues && !resp3 {
-        picks.len() * 2
-    } else {
-        picks.len()
-    });
+    out.array(if withvalues && !resp3 { n * 2 } else { n });
     let pairs: Vec<(&Bytes, &Bytes)> = h.iter().collect();
-    for p in picks {
+    for i in 0..n {
+        let p = match &picks {
+            Some(p) => p[i],
+            None => (xorshift(&mut rng) % size as u64) as usize,
+        };
         let (f, v) = pairs[p];
         if withvalues && resp3 {
             out.array(2);
@@ -380,6 +381,16 @@ fn hrandfield_count(ctx: &mut Ctx, key: &[u8], l: i64, withvalues: bool) {
             out.bulk(v);
         }
     }
+    ctx.engine.rng = rng;
+}
+
+/// The engine's xorshift step, on a copy of its state (the engine is borrowed while the
+/// reply is written).
+fn xorshift(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
 }
 
 /// `k` distinct positions out of `0..n`, uniformly, in increasing order (selection
