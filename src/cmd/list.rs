@@ -183,13 +183,22 @@ fn pop(ctx: &mut Ctx, argv: &[&[u8]], end: End) {
 
 /// Which of these keys holds a list (lists in the keyspace are never empty)? Redis checks
 /// them in order and a key of another type stops the search with WRONGTYPE — except when a
-/// blocked client is being served: Redis then serves it from the key that became ready and
-/// never looks at the others, so rtool skips keys of other types instead of failing.
+/// blocked client is being served: Redis then serves it from the key that became ready
+/// (`Engine::serving_key`) and never looks at the others, so rtool tries that key first and
+/// skips keys of other types instead of failing.
 fn first_list(
     ctx: &mut Ctx,
     keys: &[&[u8]],
     skip_wrongtype: bool,
 ) -> Result<Option<usize>, WrongType> {
+    // Served after blocking: the key that became ready comes first.
+    if skip_wrongtype && let Some(ready) = ctx.engine.serving_key.clone() {
+        if let Some(i) = keys.iter().position(|k| *k == ready.as_ref())
+            && matches!(c::list(ctx.db(), &ready), Ok(Some(_)))
+        {
+            return Ok(Some(i));
+        }
+    }
     for (i, k) in keys.iter().enumerate() {
         ctx.expire_if_needed(k);
         match c::list(ctx.db(), k) {
