@@ -192,12 +192,12 @@ fn first_list(
     skip_wrongtype: bool,
 ) -> Result<Option<usize>, WrongType> {
     // Served after blocking: the key that became ready comes first.
-    if skip_wrongtype && let Some(ready) = ctx.engine.serving_key.clone() {
-        if let Some(i) = keys.iter().position(|k| *k == ready.as_ref())
-            && matches!(c::list(ctx.db(), &ready), Ok(Some(_)))
-        {
-            return Ok(Some(i));
-        }
+    if skip_wrongtype
+        && let Some(ready) = ctx.engine.serving_key.clone()
+        && let Some(i) = keys.iter().position(|k| *k == ready.as_ref())
+        && matches!(c::list(ctx.db(), &ready), Ok(Some(_)))
+    {
+        return Ok(Some(i));
     }
     for (i, k) in keys.iter().enumerate() {
         ctx.expire_if_needed(k);
