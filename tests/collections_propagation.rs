@@ -188,3 +188,30 @@ fn reads_count_keyspace_hits_and_misses() {
     }
     assert_eq!((e.stats.keyspace_hits, e.stats.keyspace_misses), (22, 6));
 }
+
+/// On a replica an expired key stays stored until the master's DEL arrives, but reads must
+/// already miss it, as Redis's `lookupKeyRead` makes them.
+#[test]
+fn a_replica_reads_expired_collections_as_missing() {
+    let mut e = engine();
+    let mut a = peer(&mut e);
+    run(&mut e, &mut a, "RPUSH l a");
+    run(&mut e, &mut a, "HSET h f v");
+    run(&mut e, &mut a, "SADD s 1");
+    for k in ["l", "h", "s"] {
+        e.keyspace.dbs[0].set_expire(k.as_bytes(), 1);
+    }
+    e.is_replica = true;
+    assert_eq!(run(&mut e, &mut a, "LLEN l"), b":0\r\n");
+    assert_eq!(run(&mut e, &mut a, "LRANGE l 0 -1"), b"*0\r\n");
+    assert_eq!(run(&mut e, &mut a, "HGET h f"), b"$-1\r\n");
+    assert_eq!(run(&mut e, &mut a, "HGETALL h"), b"*0\r\n");
+    assert_eq!(run(&mut e, &mut a, "SMEMBERS s"), b"*0\r\n");
+    assert_eq!(run(&mut e, &mut a, "SUNION s s"), b"*0\r\n");
+    assert_eq!(run(&mut e, &mut a, "SSCAN s 0"), b"*2\r\n$1\r\n0\r\n*0\r\n");
+    assert_eq!(
+        e.keyspace.dbs[0].len(),
+        3,
+        "the keys wait for the master's DEL"
+    );
+}

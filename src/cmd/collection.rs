@@ -27,8 +27,10 @@ pub fn db_out<'a>(ctx: &'a mut Ctx) -> (&'a mut Db, &'a mut Reply) {
 
 /// Redis's `lookupKeyRead` bookkeeping for a read-only access: expire the key if its time
 /// has passed, and count a keyspace hit or miss (INFO `keyspace_hits` / `keyspace_misses`).
-/// The value itself is then read from the database with the typed lookups below.
-pub fn read_key(ctx: &mut Ctx, key: &[u8]) {
+/// Returns false when the key must look absent although it may still be stored: on a
+/// replica an expired key waits for the master's DEL, but reads already miss it. Pass the
+/// result to [`visible`] with the typed lookup.
+pub fn read_key(ctx: &mut Ctx, key: &[u8]) -> bool {
     let expired = ctx.expire_if_needed(key);
     let present = !expired && ctx.db().dict.contains_key(key);
     let stats = &mut ctx.engine.stats;
@@ -37,6 +39,12 @@ pub fn read_key(ctx: &mut Ctx, key: &[u8]) {
     } else {
         stats.keyspace_misses += 1;
     }
+    !expired
+}
+
+/// A typed lookup's result for a key [`read_key`] found live or not.
+pub fn visible<T>(found: Result<Option<T>, WrongType>, live: bool) -> Result<Option<T>, WrongType> {
+    if live { found } else { Ok(None) }
 }
 
 macro_rules! typed_lookup {

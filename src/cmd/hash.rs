@@ -109,9 +109,9 @@ fn read(
     missing: fn(&mut Reply),
     f: impl FnOnce(&HashValue, &mut Reply),
 ) {
-    c::read_key(ctx, key);
+    let live = c::read_key(ctx, key);
     let (db, out) = c::db_out(ctx);
-    match c::hash(db, key) {
+    match c::visible(c::hash(db, key), live) {
         Err(WrongType) => out.err(errors::WRONGTYPE),
         Ok(None) => missing(out),
         Ok(Some(h)) => f(h, out),
@@ -132,9 +132,9 @@ fn hmget(ctx: &mut Ctx, argv: &[&[u8]]) {
         out.array(n);
         (0..n).for_each(|_| out.null());
     };
-    c::read_key(ctx, argv[1]);
+    let live = c::read_key(ctx, argv[1]);
     let (db, out) = c::db_out(ctx);
-    match c::hash(db, argv[1]) {
+    match c::visible(c::hash(db, argv[1]), live) {
         Err(WrongType) => out.err(errors::WRONGTYPE),
         Ok(None) => all_null(out, fields.len()),
         Ok(Some(h)) => {
@@ -324,10 +324,10 @@ fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) {
         }
         return hrandfield_count(ctx, argv[1], l, withvalues);
     }
-    c::read_key(ctx, argv[1]);
+    let live = c::read_key(ctx, argv[1]);
     let r = ctx.engine.random();
     let (db, out) = c::db_out(ctx);
-    match c::hash(db, argv[1]) {
+    match c::visible(c::hash(db, argv[1]), live) {
         Err(WrongType) => out.err(errors::WRONGTYPE),
         Ok(None) => out.null(),
         Ok(Some(h)) => match h.random(r) {
@@ -338,8 +338,8 @@ fn hrandfield(ctx: &mut Ctx, argv: &[&[u8]]) {
 }
 
 fn hrandfield_count(ctx: &mut Ctx, key: &[u8], l: i64, withvalues: bool) {
-    c::read_key(ctx, key);
-    let size = match c::hash(ctx.db(), key) {
+    let live = c::read_key(ctx, key);
+    let size = match c::visible(c::hash(ctx.db(), key), live) {
         Err(WrongType) => return ctx.wrongtype(),
         Ok(None) => return ctx.out.array(0),
         Ok(Some(h)) => h.len(),
@@ -417,9 +417,9 @@ fn hscan(ctx: &mut Ctx, argv: &[&[u8]]) {
     let Some(cursor) = c::scan_cursor_or_reply(ctx.out, argv[2]) else {
         return;
     };
-    c::read_key(ctx, argv[1]);
+    let live = c::read_key(ctx, argv[1]);
     let (db, out) = c::db_out(ctx);
-    let h = match c::hash(db, argv[1]) {
+    let h = match c::visible(c::hash(db, argv[1]), live) {
         Err(WrongType) => return out.err(errors::WRONGTYPE),
         Ok(None) => return c::scan_reply(out, 0, &[]),
         Ok(Some(h)) => h,

@@ -474,9 +474,9 @@ fn brpoplpush(ctx: &mut Ctx, argv: &[&[u8]]) {
 // Reads and in-place edits
 
 fn llen(ctx: &mut Ctx, argv: &[&[u8]]) {
-    c::read_key(ctx, argv[1]);
+    let live = c::read_key(ctx, argv[1]);
     let (db, out) = c::db_out(ctx);
-    match c::list(db, argv[1]) {
+    match c::visible(c::list(db, argv[1]), live) {
         Err(WrongType) => out.err(errors::WRONGTYPE),
         Ok(l) => out.int(l.map_or(0, |l| l.len()) as i64),
     }
@@ -490,9 +490,9 @@ fn lrange(ctx: &mut Ctx, argv: &[&[u8]]) {
     let Some(stop) = c::long_or_reply(ctx.out, argv[3], None) else {
         return;
     };
-    c::read_key(ctx, argv[1]);
+    let live = c::read_key(ctx, argv[1]);
     let (db, out) = c::db_out(ctx);
-    match c::list(db, argv[1]) {
+    match c::visible(c::list(db, argv[1]), live) {
         Err(WrongType) => out.err(errors::WRONGTYPE),
         Ok(None) => out.array(0),
         Ok(Some(l)) => match l.clamp_range(start, stop) {
@@ -507,9 +507,9 @@ fn lrange(ctx: &mut Ctx, argv: &[&[u8]]) {
 
 /// LINDEX key index (the key is looked at before the index is parsed)
 fn lindex(ctx: &mut Ctx, argv: &[&[u8]]) {
-    c::read_key(ctx, argv[1]);
+    let live = c::read_key(ctx, argv[1]);
     let (db, out) = c::db_out(ctx);
-    match c::list(db, argv[1]) {
+    match c::visible(c::list(db, argv[1]), live) {
         Err(WrongType) => out.err(errors::WRONGTYPE),
         Ok(None) => out.null(),
         Ok(Some(l)) => {
@@ -662,9 +662,9 @@ fn lpos(ctx: &mut Ctx, argv: &[&[u8]]) {
     if from_tail {
         rank = rank.wrapping_neg();
     }
-    c::read_key(ctx, argv[1]);
+    let live = c::read_key(ctx, argv[1]);
     let (db, out) = c::db_out(ctx);
-    let l = match c::list(db, argv[1]) {
+    let l = match c::visible(c::list(db, argv[1]), live) {
         Err(WrongType) => return out.err(errors::WRONGTYPE),
         Ok(None) if count != -1 => return out.array(0),
         Ok(None) => return out.null(),

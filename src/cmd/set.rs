@@ -107,9 +107,9 @@ fn srem(ctx: &mut Ctx, argv: &[&[u8]]) {
 
 /// Look up a set for reading and run `f` on it; `missing` replies for a missing key.
 fn read(ctx: &mut Ctx, key: &[u8], missing: fn(&mut Reply), f: impl FnOnce(&SetValue, &mut Reply)) {
-    c::read_key(ctx, key);
+    let live = c::read_key(ctx, key);
     let (db, out) = c::db_out(ctx);
-    match c::set(db, key) {
+    match c::visible(c::set(db, key), live) {
         Err(WrongType) => out.err(errors::WRONGTYPE),
         Ok(None) => missing(out),
         Ok(Some(s)) => f(s, out),
@@ -128,9 +128,9 @@ fn sismember(ctx: &mut Ctx, argv: &[&[u8]]) {
 /// SMISMEMBER key member [member ...]: a missing key is an empty set (all zeros).
 fn smismember(ctx: &mut Ctx, argv: &[&[u8]]) {
     let members = &argv[2..];
-    c::read_key(ctx, argv[1]);
+    let live = c::read_key(ctx, argv[1]);
     let (db, out) = c::db_out(ctx);
-    let s = match c::set(db, argv[1]) {
+    let s = match c::visible(c::set(db, argv[1]), live) {
         Err(WrongType) => return out.err(errors::WRONGTYPE),
         Ok(s) => s,
     };
@@ -282,8 +282,8 @@ fn srandmember(ctx: &mut Ctx, argv: &[&[u8]]) {
     let Some(l) = c::range_long_or_reply(ctx.out, argv[2], -i64::MAX, i64::MAX, None) else {
         return;
     };
-    c::read_key(ctx, argv[1]);
-    let size = match c::set(ctx.db(), argv[1]) {
+    let live = c::read_key(ctx, argv[1]);
+    let size = match c::visible(c::set(ctx.db(), argv[1]), live) {
         Err(WrongType) => return ctx.wrongtype(),
         Ok(None) => return ctx.out.array(0),
         Ok(Some(s)) => s.len(),
@@ -408,23 +408,26 @@ enum Inter<'a> {
 fn gather<'d>(
     db: &'d crate::keyspace::Db,
     keys: &[&[u8]],
+    live: &[bool],
 ) -> Result<Vec<Option<&'d SetValue>>, WrongType> {
-    keys.iter().map(|k| c::set(db, k)).collect()
+    keys.iter()
+        .zip(live)
+        .map(|(k, &l)| c::visible(c::set(db, k), l))
+        .collect()
 }
 
-fn expire_all(ctx: &mut Ctx, keys: &[&[u8]]) {
-    for k in keys {
-        c::read_key(ctx, k);
-    }
+/// `lookupKeyRead` of every key, in order: which of them are live.
+fn expire_all(ctx: &mut Ctx, keys: &[&[u8]]) -> Vec<bool> {
+    keys.iter().map(|k| c::read_key(ctx, k)).collect()
 }
 
 /// Redis's `sinterGenericCommand`: walk the smallest set and keep the members every other
 /// set has. An empty (missing) input makes the result empty at once.
 fn inter(ctx: &mut Ctx, keys: &[&[u8]], what: Inter) {
-    expire_all(ctx, keys);
+    let live = expire_all(ctx, keys);
     let t = ctx.engine.thresholds;
     let (db, out) = c::db_out(ctx);
-    let Ok(sets) = gather(db, keys) else {
+    let Ok(sets) = gather(db, keys, &live) else {
         return out.err(errors::WRONGTYPE);
     };
     let mut sets: Vec<&SetValue> = match sets.into_iter().collect::<Option<Vec<_>>>() {
@@ -552,10 +555,10 @@ enum Op {
 /// result *encoding* (the second adds every member of the first set before removing, so a
 /// non-integer that is later removed still turns the result into a hashtable).
 fn union_diff(ctx: &mut Ctx, keys: &[&[u8]], dst: Option<&[u8]>, op: Op) {
-    expire_all(ctx, keys);
+    let live = expire_all(ctx, keys);
     let t = ctx.engine.thresholds;
     let (db, out) = c::db_out(ctx);
-    let Ok(mut sets) = gather(db, keys) else {
+    let Ok(mut sets) = gather(db, keys, &live) else {
         return out.err(errors::WRONGTYPE);
     };
     let result = compute_union_diff(&mut sets, keys, op, &t);
@@ -648,9 +651,9 @@ fn sscan(ctx: &mut Ctx, argv: &[&[u8]]) {
     let Some(cursor) = c::scan_cursor_or_reply(ctx.out, argv[2]) else {
         return;
     };
-    c::read_key(ctx, argv[1]);
+    let live = c::read_key(ctx, argv[1]);
     let (db, out) = c::db_out(ctx);
-    let s = match c::set(db, argv[1]) {
+    let s = match c::visible(c::set(db, argv[1]), live) {
         Err(WrongType) => return out.err(errors::WRONGTYPE),
         Ok(None) => return c::scan_reply(out, 0, &[]),
         Ok(Some(s)) => s,
