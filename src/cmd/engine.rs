@@ -99,6 +99,9 @@ pub struct Engine {
     pub rng: u64,
     /// True while EXEC runs the queued commands: blocking commands must not block then.
     pub in_exec: bool,
+    /// While blocked clients are served: the key that became ready. Redis serves a client
+    /// blocked on several keys from that key, not from the first of its keys.
+    pub serving_key: Option<Bytes>,
     /// `DEBUG SET-ACTIVE-EXPIRE 0` turns the active expire cycle off (tests use it to make
     /// expiry deterministic: only lazy expiry then).
     pub active_expire: bool,
@@ -148,6 +151,7 @@ impl Engine {
             is_replica: false,
             rng: now_ms() as u64 | 1,
             in_exec: false,
+            serving_key: None,
             active_expire: true,
             lastsave: now_ms() / 1000,
         };
@@ -359,7 +363,9 @@ impl Engine {
                 client.resp3 = bc.resp3;
                 let mut out = Reply::new(bc.resp3);
                 let argv: Vec<&[u8]> = bc.argv.iter().map(|a| a.as_ref()).collect();
+                self.serving_key = Some(key.clone());
                 let blocked_again = self.call_blocked(&mut client, &argv, &mut out);
+                self.serving_key = None;
                 if blocked_again {
                     continue;
                 }
@@ -379,6 +385,7 @@ impl Engine {
         };
         let table = self.table.clone();
         let spec = &table.specs[idx];
+        let db = client.db;
         let mut ctx = Ctx {
             engine: self,
             client,
@@ -389,6 +396,10 @@ impl Engine {
         };
         run_handler(&mut ctx, spec, argv);
         let blocked = ctx.block.is_some();
+        // A served blocking command propagates the effect it asked for (BLPOP -> LPOP).
+        for c in ctx.rewrite.take().unwrap_or_default() {
+            self.propagate(db, c);
+        }
         self.finish_call();
         blocked
     }
@@ -632,7 +643,6 @@ pub fn call(
         run_handler(&mut ctx, spec, argv);
         (ctx.rewrite.take(), ctx.block.take())
     };
-    engine.call_depth -= 1;
     let changed = engine.dirty > dirty_before;
     // A handler that said what to propagate is believed (PUBLISH is not flagged `write` but
     // goes to replicas); otherwise a write command that changed data goes as typed.
@@ -647,6 +657,9 @@ pub fn call(
         }
         None => {}
     }
+    // Still "inside" the call while its writes are queued, so that several of them (SPOP's
+    // SREMs) leave together, wrapped in MULTI/EXEC.
+    engine.call_depth -= 1;
     engine.finish_call();
     let st = engine.stats.commands.entry(spec.name.clone()).or_default();
     st.calls += 1;
