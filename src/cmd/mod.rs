@@ -63,8 +63,7 @@ use bytes::Bytes;
 
 /// Standard error texts (Redis's `shared.*err` objects), so every command says them the same.
 pub mod errors {
-    pub const WRONGTYPE: &str =
-        "-WRONGTYPE Operation against a key holding the wrong kind of value";
+    pub const WRONGTYPE: &str = "-WRONGTYPE Operation against a key holding the wrong kind of value";
     pub const SYNTAX: &str = "syntax error";
     pub const NOT_INTEGER: &str = "value is not an integer or out of range";
     pub const NOT_FLOAT: &str = "value is not a valid float";
@@ -193,10 +192,7 @@ pub fn parse_f64(a: &[u8]) -> Option<f64> {
         "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
         "-inf" | "-infinity" => f64::NEG_INFINITY,
         _ => {
-            if !s
-                .bytes()
-                .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
-            {
+            if !s.bytes().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-')) {
                 return None;
             }
             s.parse::<f64>().ok()?

@@ -98,10 +98,7 @@ pub struct Table {
 impl Table {
     /// The table of Redis 7.0's commands with rtool's handlers attached.
     pub fn new(handlers: &[(&str, Handler)]) -> Table {
-        let mut t = Table {
-            specs: Vec::new(),
-            top: HashMap::new(),
-        };
+        let mut t = Table { specs: Vec::new(), top: HashMap::new() };
         for line in TSV.lines() {
             if line.starts_with('#') || line.is_empty() {
                 continue;
@@ -114,24 +111,8 @@ impl Table {
                 last_key: f[3].parse().unwrap_or(0),
                 step: f[4].parse().unwrap_or(0),
                 flags: flags::parse(f.get(5).copied().unwrap_or("")),
-                flag_names: f
-                    .get(5)
-                    .map(|s| {
-                        s.split(',')
-                            .filter(|x| !x.is_empty())
-                            .map(String::from)
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                categories: f
-                    .get(6)
-                    .map(|s| {
-                        s.split(',')
-                            .filter(|x| !x.is_empty())
-                            .map(String::from)
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                flag_names: f.get(5).map(|s| s.split(',').filter(|x| !x.is_empty()).map(String::from).collect()).unwrap_or_default(),
+                categories: f.get(6).map(|s| s.split(',').filter(|x| !x.is_empty()).map(String::from).collect()).unwrap_or_default(),
                 handler: None,
                 subcommands: HashMap::new(),
             };
@@ -162,9 +143,7 @@ impl Table {
         }
         // A subcommand without a handler of its own is handled by its container.
         for p in 0..t.specs.len() {
-            let Some(h) = t.specs[p].handler else {
-                continue;
-            };
+            let Some(h) = t.specs[p].handler else { continue };
             let subs: Vec<usize> = t.specs[p].subcommands.values().copied().collect();
             for s in subs {
                 if t.specs[s].handler.is_none() {

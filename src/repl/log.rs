@@ -91,10 +91,7 @@ mod tests {
 
     #[test]
     fn select_is_emitted_and_counted() {
-        let mut l = ReplLog {
-            active: true,
-            ..Default::default()
-        };
+        let mut l = ReplLog { active: true, ..Default::default() };
         l.feed(0, &[b"set", b"k", b"v"]);
         // *2 $6 SELECT $1 0 = 23 bytes, *3 $3 set $1 k $1 v = 29 bytes
         assert_eq!(l.offset(), 23 + 29);
