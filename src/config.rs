@@ -15,8 +15,11 @@ static TYPES: &str = include_str!("config_types.tsv");
 
 /// Directives that only answer to their exact name: `CONFIG GET *` does not list them (Redis's
 /// `HIDDEN_CONFIG`), with their defaults.
-pub const HIDDEN: &[(&str, &str)] =
-    &[("key-load-delay", "0"), ("rdb-key-save-delay", "0"), ("loading-process-events-interval-bytes", "2097152")];
+pub const HIDDEN: &[(&str, &str)] = &[
+    ("key-load-delay", "0"),
+    ("rdb-key-save-delay", "0"),
+    ("loading-process-events-interval-bytes", "2097152"),
+];
 
 /// What a directive's value is, as found by probing Redis 7.0 (`config_types.tsv`). It decides
 /// how `CONFIG SET` validates a value (and with which error text), how the value is stored
@@ -30,7 +33,11 @@ pub enum Kind {
     /// A memory size (`1gb`, `64kb`...), shown in bytes.
     Mem { min: i128, max: i128 },
     /// A memory size or a percentage (`10%`, stored as written).
-    Percent { min: i128, max: i128, max_percent: i64 },
+    Percent {
+        min: i128,
+        max: i128,
+        max_percent: i64,
+    },
     /// One of a fixed list of names.
     Enum(Vec<String>),
     /// Any string.
@@ -63,7 +70,9 @@ pub struct DirectiveTable {
 impl DirectiveTable {
     /// Look a directive up by any spelling of its name.
     pub fn lookup(&self, name: &str) -> Option<&Directive> {
-        self.index.get(&name.to_ascii_lowercase()).map(|&i| &self.all[i])
+        self.index
+            .get(&name.to_ascii_lowercase())
+            .map(|&i| &self.all[i])
     }
 }
 
@@ -72,7 +81,10 @@ pub fn directives() -> &'static DirectiveTable {
     static TABLE: OnceLock<DirectiveTable> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut defaults: HashMap<&str, &str> = HashMap::new();
-        for line in DEFAULTS.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        for line in DEFAULTS
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
             let (k, v) = line.split_once('\t').unwrap_or((line, ""));
             defaults.insert(k, v);
         }
@@ -80,15 +92,33 @@ pub fn directives() -> &'static DirectiveTable {
             defaults.insert(k, v);
         }
         let mut all = Vec::new();
-        for line in TYPES.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        for line in TYPES
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
             let cols: Vec<&str> = line.split('\t').collect();
-            let (name, kind, detail, alias) = (cols[0], cols[1], cols.get(2).copied().unwrap_or(""), cols.get(3).copied());
+            let (name, kind, detail, alias) = (
+                cols[0],
+                cols[1],
+                cols.get(2).copied().unwrap_or(""),
+                cols.get(3).copied(),
+            );
             let nums: Vec<i128> = detail.split(' ').filter_map(|n| n.parse().ok()).collect();
             let kind = match (kind, nums.as_slice()) {
                 ("bool", _) => Kind::Bool,
-                ("int", [min, max]) => Kind::Int { min: *min, max: *max },
-                ("mem", [min, max]) => Kind::Mem { min: *min, max: *max },
-                ("percent", [min, max, p]) => Kind::Percent { min: *min, max: *max, max_percent: *p as i64 },
+                ("int", [min, max]) => Kind::Int {
+                    min: *min,
+                    max: *max,
+                },
+                ("mem", [min, max]) => Kind::Mem {
+                    min: *min,
+                    max: *max,
+                },
+                ("percent", [min, max, p]) => Kind::Percent {
+                    min: *min,
+                    max: *max,
+                    max_percent: *p as i64,
+                },
                 ("enum", _) => Kind::Enum(detail.split(',').map(String::from).collect()),
                 ("string", _) => Kind::Str,
                 ("immutable", _) => Kind::Immutable,
@@ -96,11 +126,25 @@ pub fn directives() -> &'static DirectiveTable {
                 _ => Kind::Special,
             };
             let alias_of = alias.filter(|a| *a != "-").map(String::from);
-            let default = defaults.get(alias_of.as_deref().unwrap_or(name)).copied().unwrap_or("").to_string();
+            let default = defaults
+                .get(alias_of.as_deref().unwrap_or(name))
+                .copied()
+                .unwrap_or("")
+                .to_string();
             let hidden = HIDDEN.iter().any(|(h, _)| *h == name);
-            all.push(Directive { name: name.to_string(), kind, alias_of, default, hidden });
+            all.push(Directive {
+                name: name.to_string(),
+                kind,
+                alias_of,
+                default,
+                hidden,
+            });
         }
-        let index = all.iter().enumerate().map(|(i, d)| (d.name.clone(), i)).collect();
+        let index = all
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.name.clone(), i))
+            .collect();
         DirectiveTable { all, index }
     })
 }
@@ -123,7 +167,9 @@ impl Default for Config {
                 values.insert(d.name.clone(), d.default.clone());
             }
         }
-        let dir = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| ".".into());
+        let dir = std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|_| ".".into());
         values.insert("dir".into(), dir);
         Config { values, file: None }
     }
@@ -133,7 +179,9 @@ impl Default for Config {
 pub fn canonical(name: &str) -> String {
     let lower = name.to_ascii_lowercase();
     match directives().lookup(&lower) {
-        Some(Directive { alias_of: Some(c), .. }) => c.clone(),
+        Some(Directive {
+            alias_of: Some(c), ..
+        }) => c.clone(),
         _ => lower,
     }
 }
@@ -206,7 +254,10 @@ pub fn memtoull(s: &str) -> Option<u64> {
     }
     let mut v: u64 = 0;
     for &c in &b[..digits] {
-        v = v.checked_mul(10).and_then(|v| v.checked_add((c - b'0') as u64)).unwrap_or(u64::MAX);
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add((c - b'0') as u64))
+            .unwrap_or(u64::MAX);
     }
     Some(v.wrapping_mul(mul))
 }
@@ -242,9 +293,15 @@ fn strtoll_whole(s: &str) -> Option<i64> {
 /// Check a number against a directive's bounds the way Redis does: types whose upper bound
 /// does not fit a signed 64-bit number are unsigned, so a negative input wraps around.
 fn check_bounds(v: i64, min: i128, max: i128) -> Result<(), String> {
-    let x: i128 = if max > i64::MAX as i128 { v as u64 as i128 } else { v as i128 };
+    let x: i128 = if max > i64::MAX as i128 {
+        v as u64 as i128
+    } else {
+        v as i128
+    };
     if x < min || x > max {
-        return Err(format!("argument must be between {min} and {max} inclusive"));
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
     }
     Ok(())
 }
@@ -267,7 +324,12 @@ fn parse_keyspace_events(v: &str) -> Result<String, String> {
     if KEYSPACE_CLASSES.chars().all(|c| set.contains(&c)) {
         out.push('A');
     } else {
-        out.extend(KEYSPACE_CLASSES.chars().chain(['n']).filter(|c| set.contains(c)));
+        out.extend(
+            KEYSPACE_CLASSES
+                .chars()
+                .chain(['n'])
+                .filter(|c| set.contains(c)),
+        );
     }
     out.extend(['K', 'E', 'm'].into_iter().filter(|c| set.contains(c)));
     Ok(out)
@@ -280,13 +342,22 @@ const OBUF_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
 fn parse_obuf_limits(current: &str, v: &str) -> Result<String, String> {
     let args = crate::resp::split::split_args(v.as_bytes())
         .map_err(|_| "Wrong number of arguments in buffer limit configuration.".to_string())?;
-    let args: Vec<String> = args.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
     if args.len() % 4 != 0 {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
     }
     let mut parts: Vec<String> = current.split(' ').map(String::from).collect();
     if parts.len() != 12 {
-        parts = directives().lookup("client-output-buffer-limit").unwrap().default.split(' ').map(String::from).collect();
+        parts = directives()
+            .lookup("client-output-buffer-limit")
+            .unwrap()
+            .default
+            .split(' ')
+            .map(String::from)
+            .collect();
     }
     // Check everything before changing anything: the whole value is accepted or refused.
     let mut updates = Vec::new();
@@ -295,12 +366,19 @@ fn parse_obuf_limits(current: &str, v: &str) -> Result<String, String> {
             "normal" => 0,
             "slave" | "replica" => 1,
             "pubsub" => 2,
-            _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
+            _ => {
+                return Err("Invalid client class specified in buffer limit configuration.".into());
+            }
         };
         let secs = strtoll_whole(&c[3]).filter(|s| *s >= 0 && !c[3].is_empty());
         match (memtoull(&c[1]), memtoull(&c[2]), secs) {
             (Some(h), Some(s), Some(t)) => updates.push((class, h, s, t)),
-            _ => return Err("Error in hard, soft or soft_seconds setting in buffer limit configuration.".into()),
+            _ => {
+                return Err(
+                    "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                        .into(),
+                );
+            }
         }
     }
     for (class, h, s, t) in updates {
@@ -335,12 +413,20 @@ pub fn parse_value(d: &Directive, value: &str, current: &str) -> Result<String, 
             check_bounds(v as i64, *min, *max)?;
             Ok(v.to_string())
         }
-        Kind::Percent { min, max, max_percent } => {
+        Kind::Percent {
+            min,
+            max,
+            max_percent,
+        } => {
             const BAD: &str = "argument must be a memory or percent value";
             if let Some(p) = value.strip_suffix('%').filter(|p| !p.is_empty()) {
-                let p = crate::resp::request::parse_i64(p.as_bytes()).filter(|p| *p >= 0).ok_or(BAD)?;
+                let p = crate::resp::request::parse_i64(p.as_bytes())
+                    .filter(|p| *p >= 0)
+                    .ok_or(BAD)?;
                 if p > *max_percent {
-                    return Err(format!("percentage argument must be less or equal to {max_percent}"));
+                    return Err(format!(
+                        "percentage argument must be less or equal to {max_percent}"
+                    ));
                 }
                 return Ok(if p == 0 { "0".into() } else { format!("{p}%") });
             }
@@ -350,7 +436,10 @@ pub fn parse_value(d: &Directive, value: &str, current: &str) -> Result<String, 
         }
         Kind::Enum(names) => match names.iter().find(|n| n.eq_ignore_ascii_case(value)) {
             Some(n) => Ok(n.clone()),
-            None => Err(format!("argument(s) must be one of the following: {}", names.join(", "))),
+            None => Err(format!(
+                "argument(s) must be one of the following: {}",
+                names.join(", ")
+            )),
         },
         Kind::Str | Kind::Immutable | Kind::Protected => Ok(value.to_string()),
         Kind::Special => parse_special(canon, value, current),
@@ -367,7 +456,9 @@ fn parse_special(name: &str, value: &str, current: &str) -> Result<String, Strin
             let mut out = Vec::new();
             for (i, t) in toks.iter().enumerate() {
                 match strtoll_whole(t) {
-                    Some(v) if (i % 2 == 0 && v >= 1) || (i % 2 == 1 && v >= 0) => out.push(v.to_string()),
+                    Some(v) if (i % 2 == 0 && v >= 1) || (i % 2 == 1 && v >= 0) => {
+                        out.push(v.to_string())
+                    }
                     _ => return Err("Invalid save parameters".into()),
                 }
             }
@@ -386,7 +477,10 @@ fn parse_special(name: &str, value: &str, current: &str) -> Result<String, Strin
             for t in toks {
                 match strtoll_whole(t).filter(|_| !t.is_empty()) {
                     Some(v) if (-2000..=2000).contains(&v) => out.push(v.to_string()),
-                    _ => return Err("Invalid oom-score-adj-values, elements must be between -2000 and 2000.".into()),
+                    _ => return Err(
+                        "Invalid oom-score-adj-values, elements must be between -2000 and 2000."
+                            .into(),
+                    ),
                 }
             }
             Ok(out.join(" "))
@@ -395,7 +489,9 @@ fn parse_special(name: &str, value: &str, current: &str) -> Result<String, Strin
         "latency-tracking-info-percentiles" => {
             let mut out = Vec::new();
             for t in value.split(' ').filter(|t| !t.is_empty()) {
-                let v: f64 = t.parse().map_err(|_| "Invalid latency-tracking-info-percentiles parameters".to_string())?;
+                let v: f64 = t.parse().map_err(|_| {
+                    "Invalid latency-tracking-info-percentiles parameters".to_string()
+                })?;
                 if !(0.0..=100.0).contains(&v) {
                     return Err("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]".into());
                 }
@@ -443,7 +539,8 @@ impl Config {
             }
             if d.kind == Kind::Immutable {
                 failed = Some((name.to_string(), "can't set immutable config"));
-            } else if d.kind == Kind::Protected && self.get_str("enable-protected-configs") != "yes" {
+            } else if d.kind == Kind::Protected && self.get_str("enable-protected-configs") != "yes"
+            {
                 failed = Some((name.to_string(), "can't set protected config"));
             } else if seen.iter().any(|s| s.name == d.name) {
                 failed = Some((name.to_string(), "duplicate parameter"));
@@ -451,10 +548,14 @@ impl Config {
             seen.push(d);
         }
         if let Some(u) = unknown {
-            return Err(SetError(format!("ERR Unknown option or number of arguments for CONFIG SET - '{u}'")));
+            return Err(SetError(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{u}'"
+            )));
         }
         if let Some((n, why)) = failed {
-            return Err(SetError(format!("ERR CONFIG SET failed (possibly related to argument '{n}') - {why}")));
+            return Err(SetError(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{n}') - {why}"
+            )));
         }
         let backup = self.values.clone();
         let mut changed = Vec::new();
@@ -486,7 +587,9 @@ impl Config {
     /// the order in which they matched.
     pub fn get_many(&self, patterns: &[&[u8]]) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = Vec::new();
-        let has = |out: &Vec<(String, String)>, n: &str| out.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
+        let has = |out: &Vec<(String, String)>, n: &str| {
+            out.iter().any(|(k, _)| k.eq_ignore_ascii_case(n))
+        };
         for p in patterns {
             if !p.iter().any(|c| matches!(c, b'[' | b'*' | b'?')) {
                 let name = String::from_utf8_lossy(p).into_owned();
@@ -523,7 +626,10 @@ mod tests {
         assert_eq!(c.get("lua-time-limit"), Some("5000"));
         assert_eq!(c.matching(b"*").len(), 192);
         assert!(c.matching(b"key-load*").is_empty());
-        assert_eq!(c.get_many(&[b"key-load-delay"]), vec![("key-load-delay".to_string(), "0".to_string())]);
+        assert_eq!(
+            c.get_many(&[b"key-load-delay"]),
+            vec![("key-load-delay".to_string(), "0".to_string())]
+        );
     }
 
     #[test]
@@ -551,48 +657,141 @@ mod tests {
     #[test]
     fn config_set_like_redis() {
         let mut c = Config::default();
-        let f = |n: &str, w: &str| format!("ERR CONFIG SET failed (possibly related to argument '{n}') - {w}");
-        assert_eq!(set(&mut c, &[("timeout", "abc")]), f("timeout", "argument couldn't be parsed into an integer"));
-        assert_eq!(set(&mut c, &[("timeout", "-1")]), f("timeout", "argument must be between 0 and 2147483647 inclusive"));
-        assert_eq!(set(&mut c, &[("maxclients", "-1")]), f("maxclients", "argument must be between 1 and 4294967295 inclusive"));
-        assert_eq!(set(&mut c, &[("foo", "1"), ("databases", "2")]), "ERR Unknown option or number of arguments for CONFIG SET - 'foo'");
-        assert_eq!(set(&mut c, &[("databases", "2"), ("foo", "1")]), f("databases", "can't set immutable config"));
-        assert_eq!(set(&mut c, &[("timeout", "1"), ("TIMEOUT", "2")]), f("TIMEOUT", "duplicate parameter"));
-        assert_eq!(set(&mut c, &[("SLAVE-READ-ONLY", "maybe")]), f("slave-read-only", "argument must be 'yes' or 'no'"));
-        assert_eq!(set(&mut c, &[("dir", "/tmp")]), f("dir", "can't set protected config"));
+        let f = |n: &str, w: &str| {
+            format!("ERR CONFIG SET failed (possibly related to argument '{n}') - {w}")
+        };
+        assert_eq!(
+            set(&mut c, &[("timeout", "abc")]),
+            f("timeout", "argument couldn't be parsed into an integer")
+        );
+        assert_eq!(
+            set(&mut c, &[("timeout", "-1")]),
+            f(
+                "timeout",
+                "argument must be between 0 and 2147483647 inclusive"
+            )
+        );
+        assert_eq!(
+            set(&mut c, &[("maxclients", "-1")]),
+            f(
+                "maxclients",
+                "argument must be between 1 and 4294967295 inclusive"
+            )
+        );
+        assert_eq!(
+            set(&mut c, &[("foo", "1"), ("databases", "2")]),
+            "ERR Unknown option or number of arguments for CONFIG SET - 'foo'"
+        );
+        assert_eq!(
+            set(&mut c, &[("databases", "2"), ("foo", "1")]),
+            f("databases", "can't set immutable config")
+        );
+        assert_eq!(
+            set(&mut c, &[("timeout", "1"), ("TIMEOUT", "2")]),
+            f("TIMEOUT", "duplicate parameter")
+        );
+        assert_eq!(
+            set(&mut c, &[("SLAVE-READ-ONLY", "maybe")]),
+            f("slave-read-only", "argument must be 'yes' or 'no'")
+        );
+        assert_eq!(
+            set(&mut c, &[("dir", "/tmp")]),
+            f("dir", "can't set protected config")
+        );
         assert_eq!(
             set(&mut c, &[("appendfsync", "foo")]),
-            f("appendfsync", "argument(s) must be one of the following: everysec, always, no")
+            f(
+                "appendfsync",
+                "argument(s) must be one of the following: everysec, always, no"
+            )
         );
         // Atomic: the first value is restored when the second is refused.
-        assert_eq!(set(&mut c, &[("timeout", "5"), ("hz", "abc")]), f("hz", "argument couldn't be parsed into an integer"));
+        assert_eq!(
+            set(&mut c, &[("timeout", "5"), ("hz", "abc")]),
+            f("hz", "argument couldn't be parsed into an integer")
+        );
         assert_eq!(c.get("timeout"), Some("0"));
-        assert_eq!(set(&mut c, &[("hz", "1000"), ("maxmemory", "1GB"), ("activerehashing", "NO")]), "OK");
-        assert_eq!((c.get("hz"), c.get("maxmemory"), c.get("activerehashing")), (Some("500"), Some("1073741824"), Some("no")));
+        assert_eq!(
+            set(
+                &mut c,
+                &[
+                    ("hz", "1000"),
+                    ("maxmemory", "1GB"),
+                    ("activerehashing", "NO")
+                ]
+            ),
+            "OK"
+        );
+        assert_eq!(
+            (c.get("hz"), c.get("maxmemory"), c.get("activerehashing")),
+            (Some("500"), Some("1073741824"), Some("no"))
+        );
         assert_eq!(set(&mut c, &[("maxmemory-clients", "5%")]), "OK");
         assert_eq!(c.get("maxmemory-clients"), Some("5%"));
-        assert_eq!(set(&mut c, &[("maxmemory-clients", "101%")]), f("maxmemory-clients", "percentage argument must be less or equal to 100"));
-        assert_eq!(set(&mut c, &[("maxmemory-clients", "05%")]), f("maxmemory-clients", "argument must be a memory or percent value"));
+        assert_eq!(
+            set(&mut c, &[("maxmemory-clients", "101%")]),
+            f(
+                "maxmemory-clients",
+                "percentage argument must be less or equal to 100"
+            )
+        );
+        assert_eq!(
+            set(&mut c, &[("maxmemory-clients", "05%")]),
+            f(
+                "maxmemory-clients",
+                "argument must be a memory or percent value"
+            )
+        );
         assert_eq!(
             set(&mut c, &[("proto-max-bulk-len", "18446744073709551615")]),
-            f("proto-max-bulk-len", "argument must be between 1048576 and 9223372036854775807 inclusive")
+            f(
+                "proto-max-bulk-len",
+                "argument must be between 1048576 and 9223372036854775807 inclusive"
+            )
         );
         assert_eq!(set(&mut c, &[("notify-keyspace-events", "KEn")]), "OK");
         assert_eq!(c.get("notify-keyspace-events"), Some("nKE"));
-        assert_eq!(set(&mut c, &[("notify-keyspace-events", "Kg$lshzxetdmn")]), "OK");
+        assert_eq!(
+            set(&mut c, &[("notify-keyspace-events", "Kg$lshzxetdmn")]),
+            "OK"
+        );
         assert_eq!(c.get("notify-keyspace-events"), Some("AKm"));
         assert_eq!(set(&mut c, &[("save", "01 5")]), "OK");
         assert_eq!(c.get("save"), Some("1 5"));
-        assert_eq!(set(&mut c, &[("save", "  100   10  ")]), f("save", "Invalid save parameters"));
-        assert_eq!(set(&mut c, &[("client-output-buffer-limit", "replica 1mb 2 3")]), "OK");
-        assert_eq!(c.get("client-output-buffer-limit"), Some("normal 0 0 0 slave 1048576 2 3 pubsub 33554432 8388608 60"));
+        assert_eq!(
+            set(&mut c, &[("save", "  100   10  ")]),
+            f("save", "Invalid save parameters")
+        );
+        assert_eq!(
+            set(&mut c, &[("client-output-buffer-limit", "replica 1mb 2 3")]),
+            "OK"
+        );
+        assert_eq!(
+            c.get("client-output-buffer-limit"),
+            Some("normal 0 0 0 slave 1048576 2 3 pubsub 33554432 8388608 60")
+        );
         assert_eq!(
             set(&mut c, &[("client-output-buffer-limit", "normal 1 2 -3")]),
-            f("client-output-buffer-limit", "Error in hard, soft or soft_seconds setting in buffer limit configuration.")
+            f(
+                "client-output-buffer-limit",
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+            )
         );
-        assert_eq!(set(&mut c, &[("oom-score-adj-values", "1  2 3")]), f("oom-score-adj-values", "wrong number of arguments"));
-        assert_eq!(set(&mut c, &[("latency-tracking-info-percentiles", "0.5 1e1 99.99999")]), "OK");
-        assert_eq!(c.get("latency-tracking-info-percentiles"), Some("0.5 10 99.99999"));
+        assert_eq!(
+            set(&mut c, &[("oom-score-adj-values", "1  2 3")]),
+            f("oom-score-adj-values", "wrong number of arguments")
+        );
+        assert_eq!(
+            set(
+                &mut c,
+                &[("latency-tracking-info-percentiles", "0.5 1e1 99.99999")]
+            ),
+            "OK"
+        );
+        assert_eq!(
+            c.get("latency-tracking-info-percentiles"),
+            Some("0.5 10 99.99999")
+        );
         assert_eq!(set(&mut c, &[("lua-time-limit", "4000")]), "OK");
         assert_eq!(c.get("busy-reply-threshold"), Some("4000"));
     }
@@ -603,7 +802,13 @@ mod tests {
         let g = c.get_many(&[b"TIMEOUT", b"timeout", b"*out"]);
         let names: Vec<&str> = g.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(names[0], "TIMEOUT");
-        assert_eq!(names.iter().filter(|n| n.eq_ignore_ascii_case("timeout")).count(), 1);
+        assert_eq!(
+            names
+                .iter()
+                .filter(|n| n.eq_ignore_ascii_case("timeout"))
+                .count(),
+            1
+        );
         assert!(names.contains(&"repl-timeout"));
         assert!(c.get_many(&[b"nosuch"]).is_empty());
         assert_eq!(c.get_many(&[b"slave*"]).len(), 8);
@@ -612,7 +817,9 @@ mod tests {
 
 /// A configuration error, worded like Redis's fatal config error.
 #[derive(Debug, thiserror::Error)]
-#[error("\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration file, at line {line}\n>>> '{text}'\n{reason}")]
+#[error(
+    "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration file, at line {line}\n>>> '{text}'\n{reason}"
+)]
 pub struct ConfigError {
     pub line: usize,
     pub text: String,
@@ -625,14 +832,20 @@ pub const IGNORED_DIRECTIVES: &[&str] = &["rename-command", "user", "loadmodule"
 impl Config {
     /// Build the configuration like `redis-server [file] [--name value ...]`: the file first
     /// (with its `include`s), then the command-line options, which win.
-    pub fn load(file: Option<&std::path::Path>, options: &[String]) -> Result<(Config, Vec<String>), ConfigError> {
+    pub fn load(
+        file: Option<&std::path::Path>,
+        options: &[String],
+    ) -> Result<(Config, Vec<String>), ConfigError> {
         let mut cfg = Config::default();
         let mut notes = Vec::new();
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
                 line: 0,
                 text: path.display().to_string(),
-                reason: format!("Fatal error, can't open config file '{}': {e}", path.display()),
+                reason: format!(
+                    "Fatal error, can't open config file '{}': {e}",
+                    path.display()
+                ),
             })?;
             cfg.apply_text(&text, path.parent(), &mut notes, 0)?;
             // Absolute, because the server changes directory to `dir` after loading.
@@ -669,13 +882,21 @@ impl Config {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let err = |reason: &str| ConfigError { line: i + 1, text: line.to_string(), reason: reason.to_string() };
-            let args = crate::resp::split::split_args(line.as_bytes()).map_err(|_| err("Unbalanced quotes in configuration line"))?;
+            let err = |reason: &str| ConfigError {
+                line: i + 1,
+                text: line.to_string(),
+                reason: reason.to_string(),
+            };
+            let args = crate::resp::split::split_args(line.as_bytes())
+                .map_err(|_| err("Unbalanced quotes in configuration line"))?;
             if args.is_empty() {
                 continue;
             }
             let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
-            let vals: Vec<String> = args[1..].iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+            let vals: Vec<String> = args[1..]
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
             if name == "include" {
                 if vals.len() != 1 || depth > 16 {
                     return Err(err("Bad directive or wrong number of arguments"));
@@ -688,13 +909,18 @@ impl Config {
                         }
                     }
                 }
-                let inc = std::fs::read_to_string(&p)
-                    .map_err(|e| err(&format!("Fatal error, can't open config file '{}': {e}", p.display())))?;
+                let inc = std::fs::read_to_string(&p).map_err(|e| {
+                    err(&format!(
+                        "Fatal error, can't open config file '{}': {e}",
+                        p.display()
+                    ))
+                })?;
                 self.apply_text(&inc, p.parent(), notes, depth + 1)?;
                 continue;
             }
             if IGNORED_DIRECTIVES.contains(&name.as_str()) {
-                let note = format!("Config directive '{name}' is not supported by rtool and is ignored");
+                let note =
+                    format!("Config directive '{name}' is not supported by rtool and is ignored");
                 if !notes.contains(&note) {
                     notes.push(note);
                 }
@@ -712,7 +938,11 @@ impl Config {
                         value
                     } else {
                         let cur = self.get_str("save").to_string();
-                        if cur.is_empty() { value } else { format!("{cur} {value}") }
+                        if cur.is_empty() {
+                            value
+                        } else {
+                            format!("{cur} {value}")
+                        }
                     };
                     let v = parse_special("save", &v, "").map_err(|r| err(&r))?;
                     self.set_raw("save", &v);
@@ -720,7 +950,12 @@ impl Config {
                 }
                 _ => {
                     let d = directives().lookup(&name).expect("known directive");
-                    if vals.is_empty() && !matches!(d.kind, Kind::Str | Kind::Immutable | Kind::Protected | Kind::Special) {
+                    if vals.is_empty()
+                        && !matches!(
+                            d.kind,
+                            Kind::Str | Kind::Immutable | Kind::Protected | Kind::Special
+                        )
+                    {
                         return Err(err("wrong number of arguments"));
                     }
                     // Immutable directives are set from files like any other; check the
@@ -736,7 +971,11 @@ impl Config {
 }
 
 fn quote(s: &str) -> String {
-    if !s.is_empty() && !s.bytes().any(|c| c.is_ascii_whitespace() || c == b'"' || c == b'\'' || c == b'\\') {
+    if !s.is_empty()
+        && !s
+            .bytes()
+            .any(|c| c.is_ascii_whitespace() || c == b'"' || c == b'\'' || c == b'\\')
+    {
         return s.to_string();
     }
     let mut q = String::from("\"");
@@ -760,10 +999,24 @@ mod load_tests {
     fn file_then_options() {
         let dir = tempfile::tempdir().unwrap();
         let inc = dir.path().join("base.conf");
-        std::fs::write(&inc, "port 7000\nsave 900 1\nsave 300 10\nslave-read-only no\n").unwrap();
+        std::fs::write(
+            &inc,
+            "port 7000\nsave 900 1\nsave 300 10\nslave-read-only no\n",
+        )
+        .unwrap();
         let main = dir.path().join("redis.conf");
-        std::fs::write(&main, format!("include {}\nmaxmemory 1gb\nrename-command FLUSHALL \"\"\n", inc.display())).unwrap();
-        let opts: Vec<String> = ["--port", "6380", "--replicaof", "127.0.0.1 6379"].iter().map(|s| s.to_string()).collect();
+        std::fs::write(
+            &main,
+            format!(
+                "include {}\nmaxmemory 1gb\nrename-command FLUSHALL \"\"\n",
+                inc.display()
+            ),
+        )
+        .unwrap();
+        let opts: Vec<String> = ["--port", "6380", "--replicaof", "127.0.0.1 6379"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let (c, notes) = Config::load(Some(&main), &opts).unwrap();
         assert_eq!(c.get("port"), Some("6380"));
         assert_eq!(c.get("save"), Some("900 1 300 10"));
@@ -852,7 +1105,9 @@ impl Config {
                     return vec![("save \"\"".into(), force)];
                 }
                 let toks: Vec<&str> = value.split(' ').collect();
-                toks.chunks(2).map(|p| (format!("save {}", p.join(" ")), force)).collect()
+                toks.chunks(2)
+                    .map(|p| (format!("save {}", p.join(" ")), force))
+                    .collect()
             }
             "client-output-buffer-limit" => {
                 let cur: Vec<&str> = value.split(' ').collect();
@@ -864,7 +1119,11 @@ impl Config {
                     .map(|i| {
                         let c = &cur[i * 4..i * 4 + 4];
                         let class = if c[0] == "slave" { "replica" } else { c[0] };
-                        let mem = |s: &str| s.parse::<u64>().map(format_memory).unwrap_or_else(|_| s.to_string());
+                        let mem = |s: &str| {
+                            s.parse::<u64>()
+                                .map(format_memory)
+                                .unwrap_or_else(|_| s.to_string())
+                        };
                         let line = format!("{name} {class} {} {} {}", mem(c[1]), mem(c[2]), c[3]);
                         (line, c != &def[i * 4..i * 4 + 4])
                     })
@@ -897,7 +1156,10 @@ impl Config {
     /// blanked, and directives that must be written but had no line are appended after
     /// [`REWRITE_SIGNATURE`]. Aliases in the file are rewritten under their canonical name.
     pub fn rewrite_text(&self, old: &str) -> String {
-        let mut lines: Vec<String> = old.lines().map(|l| l.trim_end_matches('\r').to_string()).collect();
+        let mut lines: Vec<String> = old
+            .lines()
+            .map(|l| l.trim_end_matches('\r').to_string())
+            .collect();
         let mut needs_signature = true;
         let mut by_option: HashMap<String, std::collections::VecDeque<usize>> = HashMap::new();
         for (i, line) in lines.iter().enumerate() {
@@ -908,7 +1170,9 @@ impl Config {
                 }
                 continue;
             }
-            let Ok(args) = crate::resp::split::split_args(t.as_bytes()) else { continue };
+            let Ok(args) = crate::resp::split::split_args(t.as_bytes()) else {
+                continue;
+            };
             let Some(first) = args.first() else { continue };
             let name = String::from_utf8_lossy(first).to_ascii_lowercase();
             if directives().lookup(&name).is_some() {
@@ -945,7 +1209,9 @@ impl Config {
     /// CONFIG REWRITE: rewrite the file the server was started with (through a temporary file
     /// and a rename, so a crash never leaves half a config). Errors are the reply texts.
     pub fn rewrite(&self) -> Result<(), String> {
-        let Some(path) = &self.file else { return Err("The server is running without a config file".into()) };
+        let Some(path) = &self.file else {
+            return Err("The server is running without a config file".into());
+        };
         let old = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -976,7 +1242,13 @@ mod rewrite_tests {
     fn rewrite_like_redis() {
         let old = "# my comment\nport 17413\nsave \"\"\ntimeout 5\n\n# another\nhz 20\nhz 30\nslave-read-only yes\nmaxmemory 100mb\nrename-command FLUSHALL \"\"\ninclude /x/inc.conf\nloglevel notice\n";
         let (mut c, _) = Config::load(None, &[]).unwrap();
-        c.apply_text(&old.replace("include /x/inc.conf\n", ""), None, &mut Vec::new(), 0).unwrap();
+        c.apply_text(
+            &old.replace("include /x/inc.conf\n", ""),
+            None,
+            &mut Vec::new(),
+            0,
+        )
+        .unwrap();
         c.set_raw("dir", "/tmp/dc/rw");
         let pairs = [
             ("timeout", "7"),
@@ -1016,7 +1288,10 @@ mod rewrite_tests {
 
     #[test]
     fn rewrite_needs_a_file() {
-        assert_eq!(Config::default().rewrite(), Err("The server is running without a config file".into()));
+        assert_eq!(
+            Config::default().rewrite(),
+            Err("The server is running without a config file".into())
+        );
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("r.conf");
         std::fs::write(&p, "port 7000\n").unwrap();
@@ -1024,7 +1299,10 @@ mod rewrite_tests {
         c.set_many(&[("timeout", "9")]).unwrap();
         c.rewrite().unwrap();
         let text = std::fs::read_to_string(&p).unwrap();
-        assert!(text.starts_with("port 7000\n\n# Generated by CONFIG REWRITE\n"), "{text}");
+        assert!(
+            text.starts_with("port 7000\n\n# Generated by CONFIG REWRITE\n"),
+            "{text}"
+        );
         assert!(text.contains("\ntimeout 9\n"));
     }
 }

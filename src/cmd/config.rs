@@ -33,9 +33,17 @@ fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) {
     }
     let owned: Vec<(String, String)> = argv[2..]
         .chunks(2)
-        .map(|p| (String::from_utf8_lossy(p[0]).into_owned(), String::from_utf8_lossy(p[1]).into_owned()))
+        .map(|p| {
+            (
+                String::from_utf8_lossy(p[0]).into_owned(),
+                String::from_utf8_lossy(p[1]).into_owned(),
+            )
+        })
         .collect();
-    let pairs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     match ctx.engine.config.set_many(&pairs) {
         Ok(changed) => {
             ctx.engine.reload_cached_config();

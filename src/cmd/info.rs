@@ -71,7 +71,10 @@ fn info(ctx: &mut Ctx, argv: &[&[u8]]) {
 
 /// The INFO text for the chosen sections (in Redis's order whatever the order asked).
 pub fn render(ctx: &Ctx, wanted: &[&str]) -> String {
-    let mut w = Writer { out: String::with_capacity(4096), sections: 0 };
+    let mut w = Writer {
+        out: String::with_capacity(4096),
+        sections: 0,
+    };
     for s in SECTIONS.iter().filter(|s| wanted.contains(s)) {
         match *s {
             "server" => server(ctx, &mut w),
@@ -162,8 +165,20 @@ fn server(ctx: &Ctx, w: &mut Writer) {
     w.field("configured_hz", hz);
     // Redis's LRU clock: seconds, on 24 bits.
     w.field("lru_clock", (now / 1000) & ((1 << 24) - 1));
-    w.field("executable", std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default());
-    w.field("config_file", e.config.file.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
+    w.field(
+        "executable",
+        std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    );
+    w.field(
+        "config_file",
+        e.config
+            .file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    );
     w.field("io_threads_active", 0);
     w.field("rtool_version", env!("CARGO_PKG_VERSION"));
 }
@@ -176,7 +191,11 @@ fn uname() -> String {
         if libc::uname(&mut u) != 0 {
             return "Linux".into();
         }
-        let f = |s: &[libc::c_char]| std::ffi::CStr::from_ptr(s.as_ptr()).to_string_lossy().into_owned();
+        let f = |s: &[libc::c_char]| {
+            std::ffi::CStr::from_ptr(s.as_ptr())
+                .to_string_lossy()
+                .into_owned()
+        };
         format!("{} {} {}", f(&u.sysname), f(&u.release), f(&u.machine))
     }
 }
@@ -184,8 +203,11 @@ fn uname() -> String {
 fn clients(ctx: &Ctx, w: &mut Writer) {
     let e = &*ctx.engine;
     let blocked = e.blocking.len();
-    let in_timeout =
-        e.clients.keys().filter(|id| e.blocking.get(**id).is_some_and(|b| b.deadline.is_some())).count();
+    let in_timeout = e
+        .clients
+        .keys()
+        .filter(|id| e.blocking.get(**id).is_some_and(|b| b.deadline.is_some()))
+        .count();
     let max_qbuf = e.clients.values().map(|c| c.qbuf).max().unwrap_or(0);
     w.section("Clients");
     w.field("connected_clients", e.clients.len());
@@ -203,7 +225,11 @@ pub fn process_memory() -> (u64, u64) {
     let page = page_size();
     let rss = std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .map(|p| p * page)
         .unwrap_or(0);
     let peak = std::fs::read_to_string("/proc/self/status")
@@ -227,7 +253,11 @@ fn page_size() -> u64 {
 fn total_system_memory() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let pages = unsafe { libc::sysconf(libc::_SC_PHYS_PAGES) };
-    if pages > 0 { pages as u64 * page_size() } else { 0 }
+    if pages > 0 {
+        pages as u64 * page_size()
+    } else {
+        0
+    }
 }
 
 fn memory(ctx: &Ctx, w: &mut Writer) {
@@ -236,7 +266,13 @@ fn memory(ctx: &Ctx, w: &mut Writer) {
     let (used, peak) = process_memory();
     let maxmemory = e.config.get_i64("maxmemory").max(0) as u64;
     let total = total_system_memory();
-    let pct = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 * 100.0 / b as f64 };
+    let pct = |a: u64, b: u64| {
+        if b == 0 {
+            0.0
+        } else {
+            a as f64 * 100.0 / b as f64
+        }
+    };
     w.section("Memory");
     w.field("used_memory", used);
     w.field("used_memory_human", bytes_to_human(used));
@@ -248,7 +284,10 @@ fn memory(ctx: &Ctx, w: &mut Writer) {
     w.field("used_memory_overhead", 0);
     w.field("used_memory_startup", 0);
     w.field("used_memory_dataset", used);
-    w.field("used_memory_dataset_perc", format!("{:.2}%", pct(used, used)));
+    w.field(
+        "used_memory_dataset_perc",
+        format!("{:.2}%", pct(used, used)),
+    );
     w.field("allocator_allocated", used);
     w.field("allocator_active", used);
     w.field("allocator_resident", used);
@@ -296,7 +335,13 @@ fn memory(ctx: &Ctx, w: &mut Writer) {
 fn persistence(ctx: &Ctx, w: &mut Writer) {
     let e = &*ctx.engine;
     w.section("Persistence");
-    for f in ["loading", "async_loading", "current_cow_peak", "current_cow_size", "current_cow_size_age"] {
+    for f in [
+        "loading",
+        "async_loading",
+        "current_cow_peak",
+        "current_cow_size",
+        "current_cow_size_age",
+    ] {
         w.field(f, 0);
     }
     w.field("current_fork_perc", "0.00");
@@ -330,7 +375,11 @@ fn stats(ctx: &Ctx, w: &mut Writer) {
     let e = &*ctx.engine;
     let s = &e.stats;
     // Redis's `getInstantaneousMetric`: the mean of the last samples, truncated.
-    let ops = if s.ops_samples.is_empty() { 0 } else { (s.ops_samples.iter().sum::<f64>() / s.ops_samples.len() as f64) as u64 };
+    let ops = if s.ops_samples.is_empty() {
+        0
+    } else {
+        (s.ops_samples.iter().sum::<f64>() / s.ops_samples.len() as f64) as u64
+    };
     w.section("Stats");
     w.field("total_connections_received", s.total_connections_received);
     w.field("total_commands_processed", s.total_commands_processed);
@@ -339,7 +388,12 @@ fn stats(ctx: &Ctx, w: &mut Writer) {
     w.field("total_net_output_bytes", s.total_net_output_bytes);
     w.field("total_net_repl_input_bytes", 0);
     w.field("total_net_repl_output_bytes", 0);
-    for f in ["instantaneous_input_kbps", "instantaneous_output_kbps", "instantaneous_input_repl_kbps", "instantaneous_output_repl_kbps"] {
+    for f in [
+        "instantaneous_input_kbps",
+        "instantaneous_output_kbps",
+        "instantaneous_input_repl_kbps",
+        "instantaneous_output_repl_kbps",
+    ] {
         w.field(f, "0.00");
     }
     w.field("rejected_connections", s.rejected_connections);
@@ -381,7 +435,12 @@ fn stats(ctx: &Ctx, w: &mut Writer) {
     w.field("dump_payload_sanitizations", 0);
     w.field("total_reads_processed", s.total_reads_processed);
     w.field("total_writes_processed", s.total_writes_processed);
-    for f in ["io_threaded_reads_processed", "io_threaded_writes_processed", "reply_buffer_shrinks", "reply_buffer_expands"] {
+    for f in [
+        "io_threaded_reads_processed",
+        "io_threaded_writes_processed",
+        "reply_buffer_shrinks",
+        "reply_buffer_expands",
+    ] {
         w.field(f, 0);
     }
 }
@@ -432,11 +491,20 @@ fn cpu(w: &mut Writer) {
 
 fn commandstats(ctx: &Ctx, w: &mut Writer) {
     w.section("Commandstats");
-    let mut names: Vec<(&String, &super::engine::CmdStat)> =
-        ctx.engine.stats.commands.iter().filter(|(_, c)| c.calls > 0 || c.failed > 0 || c.rejected > 0).collect();
+    let mut names: Vec<(&String, &super::engine::CmdStat)> = ctx
+        .engine
+        .stats
+        .commands
+        .iter()
+        .filter(|(_, c)| c.calls > 0 || c.failed > 0 || c.rejected > 0)
+        .collect();
     names.sort_by(|a, b| a.0.cmp(b.0));
     for (name, c) in names {
-        let per_call = if c.calls == 0 { 0.0 } else { c.usec as f64 / c.calls as f64 };
+        let per_call = if c.calls == 0 {
+            0.0
+        } else {
+            c.usec as f64 / c.calls as f64
+        };
         w.field(
             &format!("cmdstat_{name}"),
             format!(
@@ -460,7 +528,15 @@ fn keyspace(ctx: &Ctx, w: &mut Writer) {
     w.section("Keyspace");
     for (i, db) in ctx.engine.keyspace.dbs.iter().enumerate() {
         if !db.is_empty() {
-            w.field(&format!("db{i}"), format!("keys={},expires={},avg_ttl={}", db.len(), db.expires.len(), db.avg_ttl));
+            w.field(
+                &format!("db{i}"),
+                format!(
+                    "keys={},expires={},avg_ttl={}",
+                    db.len(),
+                    db.expires.len(),
+                    db.avg_ttl
+                ),
+            );
         }
     }
 }
