@@ -207,10 +207,11 @@ impl Config {
     pub fn matching(&self, pattern: &[u8]) -> Vec<(String, String)> {
         let mut out = Vec::new();
         for d in &directives().all {
-            if !d.hidden && crate::glob::matches(pattern, d.name.as_bytes(), true) {
-                if let Some(v) = self.get(&d.name) {
-                    out.push((d.name.clone(), v.to_string()));
-                }
+            if !d.hidden
+                && crate::glob::matches(pattern, d.name.as_bytes(), true)
+                && let Some(v) = self.get(&d.name)
+            {
+                out.push((d.name.clone(), v.to_string()));
             }
         }
         out
@@ -346,7 +347,7 @@ fn parse_obuf_limits(current: &str, v: &str) -> Result<String, String> {
         .iter()
         .map(|a| String::from_utf8_lossy(a).into_owned())
         .collect();
-    if args.len() % 4 != 0 {
+    if !args.len().is_multiple_of(4) {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
     }
     let mut parts: Vec<String> = current.split(' ').map(String::from).collect();
@@ -462,7 +463,7 @@ fn parse_special(name: &str, value: &str, current: &str) -> Result<String, Strin
                     _ => return Err("Invalid save parameters".into()),
                 }
             }
-            if toks.len() % 2 != 0 {
+            if !toks.len().is_multiple_of(2) {
                 return Err("Invalid save parameters".into());
             }
             Ok(out.join(" "))
@@ -902,12 +903,11 @@ impl Config {
                     return Err(err("Bad directive or wrong number of arguments"));
                 }
                 let mut p = std::path::PathBuf::from(&vals[0]);
-                if p.is_relative() {
-                    if let Some(b) = base {
-                        if !p.exists() {
-                            p = b.join(p);
-                        }
-                    }
+                if p.is_relative()
+                    && let Some(b) = base
+                    && !p.exists()
+                {
+                    p = b.join(p);
                 }
                 let inc = std::fs::read_to_string(&p).map_err(|e| {
                     err(&format!(

@@ -27,7 +27,7 @@ fn config_get(ctx: &mut Ctx, argv: &[&[u8]]) {
 
 fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) {
     // Arity (-4) is checked before; an odd number of name/value words is a syntax error.
-    if argv.len() % 2 != 0 {
+    if !argv.len().is_multiple_of(2) {
         ctx.out.err(super::errors::SYNTAX);
         return;
     }

@@ -139,8 +139,8 @@ impl<V> Slab<V> {
     }
 }
 
-/// One bucket array. `buckets.len()` is 0 or a power of two; a bucket holds the link (index +
-/// 1) of the first entry of its chain. `vec![0; n]` is a zeroed allocation, which the OS
+/// One bucket array. `buckets.len()` is 0 or a power of two; a bucket holds the link (slab
+/// index plus one) of the first entry of its chain. `vec![0; n]` is a zeroed allocation, which the OS
 /// hands out lazily, so allocating a big table is not itself a pause.
 #[derive(Clone, Default)]
 struct Table {
@@ -631,13 +631,13 @@ mod tests {
             let tab = &d.ht[t];
             let mut used = 0;
             for (b, &head) in tab.buckets.iter().enumerate() {
-                if t == 0 {
-                    if let Some(r) = d.rehash_idx {
-                        assert!(
-                            b >= r || head == 0,
-                            "bucket {b} before rehash_idx {r} not empty"
-                        );
-                    }
+                if t == 0
+                    && let Some(r) = d.rehash_idx
+                {
+                    assert!(
+                        b >= r || head == 0,
+                        "bucket {b} before rehash_idx {r} not empty"
+                    );
                 }
                 let mut link = head;
                 while link != 0 {
