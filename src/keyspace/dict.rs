@@ -906,7 +906,7 @@ mod tests {
         let keys: Vec<Bytes> = (0..n)
             .map(|i| Bytes::from(format!("key:{i:012}")))
             .collect();
-        for round in 0..2 {
+        for round in 0..3 {
             let t = Instant::now();
             let mut d = Dict::new();
             for (i, k) in keys.iter().enumerate() {
@@ -944,21 +944,27 @@ mod tests {
             // The longest single insert: growth must never pause for the whole table.
             let mut d = Dict::new();
             let mut worst = std::time::Duration::ZERO;
+            let mut slow = 0;
             for (i, k) in keys.iter().enumerate() {
                 let t = Instant::now();
                 d.insert(k.clone(), i as u64);
-                worst = worst.max(t.elapsed());
+                let e = t.elapsed();
+                worst = worst.max(e);
+                slow += (e.as_micros() > 1000) as u32;
             }
             let mut m = HashMap::new();
             let mut mworst = std::time::Duration::ZERO;
+            let mut mslow = 0;
             for (i, k) in keys.iter().enumerate() {
                 let t = Instant::now();
                 m.insert(k.clone(), i as u64);
-                mworst = mworst.max(t.elapsed());
+                let e = t.elapsed();
+                mworst = mworst.max(e);
+                mslow += (e.as_micros() > 1000) as u32;
             }
             println!(
-                "round {round} (n={n}, checksum {s}): Dict insert {:?} get {:?} remove {:?} worst insert {:?} | HashMap insert {:?} get {:?} remove {:?} worst insert {:?}",
-                di, dg, dr, worst, mi, mg, mr, mworst
+                "round {round} (n={n}, checksum {s}): Dict insert {:?} get {:?} remove {:?} worst insert {:?} ({} over 1ms) | HashMap insert {:?} get {:?} remove {:?} worst insert {:?} ({} over 1ms)",
+                di, dg, dr, worst, slow, mi, mg, mr, mworst, mslow
             );
         }
     }
