@@ -442,9 +442,37 @@ pub fn parse_value(d: &Directive, value: &str, current: &str) -> Result<String, 
                 names.join(", ")
             )),
         },
+        Kind::Str if canon == "proc-title-template" => {
+            if proc_title_template_ok(value) {
+                Ok(value.to_string())
+            } else {
+                Err("template format is invalid or contains unknown variables".into())
+            }
+        }
         Kind::Str | Kind::Immutable | Kind::Protected => Ok(value.to_string()),
         Kind::Special => parse_special(canon, value, current),
     }
+}
+
+/// Redis checks a process title template by expanding it: every `{name}` must be a known
+/// variable, and the result must not be blank. When it checks, `{title}`, `{server-mode}` and
+/// `{unixsocket}` expand to nothing (observed on 7.0.15), the others to something.
+fn proc_title_template_ok(t: &str) -> bool {
+    let mut rest = t;
+    let mut visible = false;
+    while let Some(open) = rest.find('{') {
+        visible |= !rest[..open].trim_matches(' ').is_empty();
+        let Some(close) = rest[open..].find('}') else {
+            return false;
+        };
+        match &rest[open + 1..open + close] {
+            "title" | "server-mode" | "unixsocket" => {}
+            "listen-addr" | "port" | "tls-port" | "config-file" => visible = true,
+            _ => return false,
+        }
+        rest = &rest[open + close + 1..];
+    }
+    visible || !rest.trim_matches(' ').is_empty()
 }
 
 fn parse_special(name: &str, value: &str, current: &str) -> Result<String, String> {
@@ -794,6 +822,33 @@ mod tests {
             Some("0.5 10 99.99999")
         );
         assert_eq!(set(&mut c, &[("lua-time-limit", "4000")]), "OK");
+        let bad = f(
+            "proc-title-template",
+            "template format is invalid or contains unknown variables",
+        );
+        for t in [
+            "{title}",
+            "",
+            "   ",
+            "{title}   ",
+            "{Title}",
+            "{}",
+            "a{b",
+            "{title",
+            "{server-mode}",
+        ] {
+            assert_eq!(set(&mut c, &[("proc-title-template", t)]), bad, "{t:?}");
+        }
+        for t in [
+            "{title} x",
+            "x {title}",
+            "{listen-addr}",
+            "{title}{port}",
+            "abc",
+            "{title} }",
+        ] {
+            assert_eq!(set(&mut c, &[("proc-title-template", t)]), "OK", "{t:?}");
+        }
         assert_eq!(c.get("busy-reply-threshold"), Some("4000"));
     }
 
@@ -866,6 +921,11 @@ impl Config {
             }
         }
         cfg.apply_text(&text, None, &mut notes, 0)?;
+        // CONFIG GET dir answers the absolute working directory (Redis asks getcwd), and the
+        // server changes into `dir` right after loading: resolve a relative one now.
+        if let Ok(abs) = std::fs::canonicalize(cfg.get_str("dir")) {
+            cfg.set_raw("dir", &abs.display().to_string());
+        }
         Ok((cfg, notes))
     }
 
