@@ -435,6 +435,34 @@ pub fn parse_value(d: &Directive, value: &str, current: &str) -> Result<String, 
             check_bounds(v as i64, *min, *max)?;
             Ok(v.to_string())
         }
+        // The shutdown directives are flag sets: names separated by single spaces, shown in the
+        // list's order, `default` being the empty set.
+        Kind::Enum(names) if canon.starts_with("shutdown-on-sig") => {
+            let words: Vec<&str> = value.split(' ').collect();
+            let mut on = vec![false; names.len()];
+            for w in &words {
+                match names.iter().position(|n| n.eq_ignore_ascii_case(w)) {
+                    Some(i) => on[i] = true,
+                    None => {
+                        return Err(format!(
+                            "argument(s) must be one of the following: {}",
+                            names.join(", ")
+                        ));
+                    }
+                }
+            }
+            let set: Vec<&str> = names
+                .iter()
+                .zip(&on)
+                .filter(|(n, on)| **on && *n != "default")
+                .map(|(n, _)| n.as_str())
+                .collect();
+            Ok(if set.is_empty() {
+                "default".into()
+            } else {
+                set.join(" ")
+            })
+        }
         Kind::Enum(names) => match names.iter().find(|n| n.eq_ignore_ascii_case(value)) {
             Some(n) => Ok(n.clone()),
             None => Err(format!(
