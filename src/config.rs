@@ -545,7 +545,7 @@ fn parse_special(name: &str, value: &str, current: &str) -> Result<String, Strin
         "notify-keyspace-events" => parse_keyspace_events(value),
         "latency-tracking-info-percentiles" => {
             let mut out = Vec::new();
-            for t in value.split(' ').filter(|t| !t.is_empty()) {
+            for t in value.split(' ').filter(|_| !value.is_empty()) {
                 let v: f64 = t.parse().map_err(|_| {
                     "Invalid latency-tracking-info-percentiles parameters".to_string()
                 })?;
