@@ -13,51 +13,94 @@ fn config_file_include_and_command_line_overrides() {
     let base = dir.path().join("base.conf");
     std::fs::write(&base, "# shared settings\ndatabases 4\nhash-max-ziplist-entries 64\nrequirepass \"s3cret pass\"\n").unwrap();
     let conf = dir.path().join("redis.conf");
-    std::fs::write(&conf, format!("include {}\nport 1\nloglevel verbose\n", base.display())).unwrap();
+    std::fs::write(
+        &conf,
+        format!("include {}\nport 1\nloglevel verbose\n", base.display()),
+    )
+    .unwrap();
     let port = free_port();
     let log = dir.path().join("rtool.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rtool"))
-        .args(["serve", conf.to_str().unwrap(), "--port", &port.to_string(), "--logfile", log.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    assert!(wait_for(Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()));
+    let mut child = util::Killed(
+        Command::new(env!("CARGO_BIN_EXE_rtool"))
+            .args([
+                "serve",
+                conf.to_str().unwrap(),
+                "--port",
+                &port.to_string(),
+                "--logfile",
+                log.to_str().unwrap(),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(wait_for(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    }));
     let mut c = Conn::connect(port);
     assert_eq!(c.call(&["PING"]), b"-NOAUTH Authentication required.\r\n");
     assert_eq!(c.call(&["AUTH", "s3cret pass"]), b"+OK\r\n");
     assert_eq!(c.call(&["SELECT", "3"]), b"+OK\r\n");
-    assert_eq!(c.call(&["SELECT", "4"]), b"-ERR DB index is out of range\r\n");
+    assert_eq!(
+        c.call(&["SELECT", "4"]),
+        b"-ERR DB index is out of range\r\n"
+    );
     // The alias in the file set the canonical directive.
-    assert_eq!(c.call_str(&["CONFIG", "GET", "hash-max-listpack-entries"]), "*2\r\n$25\r\nhash-max-listpack-entries\r\n$2\r\n64\r\n");
+    assert_eq!(
+        c.call_str(&["CONFIG", "GET", "hash-max-listpack-entries"]),
+        "*2\r\n$25\r\nhash-max-listpack-entries\r\n$2\r\n64\r\n"
+    );
     // SHUTDOWN: the connection closes without a reply, the process exits 0, and the log
     // says goodbye in Redis's words.
     c.send(&[b"SHUTDOWN", b"NOSAVE"]);
     assert!(c.read_to_close().is_empty());
-    let status = child.wait().unwrap();
+    let status = child.0.wait().unwrap();
     assert!(status.success());
     let text = std::fs::read_to_string(&log).unwrap();
-    let line = text.lines().find(|l| l.contains("Ready to accept connections")).expect("ready line");
+    let line = text
+        .lines()
+        .find(|l| l.contains("Ready to accept connections"))
+        .expect("ready line");
     // "pid:M 23 Nov 2026 10:00:00.000 * Ready to accept connections"
     let parts: Vec<&str> = line.splitn(7, ' ').collect();
-    assert!(parts[0].ends_with(":M") && parts[0].trim_end_matches(":M").parse::<u32>().is_ok(), "{line}");
+    assert!(
+        parts[0].ends_with(":M") && parts[0].trim_end_matches(":M").parse::<u32>().is_ok(),
+        "{line}"
+    );
     assert_eq!(parts[2].len(), 3, "{line}");
-    assert!(parts[4].len() == 12 && parts[4].as_bytes()[2] == b':', "{line}");
+    assert!(
+        parts[4].len() == 12 && parts[4].as_bytes()[2] == b':',
+        "{line}"
+    );
     assert_eq!(parts[5], "*", "{line}");
     assert!(text.contains("User requested shutdown..."));
     assert!(text.contains("Redis is now ready to exit, bye bye..."));
     let mut out = String::new();
     use std::io::Read;
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    assert!(out.contains(&format!(" PID: {}", child.id())), "{out}");
+    child
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(out.contains(&format!(" PID: {}", child.0.id())), "{out}");
 }
 
 #[test]
 fn unknown_directive_is_fatal_like_redis() {
-    let out = Command::new(env!("CARGO_BIN_EXE_rtool")).args(["serve", "--no-such-directive", "1"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rtool"))
+        .args(["serve", "--no-such-directive", "1"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("FATAL CONFIG FILE ERROR"), "{err}");
-    assert!(err.contains("Bad directive or wrong number of arguments"), "{err}");
+    assert!(
+        err.contains("Bad directive or wrong number of arguments"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -67,8 +110,14 @@ fn sigterm_shuts_down_cleanly() {
     unsafe { libc::kill(s.pid() as i32, libc::SIGTERM) };
     assert!(wait_for(Duration::from_secs(10), || s.exited()));
     let log = s.log_text();
-    assert!(log.contains("Received SIGTERM scheduling shutdown..."), "{log}");
-    assert!(log.contains("Redis is now ready to exit, bye bye..."), "{log}");
+    assert!(
+        log.contains("Received SIGTERM scheduling shutdown..."),
+        "{log}"
+    );
+    assert!(
+        log.contains("Redis is now ready to exit, bye bye..."),
+        "{log}"
+    );
 }
 
 #[test]
@@ -76,7 +125,9 @@ fn idle_clients_are_closed_after_timeout() {
     let s = Server::rtool(&["--timeout", "1"]);
     let mut idle = s.conn();
     assert_eq!(idle.call(&["PING"]), b"+PONG\r\n");
-    idle.stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    idle.stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     let start = std::time::Instant::now();
     assert!(idle.read_to_close().is_empty());
     assert!(start.elapsed() >= Duration::from_millis(900));
@@ -99,7 +150,9 @@ fn maxclients_refuses_the_extra_client() {
     drop(b);
     assert!(wait_for(Duration::from_secs(5), || {
         let mut d = s.conn();
-        d.stream.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        d.stream
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
         d.send(&[b"PING"]);
         d.read_reply() == Some(b"+PONG\r\n".to_vec())
     }));
@@ -114,15 +167,38 @@ fn client_list_setname_and_kill() {
     let id_b = String::from_utf8(b.call(&["CLIENT", "ID"])).unwrap();
     let id_b = id_b.trim_start_matches(':').trim().to_string();
     let list = a.call_str(&["CLIENT", "LIST"]);
-    let line = list.lines().find(|l| l.contains("name=alice")).expect("alice listed");
-    for field in ["id=", "addr=127.0.0.1:", "laddr=127.0.0.1:", "fd=", "age=", "idle=", "flags=N", "db=0", "sub=0", "psub=0", "multi=-1", "cmd=client|list", "user=default", "resp=2"] {
+    let line = list
+        .lines()
+        .find(|l| l.contains("name=alice"))
+        .expect("alice listed");
+    for field in [
+        "id=",
+        "addr=127.0.0.1:",
+        "laddr=127.0.0.1:",
+        "fd=",
+        "age=",
+        "idle=",
+        "flags=N",
+        "db=0",
+        "sub=0",
+        "psub=0",
+        "multi=-1",
+        "cmd=client|list",
+        "user=default",
+        "resp=2",
+    ] {
         assert!(line.contains(field), "{field} missing in {line}");
     }
     assert_eq!(a.call(&["CLIENT", "KILL", "ID", &id_b]), b":1\r\n");
-    b.stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    b.stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     assert!(b.read_to_close().is_empty());
     assert_eq!(a.call(&["CLIENT", "KILL", "ID", &id_b]), b":0\r\n");
-    assert_eq!(a.call(&["CLIENT", "KILL", "1.2.3.4:5"]), b"-ERR No such client\r\n");
+    assert_eq!(
+        a.call(&["CLIENT", "KILL", "1.2.3.4:5"]),
+        b"-ERR No such client\r\n"
+    );
 }
 
 #[test]

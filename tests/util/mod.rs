@@ -149,6 +149,17 @@ impl Drop for Server {
     }
 }
 
+/// A child process killed when the test lets go of it, even when an assertion fails first
+/// (an orphaned server would keep the test's output pipe open and hang the run).
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A RESP connection that returns each reply as the exact bytes the server sent.
 pub struct Conn {
     pub stream: TcpStream,
