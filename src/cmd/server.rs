@@ -133,14 +133,14 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) {
         }
         b"digest" => {
             let d = crate::keyspace::digest::dataset(&ctx.engine.keyspace);
-            ctx.out.bulk(d.as_bytes());
+            ctx.out.simple(&d);
         }
         b"digest-value" => {
             ctx.out.array(argv.len() - 2);
             for k in &argv[2..] {
                 let db = ctx.client.db;
                 let d = crate::keyspace::digest::key(&ctx.engine.keyspace.dbs[db], k);
-                ctx.out.bulk(d.as_bytes());
+                ctx.out.simple(&d);
             }
         }
         b"set-active-expire" if argv.len() >= 3 => ctx.out.ok(),
