@@ -29,7 +29,10 @@ pub const ALIASES: &[(&str, &str)] = &[
     ("zset-max-ziplist-value", "zset-max-listpack-value"),
     ("list-max-ziplist-size", "list-max-listpack-size"),
     ("slave-announced", "replica-announced"),
-    ("cluster-slave-validity-factor", "cluster-replica-validity-factor"),
+    (
+        "cluster-slave-validity-factor",
+        "cluster-replica-validity-factor",
+    ),
     ("cluster-slave-no-failover", "cluster-replica-no-failover"),
 ];
 
@@ -53,7 +56,9 @@ impl Default for Config {
             }
             values.insert(k.to_string(), v.to_string());
         }
-        let dir = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| ".".into());
+        let dir = std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|_| ".".into());
         values.insert("dir".into(), dir);
         Config { values }
     }
@@ -62,7 +67,11 @@ impl Default for Config {
 /// Resolve an alias to its canonical name (lowercase).
 pub fn canonical(name: &str) -> String {
     let lower = name.to_ascii_lowercase();
-    ALIASES.iter().find(|(a, _)| *a == lower).map(|(_, c)| c.to_string()).unwrap_or(lower)
+    ALIASES
+        .iter()
+        .find(|(a, _)| *a == lower)
+        .map(|(_, c)| c.to_string())
+        .unwrap_or(lower)
 }
 
 impl Config {
@@ -90,10 +99,10 @@ impl Config {
             }
         }
         for (alias, canon) in ALIASES {
-            if crate::glob::matches(pattern, alias.as_bytes(), true) {
-                if let Some(v) = self.values.get(*canon) {
-                    out.push((alias.to_string(), v.clone()));
-                }
+            if crate::glob::matches(pattern, alias.as_bytes(), true)
+                && let Some(v) = self.values.get(*canon)
+            {
+                out.push((alias.to_string(), v.clone()));
             }
         }
         out
@@ -108,7 +117,7 @@ impl Config {
     }
 
     pub fn get_i64(&self, name: &str) -> i64 {
-        self.get(name).and_then(|v| parse_memory(v)).unwrap_or(0)
+        self.get(name).and_then(parse_memory).unwrap_or(0)
     }
 }
 
@@ -158,7 +167,9 @@ mod tests {
 
 /// A configuration error, worded like Redis's fatal config error.
 #[derive(Debug, thiserror::Error)]
-#[error("\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration file, at line {line}\n>>> '{text}'\n{reason}")]
+#[error(
+    "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration file, at line {line}\n>>> '{text}'\n{reason}"
+)]
 pub struct ConfigError {
     pub line: usize,
     pub text: String,
@@ -171,14 +182,20 @@ pub const IGNORED_DIRECTIVES: &[&str] = &["rename-command", "user", "loadmodule"
 impl Config {
     /// Build the configuration like `redis-server [file] [--name value ...]`: the file first
     /// (with its `include`s), then the command-line options, which win.
-    pub fn load(file: Option<&std::path::Path>, options: &[String]) -> Result<(Config, Vec<String>), ConfigError> {
+    pub fn load(
+        file: Option<&std::path::Path>,
+        options: &[String],
+    ) -> Result<(Config, Vec<String>), ConfigError> {
         let mut cfg = Config::default();
         let mut notes = Vec::new();
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
                 line: 0,
                 text: path.display().to_string(),
-                reason: format!("Fatal error, can't open config file '{}': {e}", path.display()),
+                reason: format!(
+                    "Fatal error, can't open config file '{}': {e}",
+                    path.display()
+                ),
             })?;
             cfg.apply_text(&text, path.parent(), &mut notes, 0)?;
         }
@@ -213,32 +230,44 @@ impl Config {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let err = |reason: &str| ConfigError { line: i + 1, text: line.to_string(), reason: reason.to_string() };
-            let args = crate::resp::split::split_args(line.as_bytes()).map_err(|_| err("Unbalanced quotes in configuration line"))?;
+            let err = |reason: &str| ConfigError {
+                line: i + 1,
+                text: line.to_string(),
+                reason: reason.to_string(),
+            };
+            let args = crate::resp::split::split_args(line.as_bytes())
+                .map_err(|_| err("Unbalanced quotes in configuration line"))?;
             if args.is_empty() {
                 continue;
             }
             let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
-            let vals: Vec<String> = args[1..].iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+            let vals: Vec<String> = args[1..]
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
             if name == "include" {
                 if vals.len() != 1 || depth > 16 {
                     return Err(err("Bad directive or wrong number of arguments"));
                 }
                 let mut p = std::path::PathBuf::from(&vals[0]);
-                if p.is_relative() {
-                    if let Some(b) = base {
-                        if !p.exists() {
-                            p = b.join(p);
-                        }
-                    }
+                if p.is_relative()
+                    && let Some(b) = base
+                    && !p.exists()
+                {
+                    p = b.join(p);
                 }
-                let inc = std::fs::read_to_string(&p)
-                    .map_err(|e| err(&format!("Fatal error, can't open config file '{}': {e}", p.display())))?;
+                let inc = std::fs::read_to_string(&p).map_err(|e| {
+                    err(&format!(
+                        "Fatal error, can't open config file '{}': {e}",
+                        p.display()
+                    ))
+                })?;
                 self.apply_text(&inc, p.parent(), notes, depth + 1)?;
                 continue;
             }
             if IGNORED_DIRECTIVES.contains(&name.as_str()) {
-                let note = format!("Config directive '{name}' is not supported by rtool and is ignored");
+                let note =
+                    format!("Config directive '{name}' is not supported by rtool and is ignored");
                 if !notes.contains(&note) {
                     notes.push(note);
                 }
@@ -258,7 +287,11 @@ impl Config {
                         self.set_raw("save", &value);
                     } else {
                         let cur = self.get_str("save").to_string();
-                        let v = if cur.is_empty() { value } else { format!("{cur} {value}") };
+                        let v = if cur.is_empty() {
+                            value
+                        } else {
+                            format!("{cur} {value}")
+                        };
                         self.set_raw("save", &v);
                     }
                     save_reset = true;
@@ -274,7 +307,9 @@ impl Config {
                         };
                         if let Some(pos) = parts.chunks(4).position(|c| c[0] == class) {
                             for (k, v) in vals[1..].iter().enumerate() {
-                                parts[pos * 4 + 1 + k] = parse_memory(v).map(|n| n.to_string()).unwrap_or_else(|| v.clone());
+                                parts[pos * 4 + 1 + k] = parse_memory(v)
+                                    .map(|n| n.to_string())
+                                    .unwrap_or_else(|| v.clone());
                             }
                         }
                         self.set_raw(&canon, &parts.join(" "));
@@ -283,7 +318,12 @@ impl Config {
                     }
                 }
                 _ => {
-                    if vals.is_empty() && !matches!(canon.as_str(), "requirepass" | "masterauth" | "masteruser" | "logfile" | "pidfile") {
+                    if vals.is_empty()
+                        && !matches!(
+                            canon.as_str(),
+                            "requirepass" | "masterauth" | "masteruser" | "logfile" | "pidfile"
+                        )
+                    {
                         return Err(err("Bad directive or wrong number of arguments"));
                     }
                     let value = if MEMORY_DIRECTIVES.contains(&canon.as_str()) {
@@ -315,7 +355,11 @@ pub const MEMORY_DIRECTIVES: &[&str] = &[
 ];
 
 fn quote(s: &str) -> String {
-    if !s.is_empty() && !s.bytes().any(|c| c.is_ascii_whitespace() || c == b'"' || c == b'\'' || c == b'\\') {
+    if !s.is_empty()
+        && !s
+            .bytes()
+            .any(|c| c.is_ascii_whitespace() || c == b'"' || c == b'\'' || c == b'\\')
+    {
         return s.to_string();
     }
     let mut q = String::from("\"");
@@ -339,10 +383,24 @@ mod load_tests {
     fn file_then_options() {
         let dir = tempfile::tempdir().unwrap();
         let inc = dir.path().join("base.conf");
-        std::fs::write(&inc, "port 7000\nsave 900 1\nsave 300 10\nslave-read-only no\n").unwrap();
+        std::fs::write(
+            &inc,
+            "port 7000\nsave 900 1\nsave 300 10\nslave-read-only no\n",
+        )
+        .unwrap();
         let main = dir.path().join("redis.conf");
-        std::fs::write(&main, format!("include {}\nmaxmemory 1gb\nrename-command FLUSHALL \"\"\n", inc.display())).unwrap();
-        let opts: Vec<String> = ["--port", "6380", "--replicaof", "127.0.0.1 6379"].iter().map(|s| s.to_string()).collect();
+        std::fs::write(
+            &main,
+            format!(
+                "include {}\nmaxmemory 1gb\nrename-command FLUSHALL \"\"\n",
+                inc.display()
+            ),
+        )
+        .unwrap();
+        let opts: Vec<String> = ["--port", "6380", "--replicaof", "127.0.0.1 6379"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let (c, notes) = Config::load(Some(&main), &opts).unwrap();
         assert_eq!(c.get("port"), Some("6380"));
         assert_eq!(c.get("save"), Some("900 1 300 10"));

@@ -63,7 +63,8 @@ use bytes::Bytes;
 
 /// Standard error texts (Redis's `shared.*err` objects), so every command says them the same.
 pub mod errors {
-    pub const WRONGTYPE: &str = "-WRONGTYPE Operation against a key holding the wrong kind of value";
+    pub const WRONGTYPE: &str =
+        "-WRONGTYPE Operation against a key holding the wrong kind of value";
     pub const SYNTAX: &str = "syntax error";
     pub const NOT_INTEGER: &str = "value is not an integer or out of range";
     pub const NOT_FLOAT: &str = "value is not a valid float";
@@ -102,14 +103,27 @@ impl<'a> Ctx<'a> {
     }
 
     /// Look a key up for reading, expiring it first if its time has passed (lazy expiry).
+    /// Counts a keyspace hit or miss (INFO stats), like Redis's `lookupKeyRead`.
     pub fn lookup(&mut self, key: &[u8]) -> Option<&Value> {
-        self.expire_if_needed(key);
-        self.engine.keyspace.dbs[self.client.db].dict.get(key)
+        if self.expire_if_needed(key) {
+            // On a replica the key is still there but must look absent.
+            self.engine.stats.keyspace_misses += 1;
+            return None;
+        }
+        let v = self.engine.keyspace.dbs[self.client.db].dict.get(key);
+        if v.is_some() {
+            self.engine.stats.keyspace_hits += 1;
+        } else {
+            self.engine.stats.keyspace_misses += 1;
+        }
+        v
     }
 
-    /// Look a key up for writing (same expiry rule).
+    /// Look a key up for writing (same expiry rule, no hit/miss counting).
     pub fn lookup_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
-        self.expire_if_needed(key);
+        if self.expire_if_needed(key) {
+            return None;
+        }
         self.engine.keyspace.dbs[self.client.db].dict.get_mut(key)
     }
 
@@ -161,6 +175,13 @@ impl<'a> Ctx<'a> {
         self.touch(key);
     }
 
+    /// Store a new value under a key and keep its TTL if it had one.
+    pub fn set_value_keep_ttl(&mut self, key: &[u8], v: Value) {
+        let k = Bytes::copy_from_slice(key);
+        self.db().set_keep_ttl(k, v);
+        self.touch(key);
+    }
+
     /// Delete a key (and its TTL), telling WATCH. Returns whether it existed.
     pub fn delete(&mut self, key: &[u8]) -> bool {
         let existed = self.db().remove(key).is_some();
@@ -192,7 +213,10 @@ pub fn parse_f64(a: &[u8]) -> Option<f64> {
         "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
         "-inf" | "-infinity" => f64::NEG_INFINITY,
         _ => {
-            if !s.bytes().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-')) {
+            if !s
+                .bytes()
+                .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
+            {
                 return None;
             }
             s.parse::<f64>().ok()?

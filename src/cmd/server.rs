@@ -25,7 +25,9 @@ pub const HANDLERS: &[(&str, Handler)] = &[
 /// Reply to `<CMD> HELP` with a list of lines.
 pub fn help_reply(ctx: &mut Ctx, cmd: &str, lines: &[&str]) {
     ctx.out.array(lines.len() + 3);
-    ctx.out.simple(&format!("{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"));
+    ctx.out.simple(&format!(
+        "{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
     for l in lines {
         ctx.out.simple(l);
     }
@@ -95,7 +97,9 @@ fn swapdb(ctx: &mut Ctx, argv: &[&[u8]]) {
 }
 
 fn time(ctx: &mut Ctx, _argv: &[&[u8]]) {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     ctx.out.array(2);
     ctx.out.bulk(now.as_secs().to_string().as_bytes());
     ctx.out.bulk(now.subsec_micros().to_string().as_bytes());
@@ -211,8 +215,11 @@ fn command(ctx: &mut Ctx, argv: &[&[u8]]) {
         }
         b"docs" => {
             // Enough for redis-cli: a map of name -> (empty) doc map.
-            let names: Vec<usize> =
-                if argv.len() > 2 { argv[2..].iter().filter_map(|n| find(&table, n)).collect() } else { table.top_level().collect() };
+            let names: Vec<usize> = if argv.len() > 2 {
+                argv[2..].iter().filter_map(|n| find(&table, n)).collect()
+            } else {
+                table.top_level().collect()
+            };
             ctx.out.map(names.len());
             for i in names {
                 ctx.out.bulk(table.specs[i].name.as_bytes());
@@ -220,7 +227,10 @@ fn command(ctx: &mut Ctx, argv: &[&[u8]]) {
             }
         }
         b"list" => {
-            let mut names: Vec<&str> = table.top_level().map(|i| table.specs[i].name.as_str()).collect();
+            let mut names: Vec<&str> = table
+                .top_level()
+                .map(|i| table.specs[i].name.as_str())
+                .collect();
             names.sort();
             ctx.out.array(names.len());
             for n in names {
@@ -254,7 +264,9 @@ fn command(ctx: &mut Ctx, argv: &[&[u8]]) {
 fn find(table: &super::table::Table, name: &[u8]) -> Option<usize> {
     let s = String::from_utf8_lossy(name).to_ascii_lowercase();
     match s.split_once('|') {
-        Some((p, sub)) => table.lookup(p.as_bytes()).and_then(|p| table.lookup_sub(p, sub.as_bytes())),
+        Some((p, sub)) => table
+            .lookup(p.as_bytes())
+            .and_then(|p| table.lookup_sub(p, sub.as_bytes())),
         None => table.lookup(name),
     }
 }
@@ -264,7 +276,11 @@ pub fn key_positions(spec: &CommandSpec, argc: usize) -> Vec<usize> {
     if spec.first_key <= 0 {
         return vec![];
     }
-    let last = if spec.last_key < 0 { argc as i32 + spec.last_key } else { spec.last_key };
+    let last = if spec.last_key < 0 {
+        argc as i32 + spec.last_key
+    } else {
+        spec.last_key
+    };
     let step = spec.step.max(1);
     let mut v = Vec::new();
     let mut i = spec.first_key;

@@ -21,7 +21,9 @@ pub struct Dict<V> {
 
 impl<V> Default for Dict<V> {
     fn default() -> Self {
-        Dict { map: IndexMap::new() }
+        Dict {
+            map: IndexMap::new(),
+        }
     }
 }
 
