@@ -32,7 +32,7 @@ pub fn help_reply(ctx: &mut Ctx, cmd: &str, lines: &[&str]) {
         ctx.out.simple(l);
     }
     ctx.out.simple("HELP");
-    ctx.out.simple("    Print this help.");
+    ctx.out.simple("    Prints this help.");
 }
 
 fn dbsize(ctx: &mut Ctx, _argv: &[&[u8]]) {

@@ -195,21 +195,25 @@ pub fn parse_cursor(out: &mut Reply, a: &[u8]) -> Option<u64> {
 
 /// A blocking command's timeout in seconds (`getTimeoutFromObjectOrReply` with
 /// `UNIT_SECONDS`): `Some(None)` blocks forever, `Some(Some(deadline_ms))` until then.
+///
+/// Redis reads a `long double` and casts `ceil(secs * 1000)` to `long long`; anything beyond
+/// that range (`inf`, `1e20`) wraps to a negative number on x86, hence "timeout is negative".
 pub fn timeout_secs(out: &mut Reply, a: &[u8], now_ms: i64) -> Option<Option<i64>> {
-    let Some(secs) = string2d(a).filter(|v| v.is_finite() || *v < 0.0) else {
+    let (v, n, erange) = strtod(a);
+    if a.is_empty() || is_c_space(a[0]) || n != a.len() || v.is_nan() {
         out.err("timeout is not a float or out of range");
         return None;
+    }
+    let ms = if erange && v == 0.0 {
+        if a.first() == Some(&b'-') { 0.0 } else { 1.0 }
+    } else {
+        (v * 1000.0).ceil()
     };
-    let ms = (secs * 1000.0).ceil();
-    if ms < 0.0 {
+    if ms < 0.0 || !ms.is_finite() || ms >= 9.223_372_036_854_776e18 {
         out.err("timeout is negative");
         return None;
     }
-    let ms = if ms >= i64::MAX as f64 {
-        i64::MAX
-    } else {
-        ms as i64
-    };
+    let ms = ms as i64;
     Some(if ms > 0 {
         Some(now_ms.saturating_add(ms))
     } else {
