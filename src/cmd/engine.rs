@@ -387,7 +387,6 @@ impl Engine {
             run_handler(&mut ctx, spec, argv);
             (ctx.block.is_some(), ctx.rewrite.take())
         };
-        self.call_depth -= 1;
         // A served client's writes propagate like any command's (Redis's blocked.c
         // propagates the pop or the XCLAIMs it did for the client).
         match rewrite {
@@ -397,6 +396,7 @@ impl Engine {
             }
             None => {}
         }
+        self.call_depth -= 1;
         self.finish_call();
         blocked
     }
@@ -641,7 +641,6 @@ pub fn call(
         run_handler(&mut ctx, spec, argv);
         (ctx.rewrite.take(), ctx.block.take(), ctx.block_argv.take())
     };
-    engine.call_depth -= 1;
     let changed = engine.dirty > dirty_before;
     if spec.is(flags::WRITE) || spec.is(flags::MAY_REPLICATE) {
         match rewrite {
@@ -656,6 +655,9 @@ pub fn call(
             None => {}
         }
     }
+    // Still inside the call while queueing: several writes from one command must reach
+    // the log together, wrapped in MULTI/EXEC (the flush below does that).
+    engine.call_depth -= 1;
     engine.finish_call();
     let st = engine.stats.commands.entry(spec.name.clone()).or_default();
     st.calls += 1;
@@ -676,7 +678,9 @@ pub fn call(
         count_error(engine, &msg);
     }
     if let Some((keys, deadline)) = block {
-        let rerun: Option<Vec<&[u8]>> = block_argv.as_ref().map(|v| v.iter().map(|a| a.as_ref()).collect());
+        let rerun: Option<Vec<&[u8]>> = block_argv
+            .as_ref()
+            .map(|v| v.iter().map(|a| a.as_ref()).collect());
         let argv = rerun.as_deref().unwrap_or(argv);
         engine
             .blocking

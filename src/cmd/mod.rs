@@ -200,7 +200,9 @@ impl<'a> Ctx<'a> {
     /// A stream is about to be deleted or overwritten: clients blocked on it in XREADGROUP
     /// must hear about it (Redis signals the key as ready when a stream leaves it).
     fn stream_leaving(&mut self, key: &[u8]) {
-        if !self.engine.blocking.is_empty() && matches!(self.db().dict.get(key), Some(Value::Stream(_))) {
+        if !self.engine.blocking.is_empty()
+            && matches!(self.db().dict.get(key), Some(Value::Stream(_)))
+        {
             self.key_ready(key);
         }
     }

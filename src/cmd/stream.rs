@@ -38,6 +38,9 @@ pub const HANDLERS: &[(&str, Handler)] = &[
     ("xinfo", xinfo),
 ];
 
+#[cfg(test)]
+mod prop_tests;
+
 const INVALID_ID: &str = "Invalid stream ID specified as stream command argument";
 
 // ---------------------------------------------------------------------------------------------
@@ -799,7 +802,7 @@ fn xread_generic(ctx: &mut Ctx, argv: &[&[u8]], group_mode: bool) {
         } else if eq_ic(o, "streams") && more > 0 {
             streams_arg = i + 1;
             let n = argv.len() - streams_arg;
-            if n % 2 != 0 {
+            if !n.is_multiple_of(2) {
                 return ctx.out.err("Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.");
             }
             nstreams = n / 2;
@@ -843,7 +846,7 @@ fn xread_generic(ctx: &mut Ctx, argv: &[&[u8]], group_mode: bool) {
         let idarg = argv[streams_arg + nstreams + k];
         ctx.expire_if_needed(key);
         let db = ctx.client.db;
-        let (exists, last_id, has_group) = match ctx.engine.keyspace.dbs[db].dict.get(*key) {
+        let (exists, last_id, has_group) = match ctx.engine.keyspace.dbs[db].dict.get(key) {
             None => (false, StreamId::MIN, false),
             Some(Value::Stream(s)) => (
                 true,
@@ -911,7 +914,7 @@ fn xread_generic(ctx: &mut Ctx, argv: &[&[u8]], group_mode: bool) {
     for (k, key) in keys.iter().enumerate() {
         let db = ctx.client.db;
         let out = &mut *ctx.out;
-        let Some(Value::Stream(s)) = ctx.engine.keyspace.dbs[db].dict.get_mut(*key) else {
+        let Some(Value::Stream(s)) = ctx.engine.keyspace.dbs[db].dict.get_mut(key) else {
             continue;
         };
         let gt = ids[k];

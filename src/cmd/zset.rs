@@ -507,7 +507,7 @@ fn zadd_generic(ctx: &mut Ctx, argv: &[&[u8]], mut f: AddFlags) {
             .out
             .err("XX and NX options at the same time are not compatible");
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return ctx
             .out
             .err("GT, LT, and/or NX options at the same time are not compatible");
@@ -1273,7 +1273,7 @@ fn zrandmember(ctx: &mut Ctx, argv: &[&[u8]]) {
         return ctx.out.err(errors::SYNTAX);
     }
     let withscores = argv.len() == 4;
-    if withscores && (l < -(i64::MAX / 2) || l > i64::MAX / 2) {
+    if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
         return ctx.out.err("value is out of range");
     }
     // Draw the random numbers first: the engine's generator and the set are both in Ctx.
