@@ -12,7 +12,8 @@
 //! | `!send` | send the next command without reading its reply (a client that blocks) |
 //! | `!recv` | read one pending reply on the current connection and compare |
 //! | `!wait-ms N` | let N milliseconds pass (expiry) |
-//! | `!raw <escaped bytes>` | send raw bytes (protocol errors), then compare one reply |
+//! | `!raw <escaped bytes>` | send raw bytes (protocol errors), compare all until close |
+//! | `!server-args --name value` | start both servers with these options |
 //!
 //! Where rtool deliberately differs from Redis, the script says so next to an `!ignore`; the
 //! list of such places is `DELIBERATE` below, so the differences are stated in one place.
@@ -135,6 +136,7 @@ fn run_script(name: &str, text: &str) -> Vec<String> {
         if let Some(d) = line.strip_prefix('!') {
             let (word, arg) = d.split_once(' ').unwrap_or((d, ""));
             match word {
+                "server-args" => {}
                 "sort" => sort_next = true,
                 "ignore" => ignore_next = true,
                 "send" => send_next = true,
@@ -159,6 +161,10 @@ fn run_script(name: &str, text: &str) -> Vec<String> {
                         .iter_mut()
                         .map(|s| {
                             let c = s.conn(cur);
+                            // Not every case closes the connection: wait at most 2 s.
+                            let _ = c
+                                .stream
+                                .set_read_timeout(Some(std::time::Duration::from_secs(2)));
                             c.send_raw(&bytes);
                             c.read_to_close()
                         })

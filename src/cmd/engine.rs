@@ -99,6 +99,9 @@ pub struct Engine {
     pub rng: u64,
     /// True while EXEC runs the queued commands: blocking commands must not block then.
     pub in_exec: bool,
+    /// `DEBUG SET-ACTIVE-EXPIRE 0` turns the active expire cycle off (tests use it to make
+    /// expiry deterministic: only lazy expiry then).
+    pub active_expire: bool,
     /// Unix seconds of the last successful save (LASTSAVE, INFO `rdb_last_save_time`).
     pub lastsave: i64,
 }
@@ -145,6 +148,7 @@ impl Engine {
             is_replica: false,
             rng: now_ms() as u64 | 1,
             in_exec: false,
+            active_expire: true,
             lastsave: now_ms() / 1000,
         };
         e.reload_cached_config();
@@ -286,6 +290,10 @@ impl Engine {
     }
 
     /// Delete an expired key: count it, tell WATCH, propagate `DEL key`.
+    ///
+    /// The DEL joins the effects of the command that found the key expired, so a write on a
+    /// lazily expired key reaches replicas as `MULTI, DEL k, SET k .., EXEC` while a read
+    /// sends a lone `DEL` (observed on Redis 7.0.15). The active cycle's DELs go alone.
     pub fn delete_expired(&mut self, db: usize, key: &[u8]) {
         self.keyspace.dbs[db].remove(key);
         self.stats.expired_keys += 1;
@@ -411,7 +419,7 @@ impl Engine {
     /// volatile keys, sample 20 keys with a TTL, delete the expired ones, and repeat while
     /// more than a quarter of the sample was expired, within a time budget.
     pub fn active_expire_cycle(&mut self, budget_us: u64) {
-        if self.is_replica {
+        if self.is_replica || !self.active_expire {
             return;
         }
         let start = std::time::Instant::now();
@@ -642,18 +650,18 @@ pub fn call(
         (ctx.rewrite.take(), ctx.block.take(), ctx.block_argv.take())
     };
     let changed = engine.dirty > dirty_before;
-    if spec.is(flags::WRITE) || spec.is(flags::MAY_REPLICATE) {
-        match rewrite {
-            Some(cmds) => {
-                for c in cmds {
-                    engine.propagate(db, c);
-                }
+    // A handler that said what to propagate is believed (PUBLISH is not flagged `write` but
+    // goes to replicas); otherwise a write command that changed data goes as typed.
+    match rewrite {
+        Some(cmds) => {
+            for c in cmds {
+                engine.propagate(db, c);
             }
-            None if changed && spec.is(flags::WRITE) => {
-                engine.propagate(db, argv.iter().map(|a| Bytes::copy_from_slice(a)).collect());
-            }
-            None => {}
         }
+        None if changed && spec.is(flags::WRITE) => {
+            engine.propagate(db, argv.iter().map(|a| Bytes::copy_from_slice(a)).collect());
+        }
+        None => {}
     }
     // Still inside the call while queueing: several writes from one command must reach
     // the log together, wrapped in MULTI/EXEC (the flush below does that).

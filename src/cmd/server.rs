@@ -126,7 +126,25 @@ fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) {
     ctx.engine.requests.push(Request::Shutdown { save });
 }
 
+/// `enable-debug-command`: DEBUG is refused unless `yes`, or `local` and the client is on the
+/// loopback interface (Redis 7.0's `mustObeyClient`/`allowProtectedAction`).
+fn debug_allowed(ctx: &Ctx) -> bool {
+    match ctx.engine.config.get_str("enable-debug-command") {
+        "yes" => true,
+        "local" => ctx
+            .engine
+            .clients
+            .get(&ctx.client.id)
+            .and_then(|c| c.addr.parse::<std::net::SocketAddr>().ok())
+            .is_some_and(|a| a.ip().is_loopback()),
+        _ => false,
+    }
+}
+
 fn debug(ctx: &mut Ctx, argv: &[&[u8]]) {
+    if !debug_allowed(ctx) {
+        return ctx.out.err("DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
+    }
     let sub = argv[1].to_ascii_lowercase();
     match sub.as_slice() {
         b"sleep" if argv.len() >= 3 => {
@@ -147,7 +165,10 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) {
                 ctx.out.simple(&d);
             }
         }
-        b"set-active-expire" if argv.len() >= 3 => ctx.out.ok(),
+        b"set-active-expire" if argv.len() >= 3 => {
+            ctx.engine.active_expire = argv[2] != b"0";
+            ctx.out.ok();
+        }
         b"object" if argv.len() >= 3 => {
             let enc = ctx.lookup(argv[2]).map(|v| v.encoding());
             match enc {

@@ -471,7 +471,7 @@ fn incrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) {
         Some(Value::Str(s)) => s.bytes.clone(),
         Some(_) => return ctx.wrongtype(),
     };
-    let result = match float_add(&cur, argv[2]) {
+    let result = match crate::ld80::incrbyfloat(&cur, argv[2]) {
         Ok(r) => r,
         Err(e) => return ctx.out.err(e),
     };
@@ -485,28 +485,6 @@ fn incrbyfloat(ctx: &mut Ctx, argv: &[&[u8]]) {
         v,
         b("KEEPTTL"),
     ]]);
-}
-
-/// `cur + incr` as Redis computes and prints it (C `long double`, `%.17Lf`, trailing zeros
-/// removed). Errors are Redis's texts.
-pub fn float_add(cur: &[u8], incr: &[u8]) -> Result<String, &'static str> {
-    let Some(a) = super::parse_f64(cur) else {
-        return Err(errors::NOT_FLOAT);
-    };
-    let Some(b) = super::parse_f64(incr) else {
-        return Err(errors::NOT_FLOAT);
-    };
-    let r = a + b;
-    if r.is_nan() || r.is_infinite() {
-        return Err("increment would produce NaN or Infinity");
-    }
-    let s = format!("{:.17}", r);
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    };
-    Ok(if s == "-0" { "0".into() } else { s })
 }
 
 fn getrange(ctx: &mut Ctx, argv: &[&[u8]]) {

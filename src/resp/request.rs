@@ -92,7 +92,13 @@ pub fn parse_request<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, P
 }
 
 fn parse_inline(buf: &[u8]) -> Result<Parsed<'_>, ProtocolError> {
-    let Some(nl) = memchr::memchr(b'\n', buf) else {
+    // Redis looks for the newline with `strchr`, which stops at a NUL byte: a NUL before the
+    // newline makes the line look unfinished until the 64 KiB limit. Same here.
+    let nl = match memchr::memchr2(b'\n', 0, buf) {
+        Some(i) if buf[i] == b'\n' => Some(i),
+        _ => None,
+    };
+    let Some(nl) = nl else {
         if buf.len() > INLINE_MAX_SIZE {
             return Err(ProtocolError::TooBigInline);
         }
