@@ -17,7 +17,10 @@ impl Harness {
     fn new() -> Harness {
         let mut engine = Engine::new(Config::default());
         engine.repl.active = true;
-        let mut h = Harness { engine, clients: Vec::new() };
+        let mut h = Harness {
+            engine,
+            clients: Vec::new(),
+        };
         h.client();
         h.engine.repl.take_pending();
         h
@@ -25,7 +28,9 @@ impl Harness {
 
     fn client(&mut self) -> usize {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let id = self.engine.add_client("127.0.0.1:1".into(), "127.0.0.1:2".into(), tx);
+        let id = self
+            .engine
+            .add_client("127.0.0.1:1".into(), "127.0.0.1:2".into(), tx);
         self.clients.push((Client::new(id, true), rx));
         self.clients.len() - 1
     }
@@ -64,7 +69,9 @@ impl Harness {
         let mut cmds = Vec::new();
         // The stream is arrays of bulk strings: `*n`, then `$len` and the bytes, n times.
         while let Some(head) = parts.next() {
-            let Some(n) = head.strip_prefix('*').and_then(|n| n.parse::<usize>().ok()) else { break };
+            let Some(n) = head.strip_prefix('*').and_then(|n| n.parse::<usize>().ok()) else {
+                break;
+            };
             let mut words = Vec::new();
             for _ in 0..n {
                 parts.next();
@@ -73,7 +80,11 @@ impl Harness {
             let mut line = Vec::new();
             let mut after_time = false;
             for w in words {
-                line.push(if after_time { "T".to_string() } else { w.clone() });
+                line.push(if after_time {
+                    "T".to_string()
+                } else {
+                    w.clone()
+                });
                 after_time = w == "TIME";
             }
             let line = line.join(" ");
@@ -120,7 +131,10 @@ fn xadd_generated_ids_and_approximate_trims() {
     h.run("XTRIM s MAXLEN ~ 0");
     h.run("XTRIM s MAXLEN 1");
     h.run("XTRIM s MAXLEN 100");
-    assert_eq!(h.propagated(), lines(&["XADD s 11-0 a 1", "XADD s 12-0 a 1", "XTRIM s MAXLEN = 0"]));
+    assert_eq!(
+        h.propagated(),
+        lines(&["XADD s 11-0 a 1", "XADD s 12-0 a 1", "XTRIM s MAXLEN = 0"])
+    );
 }
 
 #[test]
@@ -132,25 +146,47 @@ fn group_reads_and_claims() {
     h.run("XADD s 100-2 x 2");
     h.propagated();
     h.run("XREADGROUP GROUP g alice COUNT 1 STREAMS s >");
-    assert_eq!(h.propagated(), lines(&["XCLAIM s g alice 0 100-1 TIME T RETRYCOUNT 1 FORCE JUSTID LASTID 100-1"]));
+    assert_eq!(
+        h.propagated(),
+        lines(&["XCLAIM s g alice 0 100-1 TIME T RETRYCOUNT 1 FORCE JUSTID LASTID 100-1"])
+    );
     h.run("XREADGROUP GROUP g alice STREAMS s 0");
     assert_eq!(h.propagated(), Vec::<String>::new());
     h.run("XREADGROUP GROUP g bob NOACK STREAMS s >");
     assert_eq!(
         h.propagated(),
-        lines(&["MULTI", "XGROUP CREATECONSUMER s g bob", "XGROUP SETID s g 100-2 ENTRIESREAD 2", "EXEC"])
+        lines(&[
+            "MULTI",
+            "XGROUP CREATECONSUMER s g bob",
+            "XGROUP SETID s g 100-2 ENTRIESREAD 2",
+            "EXEC"
+        ])
     );
     h.run("XREADGROUP GROUP g2 carol NOACK STREAMS s >");
     assert_eq!(
         h.propagated(),
-        lines(&["MULTI", "XGROUP CREATECONSUMER s g2 carol", "XGROUP SETID s g2 100-2 ENTRIESREAD 5", "EXEC"])
+        lines(&[
+            "MULTI",
+            "XGROUP CREATECONSUMER s g2 carol",
+            "XGROUP SETID s g2 100-2 ENTRIESREAD 5",
+            "EXEC"
+        ])
     );
     h.run("XCLAIM s g bob 0 100-1 JUSTID");
-    assert_eq!(h.propagated(), lines(&["XCLAIM s g bob 0 100-1 TIME T RETRYCOUNT 2 FORCE JUSTID LASTID 100-2"]));
+    assert_eq!(
+        h.propagated(),
+        lines(&["XCLAIM s g bob 0 100-1 TIME T RETRYCOUNT 2 FORCE JUSTID LASTID 100-2"])
+    );
     h.run("XCLAIM s g bob 0 100-1 LASTID 200-0 JUSTID");
-    assert_eq!(h.propagated(), lines(&["XCLAIM s g bob 0 100-1 TIME T RETRYCOUNT 2 FORCE JUSTID LASTID 200-0"]));
+    assert_eq!(
+        h.propagated(),
+        lines(&["XCLAIM s g bob 0 100-1 TIME T RETRYCOUNT 2 FORCE JUSTID LASTID 200-0"])
+    );
     h.run("XCLAIM s g bob 0 1 LASTID 300-0");
-    assert_eq!(h.propagated(), lines(&["XGROUP SETID s g 300-0 ENTRIESREAD 2"]));
+    assert_eq!(
+        h.propagated(),
+        lines(&["XGROUP SETID s g 300-0 ENTRIESREAD 2"])
+    );
     h.run("XACK s g 100-1");
     h.run("XACK s g 100-1");
     assert_eq!(h.propagated(), lines(&["XACK s g 100-1"]));
@@ -161,7 +197,10 @@ fn group_reads_and_claims() {
     h.run("XDEL s 100-2");
     h.propagated();
     let r = h.run("XAUTOCLAIM s g2 erin 0 0");
-    assert_eq!(r, "*3\r\n$3\r\n0-0\r\n*1\r\n*2\r\n$5\r\n100-1\r\n*2\r\n$1\r\nx\r\n$1\r\n1\r\n*1\r\n$5\r\n100-2\r\n");
+    assert_eq!(
+        r,
+        "*3\r\n$3\r\n0-0\r\n*1\r\n*2\r\n$5\r\n100-1\r\n*2\r\n$1\r\nx\r\n$1\r\n1\r\n*1\r\n$5\r\n100-2\r\n"
+    );
     assert_eq!(
         h.propagated(),
         lines(&[
@@ -196,28 +235,51 @@ fn served_blocked_clients_propagate_their_effect() {
     h.propagated();
     assert_eq!(h.on(b, "XREADGROUP GROUP g frank BLOCK 0 STREAMS s >"), "");
     h.run("XADD s 1000-0 z 1");
-    assert_eq!(h.unblocked(b), "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$6\r\n1000-0\r\n*2\r\n$1\r\nz\r\n$1\r\n1\r\n");
+    assert_eq!(
+        h.unblocked(b),
+        "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$6\r\n1000-0\r\n*2\r\n$1\r\nz\r\n$1\r\n1\r\n"
+    );
     assert_eq!(
         h.propagated(),
-        lines(&["XADD s 1000-0 z 1", "XCLAIM s g frank 0 1000-0 TIME T RETRYCOUNT 1 FORCE JUSTID LASTID 1000-0"])
+        lines(&[
+            "XADD s 1000-0 z 1",
+            "XCLAIM s g frank 0 1000-0 TIME T RETRYCOUNT 1 FORCE JUSTID LASTID 1000-0"
+        ])
     );
     // XREAD pins `$` when it blocks: the entry that wakes it is the one it gets.
     assert_eq!(h.on(b, "XREAD BLOCK 0 STREAMS s $"), "");
     h.run("XADD s 2000-0 y 2");
-    assert_eq!(h.unblocked(b), "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$6\r\n2000-0\r\n*2\r\n$1\r\ny\r\n$1\r\n2\r\n");
+    assert_eq!(
+        h.unblocked(b),
+        "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$6\r\n2000-0\r\n*2\r\n$1\r\ny\r\n$1\r\n2\r\n"
+    );
     h.propagated();
     assert_eq!(h.on(b, "BZPOPMIN z 0"), "");
     h.run("ZADD z 1 a 2 b");
     assert_eq!(h.unblocked(b), "*3\r\n$1\r\nz\r\n$1\r\na\r\n$1\r\n1\r\n");
     assert_eq!(h.on(b, "BZMPOP 0 1 w MAX COUNT 3"), "");
     h.run("ZADD w 1 a 2 b");
-    assert_eq!(h.unblocked(b), "*2\r\n$1\r\nw\r\n*2\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n");
-    assert_eq!(h.propagated(), lines(&["ZADD z 1 a 2 b", "ZPOPMIN z", "ZADD w 1 a 2 b", "ZPOPMAX w 2"]));
+    assert_eq!(
+        h.unblocked(b),
+        "*2\r\n$1\r\nw\r\n*2\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n"
+    );
+    assert_eq!(
+        h.propagated(),
+        lines(&[
+            "ZADD z 1 a 2 b",
+            "ZPOPMIN z",
+            "ZADD w 1 a 2 b",
+            "ZPOPMAX w 2"
+        ])
+    );
     // A stream deleted under a blocked XREADGROUP unblocks it with an error.
     h.run("XGROUP CREATE d g $ MKSTREAM");
     assert_eq!(h.on(b, "XREADGROUP GROUP g c BLOCK 0 STREAMS d >"), "");
     h.run("DEL d");
-    assert_eq!(h.unblocked(b), "-UNBLOCKED the stream key no longer exists\r\n");
+    assert_eq!(
+        h.unblocked(b),
+        "-UNBLOCKED the stream key no longer exists\r\n"
+    );
 }
 
 #[test]
