@@ -1399,12 +1399,12 @@ fn xpending(ctx: &mut Ctx, argv: &[&[u8]]) {
         }
         return;
     }
-    let ids: Vec<StreamId> = match consumer {
+    let ids: Box<dyn Iterator<Item = StreamId> + '_> = match consumer {
         Some(name) => match g.consumers.get(name) {
-            Some(c) => c.pel.range(start..).copied().collect(),
+            Some(c) => Box::new(c.pel.range(start..).copied()),
             None => return out.array(0),
         },
-        None => g.pel.range(start..).map(|(id, _)| *id).collect(),
+        None => Box::new(g.pel.range(start..).map(|(id, _)| *id)),
     };
     let mark = out.deferred();
     let mut n = 0;
@@ -1412,7 +1412,9 @@ fn xpending(ctx: &mut Ctx, argv: &[&[u8]]) {
         if count == 0 || id > end {
             break;
         }
-        let Some(nack) = g.pel.get(&id) else { continue };
+        let Some(nack) = g.pel.get(&id) else {
+            continue;
+        };
         if minidle != 0 && now - nack.delivery_time < minidle {
             continue;
         }

@@ -1703,3 +1703,65 @@ fn zscan(ctx: &mut Ctx, argv: &[&[u8]]) {
         out.bulk(s.as_bytes());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::cmd::{Client, Engine, execute};
+    use crate::config::Config;
+    use crate::keyspace::{Dict, SetValue, Value};
+    use crate::resp::Reply;
+    use bytes::Bytes;
+
+    /// The bulk strings and integers of a reply, space separated.
+    fn flat(reply: &[u8]) -> String {
+        let text = String::from_utf8_lossy(reply);
+        let mut words = Vec::new();
+        let mut lines = text.split("\r\n");
+        while let Some(l) = lines.next() {
+            if l.starts_with('$') && l != "$-1" {
+                words.push(lines.next().unwrap_or_default().to_string());
+            } else if let Some(n) = l.strip_prefix(':') {
+                words.push(n.to_string());
+            }
+        }
+        words.join(" ")
+    }
+
+    /// Plain sets as inputs of the set operations (score 1 each); expected replies are
+    /// those of Redis 7.0.15 for the same data.
+    #[test]
+    fn sets_as_inputs() {
+        let mut e = Engine::new(Config::default());
+        let mut table = Dict::new();
+        for m in ["a", "d", "x"] {
+            table.insert(Bytes::from(m), ());
+        }
+        e.keyspace.dbs[0]
+            .dict
+            .insert(Bytes::from("s1"), Value::Set(SetValue::Table(table)));
+        e.keyspace.dbs[0].dict.insert(
+            Bytes::from("si"),
+            Value::Set(SetValue::Intset(vec![1, 2, 3])),
+        );
+        let mut c = Client::new(1, true);
+        let mut run = |line: &str| {
+            let args: Vec<&[u8]> = line.split(' ').map(|a| a.as_bytes()).collect();
+            let mut out = Reply::new(false);
+            execute(&mut e, &mut c, &args, &mut out);
+            flat(&out.buf)
+        };
+        run("ZADD u1 1 a 2 b 3 c");
+        run("ZADD u3 5 1 6 9");
+        assert_eq!(run("ZUNION 2 u1 s1 WITHSCORES"), "d 1 x 1 a 2 b 2 c 3");
+        assert_eq!(run("ZINTER 2 u1 s1 WITHSCORES"), "a 2");
+        assert_eq!(run("ZDIFF 2 s1 u1 WITHSCORES"), "d 1 x 1");
+        assert_eq!(
+            run("ZUNION 3 si u3 s1 WEIGHTS 2 3 4 WITHSCORES"),
+            "2 2 3 2 a 4 d 4 x 4 1 17 9 18"
+        );
+        assert_eq!(run("ZINTER 2 si u3 AGGREGATE MAX WITHSCORES"), "1 5");
+        assert_eq!(run("ZINTERCARD 2 si u3"), "1");
+        assert_eq!(run("ZUNIONSTORE dst 2 si s1"), "6");
+        assert_eq!(run("OBJECT ENCODING dst"), "listpack");
+    }
+}

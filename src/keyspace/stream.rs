@@ -188,6 +188,22 @@ fn lp_str_len(s: &[u8]) -> usize {
 const LP_EMPTY: usize = 6 + 1;
 
 impl Node {
+    /// A listpack as read back from an RDB file: its master fields and its entries (tombstones
+    /// included, in ID order). The counters and the byte size are derived from them.
+    pub fn from_parts(master: StreamId, master_fields: Vec<Bytes>, entries: Vec<Entry>) -> Node {
+        let mut n = Node::new(master_fields);
+        for e in &entries {
+            n.body_bytes += n.entry_bytes(master, e);
+            if e.deleted {
+                n.deleted += 1;
+            } else {
+                n.live += 1;
+            }
+        }
+        n.entries = entries;
+        n
+    }
+
     fn new(master_fields: Vec<Bytes>) -> Node {
         let mut body = LP_EMPTY + lp_int_len(master_fields.len() as i64) + lp_int_len(0);
         for f in &master_fields {
@@ -326,6 +342,14 @@ impl StreamValue {
     /// The listpacks, by master ID (for RDB writing and inspection).
     pub fn listpacks(&self) -> impl Iterator<Item = (&StreamId, &Node)> {
         self.nodes.iter()
+    }
+
+    /// Put a listpack back as it was (RDB loading): nodes must come in ID order, and the
+    /// caller sets `length`, `last_id`, `first_id`, `max_deleted_entry_id`, `entries_added`
+    /// and the groups from the file's metadata.
+    pub fn push_node(&mut self, master: StreamId, node: Node) {
+        self.rax.insert(&master.encode());
+        self.nodes.insert(master, node);
     }
 
     /// XADD's ID choice (`streamAppendItem`'s first half), without adding anything.
@@ -544,8 +568,8 @@ impl StreamValue {
     /// `limit` (0 = none) caps the entries removed. Returns how many were removed.
     pub fn trim(&mut self, how: Trim, approx: bool, limit: u64) -> u64 {
         let mut deleted: u64 = 0;
-        let keys: Vec<StreamId> = self.nodes.keys().copied().collect();
-        for key in keys {
+        // Trimming works from the head: the node to look at is always the first one left.
+        while let Some(&key) = self.nodes.keys().next() {
             if let Trim::MaxLen(max) = how
                 && self.length <= max
             {
