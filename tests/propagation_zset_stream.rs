@@ -257,3 +257,50 @@ fn served_blocked_stream_readers() {
         "XADD s 3000-0 z 3",
     ]);
 }
+
+/// A deterministic pseudo-random mix of group commands (reads with and without NOACK,
+/// history reads, acks, claims, autoclaims of deleted entries, SETID, consumer churn): the
+/// propagated streams must still be the same bytes.
+#[test]
+fn random_group_traffic() {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    let groups = ["g1", "g2", "g3"];
+    let consumers = ["c1", "c2", "c3"];
+    let mut script: Vec<String> = vec!["XGROUP CREATE s g1 $ MKSTREAM".into()];
+    let mut last = 0;
+    for _ in 0..300 {
+        let g = groups[next(3) as usize];
+        let c = consumers[next(3) as usize];
+        let id = format!("{}-0", next(last + 3));
+        let cmd = match next(12) {
+            0..=2 => {
+                last += 1;
+                format!("XADD s {last}-0 f {last}")
+            }
+            3 => format!("XGROUP CREATE s {g} {}", ["0", "$", &id][next(3) as usize]),
+            4 => format!("XREADGROUP GROUP {g} {c} COUNT {} STREAMS s >", 1 + next(3)),
+            5 => format!("XREADGROUP GROUP {g} {c} NOACK STREAMS s >"),
+            6 => format!("XREADGROUP GROUP {g} {c} STREAMS s 0"),
+            7 => format!("XACK s {g} {id}"),
+            8 => format!(
+                "XCLAIM s {g} {c} 0 {id} {}",
+                ["JUSTID", "FORCE", "LASTID 9-0", ""][next(4) as usize]
+            ),
+            9 => format!("XAUTOCLAIM s {g} {c} 0 0 COUNT 2"),
+            10 => format!("XDEL s {id}"),
+            _ => format!(
+                "XGROUP {} s {g} {c}",
+                ["CREATECONSUMER", "DELCONSUMER"][next(2) as usize]
+            ),
+        };
+        script.push(cmd);
+    }
+    let refs: Vec<&str> = script.iter().map(|s| s.as_str()).collect();
+    check(&refs);
+}
