@@ -377,6 +377,12 @@ fn rewrite_trim(argv: &mut [Bytes], a: &AddTrimArgs, s: &StreamValue) {
     };
 }
 
+/// `XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]] *|id field value...`
+///
+/// The ID is checked against `0-0` before the key is touched, so a rejected XADD never
+/// leaves an empty stream behind; the stream is created (unless NOMKSTREAM) before the append
+/// can fail for a too-small ID, as in Redis. What is propagated is the command with the ID
+/// actually used and, after an approximate trim, the exact result of the trim.
 fn xadd(ctx: &mut Ctx, argv: &[&[u8]]) {
     let Some(a) = parse_add_trim(ctx, argv, true) else {
         return;
@@ -448,6 +454,8 @@ fn xadd(ctx: &mut Ctx, argv: &[&[u8]]) {
     ctx.key_ready(key);
 }
 
+/// `XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT count]`: propagated only when it removed
+/// something, with `~` rewritten like XADD's.
 fn xtrim(ctx: &mut Ctx, argv: &[&[u8]]) {
     let Some(a) = parse_add_trim(ctx, argv, false) else {
         return;
@@ -477,6 +485,9 @@ fn xtrim(ctx: &mut Ctx, argv: &[&[u8]]) {
 // ---------------------------------------------------------------------------------------------
 // XRANGE XREVRANGE XLEN XDEL
 
+/// XRANGE / XREVRANGE (`xrangeGenericCommand`). Both IDs are parsed (an incomplete start
+/// gets sequence 0, an incomplete end the maximum; `(` excludes), then COUNT, then the key.
+/// `COUNT 0` replies the *null* array, not an empty one.
 fn xrange_generic(ctx: &mut Ctx, argv: &[&[u8]], rev: bool) {
     let (start_arg, end_arg) = if rev {
         (argv[3], argv[2])
@@ -523,14 +534,17 @@ fn xrange_generic(ctx: &mut Ctx, argv: &[&[u8]], rev: bool) {
     out.set_deferred(mark, b'*', n);
 }
 
+/// `XRANGE key start end [COUNT n]`
 fn xrange(ctx: &mut Ctx, argv: &[&[u8]]) {
     xrange_generic(ctx, argv, false)
 }
 
+/// `XREVRANGE key end start [COUNT n]`
 fn xrevrange(ctx: &mut Ctx, argv: &[&[u8]]) {
     xrange_generic(ctx, argv, true)
 }
 
+/// `XLEN key`: live entries only.
 fn xlen(ctx: &mut Ctx, argv: &[&[u8]]) {
     let Ok((s, out)) = sread(ctx, argv[1]) else {
         return;
@@ -538,6 +552,9 @@ fn xlen(ctx: &mut Ctx, argv: &[&[u8]]) {
     out.int(s.map(|s| s.length as i64).unwrap_or(0));
 }
 
+/// `XDEL key id...`: unlike most commands, the key is looked up before the arguments are
+/// checked. All IDs are parsed before anything is deleted, so a bad one deletes nothing.
+/// An emptied stream stays (streams are the one type Redis keeps when empty).
 fn xdel(ctx: &mut Ctx, argv: &[&[u8]]) {
     let key = argv[1];
     {
@@ -571,7 +588,9 @@ fn xdel(ctx: &mut Ctx, argv: &[&[u8]]) {
 // ---------------------------------------------------------------------------------------------
 // Consumer groups: the shared machinery
 
-/// The XCLAIM that recreates a pending entry on a replica (`streamPropagateXCLAIM`).
+/// The XCLAIM that recreates a pending entry on a replica (`streamPropagateXCLAIM`): owner,
+/// delivery time and count as they are now, FORCE so the replica creates it, JUSTID so it
+/// does not build a reply, LASTID to carry the group's cursor along.
 fn xclaim_prop(
     key: &[u8],
     group: &[u8],
@@ -683,10 +702,14 @@ fn deliver_new(
         if e.id > g.last_id {
             s.advance_group(g, e.id);
             if r.noack {
+                // With NOACK no XCLAIM will carry the new cursor (LASTID), so a SETID must.
                 propagate_last_id = true;
             }
         }
         reply_entry(out, e);
+        // The entry becomes pending for this consumer. It may already be pending for another one
+        // (the admin moved the group back with SETID): then it changes hands and starts over at
+        // one delivery, as `streamReplyWithRange` does.
         if !r.noack {
             match g.pel.get_mut(&e.id) {
                 Some(nack) => {
@@ -766,15 +789,27 @@ fn deliver_history(
 /// The count a served blocked client reads when it gave none (`XREAD_BLOCKED_DEFAULT_COUNT`).
 const BLOCKED_DEFAULT_COUNT: usize = 1000;
 
+/// `XREAD [COUNT n] [BLOCK ms] STREAMS key... id...`
 fn xread(ctx: &mut Ctx, argv: &[&[u8]]) {
     xread_generic(ctx, argv, false)
 }
 
+/// `XREADGROUP GROUP group consumer [COUNT n] [BLOCK ms] [NOACK] STREAMS key... id...`
 fn xreadgroup(ctx: &mut Ctx, argv: &[&[u8]]) {
     xread_generic(ctx, argv, true)
 }
 
 /// `xreadCommand`, for both XREAD and XREADGROUP.
+///
+/// Options are read up to STREAMS; then each key is checked in order (type, group, `$` and
+/// `>` legality, ID syntax) and its ID resolved — `$` to the stream's last ID *now*, which
+/// is why a blocking XREAD is re-run with that ID written in (`Ctx::block_argv`). A key is
+/// served at once when it has something newer than the ID (or, for a group's `>`, newer
+/// than the group's last delivered ID); a group read with an explicit ID replays the
+/// consumer's own pending entries instead. When nothing is served and BLOCK was given the
+/// client blocks on all the keys; re-run once one of them gets data, it behaves like
+/// Redis's `serveClientsBlockedOnStreamKey`: a default COUNT of 1000, and the special
+/// errors for a group or stream that disappeared meanwhile.
 fn xread_generic(ctx: &mut Ctx, argv: &[&[u8]], group_mode: bool) {
     let now_cached = ctx.now_ms();
     let mut block: Option<Option<i64>> = None;
@@ -945,6 +980,8 @@ fn xread_generic(ctx: &mut Ctx, argv: &[&[u8]], group_mode: bool) {
                 let Some(mut g) = s.groups.remove(gname) else {
                     continue;
                 };
+                // An explicit ID reads this consumer's own history; `>` reads what the group has not
+                // seen yet, and only if there is something newer than its cursor.
                 let history = gt != StreamId::MAX;
                 let from = if history {
                     Some(gt)
@@ -1037,7 +1074,7 @@ const XGROUP_HELP: &[&str] = &[
     "    Set the current group ID and entries_read counter.",
 ];
 
-/// `addReplySubcommandSyntaxError`.
+/// `addReplySubcommandSyntaxError`: names the subcommand as typed, the command in capitals.
 fn subcommand_syntax_error(ctx: &mut Ctx, argv: &[&[u8]]) {
     let sub: String = lossy(argv[1]).chars().take(128).collect();
     ctx.out.err(&format!(
@@ -1047,6 +1084,12 @@ fn subcommand_syntax_error(ctx: &mut Ctx, argv: &[&[u8]]) {
     ));
 }
 
+/// XGROUP CREATE / SETID / DESTROY / CREATECONSUMER / DELCONSUMER / HELP (`xgroupCommand`).
+///
+/// Redis validates the trailing options of CREATE and SETID first, then the key and the
+/// group, then the subcommand's own arguments. None of these touch WATCHed keys except the
+/// stream MKSTREAM creates. DESTROY wakes clients blocked in XREADGROUP on the group so they
+/// get their error.
 fn xgroup(ctx: &mut Ctx, argv: &[&[u8]]) {
     let opt = argv[1];
     let argc = argv.len();
@@ -1226,6 +1269,8 @@ fn xgroup(ctx: &mut Ctx, argv: &[&[u8]]) {
 // ---------------------------------------------------------------------------------------------
 // XSETID XACK XPENDING
 
+/// `XSETID key last-id [ENTRIESADDED n] [MAXDELETEDID id]`: moves the stream's last ID
+/// (never below its top entry) and the counters that lag computations rely on.
 fn xsetid(ctx: &mut Ctx, argv: &[&[u8]]) {
     let Some(id) = parse_id(ctx.out, argv[2], 0, true) else {
         return;
@@ -1287,6 +1332,8 @@ fn xsetid(ctx: &mut Ctx, argv: &[&[u8]]) {
     ctx.dirty(1);
 }
 
+/// `XACK key group id...`: a missing key or group is 0, not an error; IDs are all parsed
+/// before any is acknowledged.
 fn xack(ctx: &mut Ctx, argv: &[&[u8]]) {
     let key = argv[1];
     {
@@ -1317,6 +1364,7 @@ fn xack(ctx: &mut Ctx, argv: &[&[u8]]) {
     ctx.out.int(acked as i64);
 }
 
+/// The NOGROUP error XPENDING, XCLAIM and XAUTOCLAIM share.
 fn nogroup(ctx: &mut Ctx, key: &[u8], group: &[u8]) {
     ctx.out.err(&format!(
         "-NOGROUP No such key '{}' or consumer group '{}'",
@@ -1325,6 +1373,10 @@ fn nogroup(ctx: &mut Ctx, key: &[u8], group: &[u8]) {
     ));
 }
 
+/// `XPENDING key group [[IDLE ms] start end count [consumer]]`: the summary form (count,
+/// smallest and largest pending ID, owners with counts as *bulk strings*) or the extended
+/// one (ID, owner, idle ms, deliveries). Arguments after the consumer are ignored, as in
+/// Redis.
 fn xpending(ctx: &mut Ctx, argv: &[&[u8]]) {
     let argc = argv.len();
     let justinfo = argc == 3;
@@ -1432,6 +1484,13 @@ fn xpending(ctx: &mut Ctx, argv: &[&[u8]]) {
 // ---------------------------------------------------------------------------------------------
 // XCLAIM XAUTOCLAIM
 
+/// `XCLAIM key group consumer min-idle id... [IDLE ms] [TIME ms] [RETRYCOUNT n] [FORCE]
+/// [JUSTID] [LASTID id]` (`xclaimCommand`).
+///
+/// IDs are read until the first argument that is not one; the rest must be options. Each
+/// claim — and each pending entry dropped because its message was deleted — is propagated
+/// as an idempotent XCLAIM quoting the ID as the client typed it; LASTID alone becomes an
+/// XGROUP SETID. The consumer is created only when something is actually claimed.
 fn xclaim(ctx: &mut Ctx, argv: &[&[u8]]) {
     let key = argv[1];
     let gname = argv[2];
@@ -1535,6 +1594,7 @@ fn xclaim(ctx: &mut Ctx, argv: &[&[u8]]) {
         let mut n = 0;
         for (id, argi) in ids {
             let id_arg = Bytes::copy_from_slice(argv[argi]);
+            // The message was deleted: its pending entry is dropped, and the drop is propagated too.
             if !s.contains(id) {
                 if let Some(nack) = g.pel.get(&id) {
                     props.push(xclaim_prop(key, gname, id_arg, nack, g.last_id));
@@ -1545,6 +1605,8 @@ fn xclaim(ctx: &mut Ctx, argv: &[&[u8]]) {
                 continue;
             }
             let mut fresh = false;
+            // FORCE makes a pending entry for a message nobody has pending (that is how a replica
+            // recreates the PEL from the propagated XCLAIMs); such a fresh entry skips the idle check.
             if force && !g.pel.contains_key(&id) {
                 g.pel.insert(
                     id,
@@ -1560,6 +1622,8 @@ fn xclaim(ctx: &mut Ctx, argv: &[&[u8]]) {
             if !fresh && minidle != 0 && now - nack.delivery_time < minidle {
                 continue;
             }
+            // The consumer is looked up (refreshing its seen-time) or created only when there is
+            // something to give it.
             if !consumer_ready {
                 if touch_consumer(&mut g, cname, now) {
                     dirty += 1;
@@ -1604,6 +1668,11 @@ fn xclaim(ctx: &mut Ctx, argv: &[&[u8]]) {
     ctx.propagate_as(props);
 }
 
+/// `XAUTOCLAIM key group consumer min-idle start [COUNT n] [JUSTID]` (`xautoclaimCommand`).
+///
+/// Walks the group's PEL from `start`, at most `10 * COUNT` entries, claiming idle ones and
+/// dropping those whose message is gone (they count against COUNT and are listed in the
+/// third element of the reply). The first element is where the next call should start.
 fn xautoclaim(ctx: &mut Ctx, argv: &[&[u8]]) {
     let key = argv[1];
     let gname = argv[2];
@@ -1757,6 +1826,11 @@ fn reply_entries_read(out: &mut Reply, g: &Group) {
     }
 }
 
+/// XINFO STREAM [FULL [COUNT n]] / GROUPS / CONSUMERS / HELP.
+///
+/// `radix-tree-keys` and `radix-tree-nodes` come from the listpack layout and the rax model
+/// kept by [`StreamValue`], so they match Redis's numbers. `lag` is null when deletions make
+/// it unknowable (see `StreamValue::lag`).
 fn xinfo(ctx: &mut Ctx, argv: &[&[u8]]) {
     let argc = argv.len();
     if eq_ic(argv[1], "help") {

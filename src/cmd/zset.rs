@@ -385,6 +385,7 @@ fn select(z: &ZSetValue, range: &Range, rev: bool, offset: i64, limit: i64) -> V
                 .collect()
         }
         _ => {
+            // An offset past the end answers at once, before any search.
             if offset > 0 && offset as usize >= len {
                 return Vec::new();
             }
@@ -392,6 +393,8 @@ fn select(z: &ZSetValue, range: &Range, rev: bool, offset: i64, limit: i64) -> V
                 // Redis walks `offset--` down from a negative number until it runs off the end.
                 return Vec::new();
             }
+            // Find the first element in range, skip `offset` elements without checking them (Redis
+            // does not), then take up to `limit` while they stay in range.
             let Some(first) = range.first(z, rev) else {
                 return Vec::new();
             };
@@ -475,6 +478,14 @@ fn zset_add(
     }
 }
 
+/// ZADD and ZINCRBY (`zaddGenericCommand`).
+///
+/// The order of checks is Redis's and shows in replies: options, pair count, incompatible
+/// options, then *every* score is parsed before the key is even looked up — so a bad score
+/// on a string key says "not a valid float", not WRONGTYPE — and only then the type check.
+/// A new key is created in the encoding its *first* member calls for (a member longer than
+/// `zset-max-listpack-value` makes a skiplist from the start). `dirty` counts added plus
+/// updated elements, so a ZADD that changed nothing is not propagated.
 fn zadd_generic(ctx: &mut Ctx, argv: &[&[u8]], mut f: AddFlags) {
     let key = argv[1];
     let mut idx = 2;
@@ -526,6 +537,7 @@ fn zadd_generic(ctx: &mut Ctx, argv: &[&[u8]], mut f: AddFlags) {
     }
     let th = ctx.engine.thresholds;
     let (max_entries, max_value) = (th.zset_max_listpack_entries, th.zset_max_listpack_value);
+    // Only now is the key looked up: every score was valid.
     let exists = match zread(ctx, key) {
         Err(()) => return,
         Ok((z, _)) => z.is_some(),
@@ -572,6 +584,8 @@ fn zadd_generic(ctx: &mut Ctx, argv: &[&[u8]], mut f: AddFlags) {
                     last_score = s;
                 }
                 AddOutcome::Nop => {}
+                // `inf + -inf` under INCR: Redis stops here with an error, and since it skips
+                // its `dirty` update the command is not propagated.
                 AddOutcome::Nan => {
                     nan = true;
                     break;
@@ -601,10 +615,12 @@ fn zadd_generic(ctx: &mut Ctx, argv: &[&[u8]], mut f: AddFlags) {
     }
 }
 
+/// `ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]`
 fn zadd(ctx: &mut Ctx, argv: &[&[u8]]) {
     zadd_generic(ctx, argv, AddFlags::default())
 }
 
+/// `ZINCRBY key increment member`: ZADD INCR with a single pair, so it shares its errors.
 fn zincrby(ctx: &mut Ctx, argv: &[&[u8]]) {
     zadd_generic(
         ctx,
@@ -619,6 +635,8 @@ fn zincrby(ctx: &mut Ctx, argv: &[&[u8]]) {
 // ---------------------------------------------------------------------------------------------
 // Simple reads and ZREM
 
+/// `ZREM key member...`: stops early once the set is empty, and deletes the key then
+/// (Redis never keeps an empty collection).
 fn zrem(ctx: &mut Ctx, argv: &[&[u8]]) {
     let key = argv[1];
     let deleted = {
@@ -645,6 +663,7 @@ fn zrem(ctx: &mut Ctx, argv: &[&[u8]]) {
     ctx.out.int(deleted as i64);
 }
 
+/// `ZCARD key`: 0 for a missing key.
 fn zcard(ctx: &mut Ctx, argv: &[&[u8]]) {
     let Ok((z, out)) = zread(ctx, argv[1]) else {
         return;
@@ -652,6 +671,8 @@ fn zcard(ctx: &mut Ctx, argv: &[&[u8]]) {
     out.int(z.map(|z| z.len() as i64).unwrap_or(0));
 }
 
+/// `ZSCORE key member`: a RESP3 double, a `%.17g` bulk string in RESP2 (`0.1` comes back as
+/// `0.10000000000000001`, as in Redis 7.0).
 fn zscore(ctx: &mut Ctx, argv: &[&[u8]]) {
     let Ok((z, out)) = zread(ctx, argv[1]) else {
         return;
@@ -662,6 +683,7 @@ fn zscore(ctx: &mut Ctx, argv: &[&[u8]]) {
     }
 }
 
+/// `ZMSCORE key member...`: a missing key behaves as an empty set, one null per member.
 fn zmscore(ctx: &mut Ctx, argv: &[&[u8]]) {
     let Ok((z, out)) = zread(ctx, argv[1]) else {
         return;
@@ -675,6 +697,7 @@ fn zmscore(ctx: &mut Ctx, argv: &[&[u8]]) {
     }
 }
 
+/// ZRANK / ZREVRANK (7.0 has no WITHSCORE option yet).
 fn zrank_generic(ctx: &mut Ctx, argv: &[&[u8]], rev: bool) {
     let Ok((z, out)) = zread(ctx, argv[1]) else {
         return;
@@ -716,6 +739,8 @@ fn count_range(
     }
 }
 
+/// `ZCOUNT key min max`: the range is parsed before the key is looked up, so a bad range on
+/// a missing key is still an error.
 fn zcount(ctx: &mut Ctx, argv: &[&[u8]]) {
     let Some(r) = ScoreRange::parse(argv[2], argv[3]) else {
         return ctx.out.err("min or max is not a float");
@@ -727,6 +752,7 @@ fn zcount(ctx: &mut Ctx, argv: &[&[u8]]) {
     out.int(count_range(z, r.first(z), r.last(z), |_, s| r.lte_max(s)) as i64);
 }
 
+/// `ZLEXCOUNT key min max`, with `[`/`(`/`-`/`+` bounds.
 fn zlexcount(ctx: &mut Ctx, argv: &[&[u8]]) {
     let Some(r) = LexRange::parse(argv[2], argv[3]) else {
         return ctx.out.err("min or max not valid string range item");
@@ -885,30 +911,37 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], result: Vec<(Bytes, f64)>, known_len:
     ctx.dirty(1);
 }
 
+/// `ZRANGE key min max [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]`
 fn zrange(ctx: &mut Ctx, argv: &[&[u8]]) {
     zrange_generic(ctx, argv, 1, None, Kind::Auto, None)
 }
 
+/// `ZRANGESTORE dst src min max ...`: like ZRANGE without WITHSCORES, into `dst`.
 fn zrangestore(ctx: &mut Ctx, argv: &[&[u8]]) {
     zrange_generic(ctx, argv, 2, Some(argv[1]), Kind::Auto, None)
 }
 
+/// `ZREVRANGE key start stop [WITHSCORES]`: the old spelling of ZRANGE ... REV.
 fn zrevrange(ctx: &mut Ctx, argv: &[&[u8]]) {
     zrange_generic(ctx, argv, 1, None, Kind::Rank, Some(true))
 }
 
+/// `ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT offset count]`
 fn zrangebyscore(ctx: &mut Ctx, argv: &[&[u8]]) {
     zrange_generic(ctx, argv, 1, None, Kind::Score, Some(false))
 }
 
+/// `ZREVRANGEBYSCORE key max min ...`: note the bounds come max first.
 fn zrevrangebyscore(ctx: &mut Ctx, argv: &[&[u8]]) {
     zrange_generic(ctx, argv, 1, None, Kind::Score, Some(true))
 }
 
+/// `ZRANGEBYLEX key min max [LIMIT offset count]` (WITHSCORES is a syntax error here).
 fn zrangebylex(ctx: &mut Ctx, argv: &[&[u8]]) {
     zrange_generic(ctx, argv, 1, None, Kind::Lex, Some(false))
 }
 
+/// `ZREVRANGEBYLEX key max min [LIMIT offset count]`
 fn zrevrangebylex(ctx: &mut Ctx, argv: &[&[u8]]) {
     zrange_generic(ctx, argv, 1, None, Kind::Lex, Some(true))
 }
@@ -916,6 +949,9 @@ fn zrevrangebylex(ctx: &mut Ctx, argv: &[&[u8]]) {
 // ---------------------------------------------------------------------------------------------
 // ZREMRANGEBY*
 
+/// ZREMRANGEBYRANK / BYSCORE / BYLEX (`zremrangeGenericCommand`): the range is found the
+/// same way the matching ZRANGE finds it, then removed in one go; `dirty` counts the
+/// elements removed.
 fn zremrange_generic(ctx: &mut Ctx, argv: &[&[u8]], kind: Kind) {
     let key = argv[1];
     let range = match kind {
@@ -965,14 +1001,17 @@ fn zremrange_generic(ctx: &mut Ctx, argv: &[&[u8]], kind: Kind) {
     ctx.out.int(deleted as i64);
 }
 
+/// `ZREMRANGEBYRANK key start stop`
 fn zremrangebyrank(ctx: &mut Ctx, argv: &[&[u8]]) {
     zremrange_generic(ctx, argv, Kind::Rank)
 }
 
+/// `ZREMRANGEBYSCORE key min max`
 fn zremrangebyscore(ctx: &mut Ctx, argv: &[&[u8]]) {
     zremrange_generic(ctx, argv, Kind::Score)
 }
 
+/// `ZREMRANGEBYLEX key min max`
 fn zremrangebylex(ctx: &mut Ctx, argv: &[&[u8]]) {
     zremrange_generic(ctx, argv, Kind::Lex)
 }
@@ -1037,6 +1076,9 @@ fn pop_from(ctx: &mut Ctx, key: &[u8], max: bool, count: usize, style: PopStyle)
     popped.len()
 }
 
+/// ZPOPMIN / ZPOPMAX `key [count]`. The count error is Redis's `getPositiveLong` message
+/// even for a non-number. Without a count the reply is one flat pair in both protocols; with
+/// one, RESP3 nests each pair. These two are propagated as typed.
 fn zpop_generic(ctx: &mut Ctx, argv: &[&[u8]], max: bool) {
     if argv.len() > 3 {
         return ctx.out.err(errors::SYNTAX);
@@ -1070,10 +1112,12 @@ fn zpop_generic(ctx: &mut Ctx, argv: &[&[u8]], max: bool) {
     );
 }
 
+/// `ZPOPMIN key [count]`
 fn zpopmin(ctx: &mut Ctx, argv: &[&[u8]]) {
     zpop_generic(ctx, argv, false)
 }
 
+/// `ZPOPMAX key [count]`
 fn zpopmax(ctx: &mut Ctx, argv: &[&[u8]]) {
     zpop_generic(ctx, argv, true)
 }
@@ -1141,7 +1185,8 @@ fn parse_mpop<'a>(ctx: &mut Ctx, argv: &[&'a [u8]], numkeys_idx: usize) -> Optio
 }
 
 /// The first key (in order) holding a sorted set. `Err` after a WRONGTYPE reply — unless
-/// `skip_wrong` (a blocked client being served only looks at keys of its type).
+/// `skip_wrong`: a client being served after blocking only considers keys of its type, as
+/// Redis serves a BZPOPMIN client only from sorted sets.
 fn first_nonempty(ctx: &mut Ctx, keys: &[&[u8]], skip_wrong: bool) -> Result<Option<usize>, ()> {
     for (i, k) in keys.iter().enumerate() {
         ctx.expire_if_needed(k);
@@ -1159,6 +1204,9 @@ fn first_nonempty(ctx: &mut Ctx, keys: &[&[u8]], skip_wrong: bool) -> Result<Opt
     Ok(None)
 }
 
+/// `ZMPOP numkeys key... MIN|MAX [COUNT n]`: pops from the first key that exists, replies
+/// `[key, [[member, score]...]]` or a null array, and is propagated as `ZPOPMIN|ZPOPMAX key
+/// n` with `n` clipped to what the set held (a replica must pop exactly the same).
 fn zmpop(ctx: &mut Ctx, argv: &[&[u8]]) {
     let Some(a) = parse_mpop(ctx, argv, 1) else {
         return;
@@ -1224,6 +1272,7 @@ fn blocking_pop(
     }
 }
 
+/// BZPOPMIN / BZPOPMAX `key... timeout`: the timeout is parsed first (seconds, as a float).
 fn bzpop_generic(ctx: &mut Ctx, argv: &[&[u8]], max: bool) {
     let now = ctx.now_ms();
     let Some(deadline) = num::timeout_secs(ctx.out, argv[argv.len() - 1], now) else {
@@ -1232,14 +1281,18 @@ fn bzpop_generic(ctx: &mut Ctx, argv: &[&[u8]], max: bool) {
     blocking_pop(ctx, &argv[1..argv.len() - 1], max, None, deadline);
 }
 
+/// `BZPOPMIN key... timeout`: replies `[key, member, score]`; travels as `ZPOPMIN key`.
 fn bzpopmin(ctx: &mut Ctx, argv: &[&[u8]]) {
     bzpop_generic(ctx, argv, false)
 }
 
+/// `BZPOPMAX key... timeout`: replies `[key, member, score]`; travels as `ZPOPMAX key`.
 fn bzpopmax(ctx: &mut Ctx, argv: &[&[u8]]) {
     bzpop_generic(ctx, argv, true)
 }
 
+/// `BZMPOP timeout numkeys key... MIN|MAX [COUNT n]`: ZMPOP's arguments are checked before
+/// the timeout, the reverse of BZPOPMIN.
 fn bzmpop(ctx: &mut Ctx, argv: &[&[u8]]) {
     let Some(a) = parse_mpop(ctx, argv, 2) else {
         return;
@@ -1254,6 +1307,12 @@ fn bzmpop(ctx: &mut Ctx, argv: &[&[u8]]) {
 // ---------------------------------------------------------------------------------------------
 // ZRANDMEMBER
 
+/// `ZRANDMEMBER key [count [WITHSCORES]]` (`zrandmemberWithCountCommand`).
+///
+/// The deterministic cases follow Redis exactly: a count covering the whole set returns it
+/// in the order Redis 7.0's set-operation iterator walks a sorted set (highest first), and
+/// the range checks on the count (`-LONG_MAX`, `LONG_MAX/2` with WITHSCORES) give Redis's
+/// texts. Which members a random draw picks cannot match a server with another generator.
 fn zrandmember(ctx: &mut Ctx, argv: &[&[u8]]) {
     if argv.len() < 3 {
         let r = ctx.engine.random();
@@ -1341,6 +1400,7 @@ fn zrandmember(ctx: &mut Ctx, argv: &[&[u8]]) {
     }
 }
 
+/// A uniformly random element, given a random number.
 fn random_elem(z: &ZSetValue, r: u64) -> (Bytes, f64) {
     match z {
         ZSetValue::Skiplist(s) => s
@@ -1412,7 +1472,14 @@ fn set_members(s: &SetValue) -> Vec<(Bytes, f64)> {
     }
 }
 
-/// `zunionInterDiffGenericCommand`.
+/// ZUNION / ZINTER / ZDIFF / ZINTERCARD and the STORE forms (`zunionInterDiffGenericCommand`).
+///
+/// Inputs may be sets as well as sorted sets (every member scoring 1). Keys are looked up —
+/// and WRONGTYPE reported — before the options are parsed. For union and intersection the
+/// inputs are visited smallest first (a stable sort, as glibc's merge-sort `qsort` is), which
+/// fixes the order in which SUM adds the weighted scores; NaN from `inf + -inf` becomes 0.
+/// A stored result is built as a skiplist and shrunk to a listpack when it fits, the only
+/// path by which a sorted set gets the small encoding back.
 fn setop_generic(
     ctx: &mut Ctx,
     argv: &[&[u8]],
@@ -1598,30 +1665,37 @@ fn setop_generic(
     }
 }
 
+/// `ZUNION numkeys key... [WEIGHTS w...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]`
 fn zunion(ctx: &mut Ctx, argv: &[&[u8]]) {
     setop_generic(ctx, argv, None, 1, SetOp::Union, false)
 }
 
+/// `ZINTER numkeys key... [WEIGHTS w...] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]`
 fn zinter(ctx: &mut Ctx, argv: &[&[u8]]) {
     setop_generic(ctx, argv, None, 1, SetOp::Inter, false)
 }
 
+/// `ZDIFF numkeys key... [WITHSCORES]`: scores come from the first set; no WEIGHTS.
 fn zdiff(ctx: &mut Ctx, argv: &[&[u8]]) {
     setop_generic(ctx, argv, None, 1, SetOp::Diff, false)
 }
 
+/// `ZINTERCARD numkeys key... [LIMIT n]`: counting stops at `n` (0 = no limit).
 fn zintercard(ctx: &mut Ctx, argv: &[&[u8]]) {
     setop_generic(ctx, argv, None, 1, SetOp::Inter, true)
 }
 
+/// `ZUNIONSTORE dst numkeys key...`: an empty result deletes `dst`.
 fn zunionstore(ctx: &mut Ctx, argv: &[&[u8]]) {
     setop_generic(ctx, argv, Some(argv[1]), 2, SetOp::Union, false)
 }
 
+/// `ZINTERSTORE dst numkeys key...`
 fn zinterstore(ctx: &mut Ctx, argv: &[&[u8]]) {
     setop_generic(ctx, argv, Some(argv[1]), 2, SetOp::Inter, false)
 }
 
+/// `ZDIFFSTORE dst numkeys key...`
 fn zdiffstore(ctx: &mut Ctx, argv: &[&[u8]]) {
     setop_generic(ctx, argv, Some(argv[1]), 2, SetOp::Diff, false)
 }
@@ -1629,6 +1703,12 @@ fn zdiffstore(ctx: &mut Ctx, argv: &[&[u8]]) {
 // ---------------------------------------------------------------------------------------------
 // ZSCAN
 
+/// `ZSCAN key cursor [MATCH pattern] [COUNT n]` (`scanGenericCommand` on a sorted set).
+///
+/// The cursor is validated before the key is looked up, the options after. A listpack is
+/// returned whole with cursor 0, its scores as the listpack stores them (`d2string`:
+/// integral scores as plain digits); a skiplist is walked through its dict's cursor, which
+/// is why rtool's cursors and order there differ from Redis's (the hash tables differ).
 fn zscan(ctx: &mut Ctx, argv: &[&[u8]]) {
     let Some(cursor) = num::parse_cursor(ctx.out, argv[2]) else {
         return;
