@@ -255,6 +255,14 @@ fn served_blocked_stream_readers() {
         "XADD s 2000-0 z 2",
         "!other XREAD BLOCK 0 STREAMS s $",
         "XADD s 3000-0 z 3",
+        // Two entries delivered to a served client: two XCLAIMs, wrapped together.
+        "!other XREADGROUP GROUP g hal BLOCK 0 STREAMS s >",
+        "MULTI",
+        "XADD s 4000-0 z 4",
+        "XADD s 5000-0 z 5",
+        "EXEC",
+        "!other XREADGROUP GROUP g ivy NOACK BLOCK 0 STREAMS s >",
+        "XADD s 6000-0 z 6",
     ]);
 }
 
