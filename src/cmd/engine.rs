@@ -99,6 +99,9 @@ pub struct Engine {
     pub rng: u64,
     /// True while EXEC runs the queued commands: blocking commands must not block then.
     pub in_exec: bool,
+    /// While blocked clients are served: the key that became ready. Redis serves a client
+    /// blocked on several keys from that key, not from the first of its keys.
+    pub serving_key: Option<Bytes>,
     /// `DEBUG SET-ACTIVE-EXPIRE 0` turns the active expire cycle off (tests use it to make
     /// expiry deterministic: only lazy expiry then).
     pub active_expire: bool,
@@ -148,6 +151,7 @@ impl Engine {
             is_replica: false,
             rng: now_ms() as u64 | 1,
             in_exec: false,
+            serving_key: None,
             active_expire: true,
             lastsave: now_ms() / 1000,
         };
@@ -359,7 +363,9 @@ impl Engine {
                 client.resp3 = bc.resp3;
                 let mut out = Reply::new(bc.resp3);
                 let argv: Vec<&[u8]> = bc.argv.iter().map(|a| a.as_ref()).collect();
+                self.serving_key = Some(key.clone());
                 let blocked_again = self.call_blocked(&mut client, &argv, &mut out);
+                self.serving_key = None;
                 if blocked_again {
                     continue;
                 }

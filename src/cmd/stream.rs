@@ -873,12 +873,22 @@ fn xread_generic(ctx: &mut Ctx, argv: &[&[u8]], group_mode: bool) {
         count = BLOCKED_DEFAULT_COUNT;
     }
     let keys = &argv[streams_arg..streams_arg + nstreams];
+    // A served client is answered from the key that became ready, and only from it, as
+    // `serveClientsBlockedOnStreamKey` does.
+    let only: Option<usize> = match (&ctx.engine.serving_key, unblocking) {
+        (Some(k), true) => keys.iter().position(|x| *x == k.as_ref()),
+        _ => None,
+    };
     // Resolve every ID, checking types and groups in argument order, as Redis does.
     let mut ids: Vec<StreamId> = Vec::with_capacity(nstreams);
     let mut rerun: Vec<Bytes> = Vec::new();
     let mut dollar = false;
     for (k, key) in keys.iter().enumerate() {
         let idarg = argv[streams_arg + nstreams + k];
+        if only.is_some_and(|o| o != k) {
+            ids.push(StreamId::MAX);
+            continue;
+        }
         ctx.expire_if_needed(key);
         let db = ctx.client.db;
         let (exists, last_id, has_group) = match ctx.engine.keyspace.dbs[db].dict.get(key) {
@@ -947,6 +957,9 @@ fn xread_generic(ctx: &mut Ctx, argv: &[&[u8]], group_mode: bool) {
     let mut mark = 0usize;
     let mut dirty = 0u64;
     for (k, key) in keys.iter().enumerate() {
+        if only.is_some_and(|o| o != k) {
+            continue;
+        }
         let db = ctx.client.db;
         let out = &mut *ctx.out;
         let Some(Value::Stream(s)) = ctx.engine.keyspace.dbs[db].dict.get_mut(key) else {

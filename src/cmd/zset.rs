@@ -1245,6 +1245,15 @@ fn blocking_pop(
     deadline: Option<i64>,
 ) {
     let unblocking = ctx.unblocking;
+    // A served client pops from the key that became ready, not from the first of its keys.
+    let ready: Vec<&[u8]>;
+    let keys = match ctx.engine.serving_key.clone() {
+        Some(k) if unblocking && keys.contains(&k.as_ref()) => {
+            ready = vec![keys[keys.iter().position(|x| *x == k.as_ref()).unwrap_or(0)]];
+            &ready[..]
+        }
+        _ => keys,
+    };
     let Ok(found) = first_nonempty(ctx, keys, unblocking) else {
         return;
     };
