@@ -91,6 +91,8 @@ pub struct Engine {
     call_depth: u32,
     /// 40 hex characters identifying this run of the server (INFO `run_id`).
     pub run_id: String,
+    /// The replication ID (INFO `master_replid`): 40 hex characters, new at each start.
+    pub replid: String,
     pub start_ms: i64,
     pub requests: Vec<Request>,
     /// Set while the server is a replica: writes from clients are refused, keys are not
@@ -146,6 +148,7 @@ impl Engine {
             pending_prop: Vec::new(),
             call_depth: 0,
             run_id: random_hex40(),
+            replid: random_hex40(),
             start_ms: now_ms(),
             requests: Vec::new(),
             is_replica: false,
@@ -669,8 +672,8 @@ pub fn call(
         }
         None => {}
     }
-    // Still inside the call while queueing: several writes from one command must reach
-    // the log together, wrapped in MULTI/EXEC (the flush below does that).
+    // Still "inside" the call while its writes are queued, so that several of them (SPOP's
+    // SREMs) leave together, wrapped in MULTI/EXEC.
     engine.call_depth -= 1;
     engine.finish_call();
     let st = engine.stats.commands.entry(spec.name.clone()).or_default();

@@ -17,6 +17,7 @@
 
 pub mod blocking;
 pub mod client;
+pub mod collection;
 pub mod config;
 pub mod connection;
 pub mod engine;
