@@ -389,20 +389,31 @@ impl Engine {
         let table = self.table.clone();
         let spec = &table.specs[idx];
         let db = client.db;
-        let mut ctx = Ctx {
-            engine: self,
-            client,
-            out,
-            rewrite: None,
-            block: None,
-            unblocking: true,
+        let dirty_before = self.dirty;
+        self.call_depth += 1;
+        let (blocked, rewrite) = {
+            let mut ctx = Ctx {
+                engine: self,
+                client,
+                out,
+                rewrite: None,
+                block: None,
+                block_argv: None,
+                unblocking: true,
+            };
+            run_handler(&mut ctx, spec, argv);
+            (ctx.block.is_some(), ctx.rewrite.take())
         };
-        run_handler(&mut ctx, spec, argv);
-        let blocked = ctx.block.is_some();
-        // A served blocking command propagates the effect it asked for (BLPOP -> LPOP).
-        for c in ctx.rewrite.take().unwrap_or_default() {
-            self.propagate(db, c);
+        // A served client's writes propagate like any command's (Redis's blocked.c
+        // propagates the pop or the XCLAIMs it did for the client).
+        match rewrite {
+            Some(cmds) => cmds.into_iter().for_each(|c| self.propagate(db, c)),
+            None if self.dirty > dirty_before && spec.is(flags::WRITE) => {
+                self.propagate(db, argv.iter().map(|a| Bytes::copy_from_slice(a)).collect())
+            }
+            None => {}
         }
+        self.call_depth -= 1;
         self.finish_call();
         blocked
     }
@@ -634,17 +645,18 @@ pub fn call(
     let out_before = out.len();
     engine.call_depth += 1;
     let db = client.db;
-    let (rewrite, block) = {
+    let (rewrite, block, block_argv) = {
         let mut ctx = Ctx {
             engine,
             client,
             out,
             rewrite: None,
             block: None,
+            block_argv: None,
             unblocking: false,
         };
         run_handler(&mut ctx, spec, argv);
-        (ctx.rewrite.take(), ctx.block.take())
+        (ctx.rewrite.take(), ctx.block.take(), ctx.block_argv.take())
     };
     let changed = engine.dirty > dirty_before;
     // A handler that said what to propagate is believed (PUBLISH is not flagged `write` but
@@ -683,6 +695,10 @@ pub fn call(
         count_error(engine, &msg);
     }
     if let Some((keys, deadline)) = block {
+        let rerun: Option<Vec<&[u8]>> = block_argv
+            .as_ref()
+            .map(|v| v.iter().map(|a| a.as_ref()).collect());
+        let argv = rerun.as_deref().unwrap_or(argv);
         engine
             .blocking
             .add(client.id, client.db, client.resp3, argv, keys, deadline);

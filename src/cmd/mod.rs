@@ -86,6 +86,9 @@ pub struct Ctx<'a> {
     /// Set by a blocking command that found nothing to pop: the keys to wait on and the
     /// absolute deadline in ms (None = forever).
     pub block: Option<(Vec<Bytes>, Option<i64>)>,
+    /// With `block`: the command to re-run when a key is ready, if not the one typed (XREAD
+    /// turns `$` into the stream's last ID at the time it blocked).
+    pub block_argv: Option<Vec<Bytes>>,
     /// True when the command is re-run for a client that was blocked on a key that became
     /// ready; a blocking command must not block "again" with a new timeout then.
     pub unblocking: bool,
@@ -171,6 +174,7 @@ impl<'a> Ctx<'a> {
 
     /// Store a new value under a key (dropping its TTL), and tell WATCH.
     pub fn set_value(&mut self, key: &[u8], v: Value) {
+        self.stream_leaving(key);
         let k = Bytes::copy_from_slice(key);
         self.db().set(k, v);
         self.touch(key);
@@ -178,6 +182,7 @@ impl<'a> Ctx<'a> {
 
     /// Store a new value under a key and keep its TTL if it had one.
     pub fn set_value_keep_ttl(&mut self, key: &[u8], v: Value) {
+        self.stream_leaving(key);
         let k = Bytes::copy_from_slice(key);
         self.db().set_keep_ttl(k, v);
         self.touch(key);
@@ -185,11 +190,22 @@ impl<'a> Ctx<'a> {
 
     /// Delete a key (and its TTL), telling WATCH. Returns whether it existed.
     pub fn delete(&mut self, key: &[u8]) -> bool {
+        self.stream_leaving(key);
         let existed = self.db().remove(key).is_some();
         if existed {
             self.touch(key);
         }
         existed
+    }
+
+    /// A stream is about to be deleted or overwritten: clients blocked on it in XREADGROUP
+    /// must hear about it (Redis signals the key as ready when a stream leaves it).
+    fn stream_leaving(&mut self, key: &[u8]) {
+        if !self.engine.blocking.is_empty()
+            && matches!(self.db().dict.get(key), Some(Value::Stream(_)))
+        {
+            self.key_ready(key);
+        }
     }
 }
 

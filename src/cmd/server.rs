@@ -32,7 +32,7 @@ pub fn help_reply(ctx: &mut Ctx, cmd: &str, lines: &[&str]) {
         ctx.out.simple(l);
     }
     ctx.out.simple("HELP");
-    ctx.out.simple("    Print this help.");
+    ctx.out.simple("    Prints this help.");
 }
 
 fn dbsize(ctx: &mut Ctx, _argv: &[&[u8]]) {
@@ -155,14 +155,14 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) {
         }
         b"digest" => {
             let d = crate::keyspace::digest::dataset(&ctx.engine.keyspace);
-            ctx.out.bulk(d.as_bytes());
+            ctx.out.simple(&d);
         }
         b"digest-value" => {
             ctx.out.array(argv.len() - 2);
             for k in &argv[2..] {
                 let db = ctx.client.db;
                 let d = crate::keyspace::digest::key(&ctx.engine.keyspace.dbs[db], k);
-                ctx.out.bulk(d.as_bytes());
+                ctx.out.simple(&d);
             }
         }
         b"set-active-expire" if argv.len() >= 3 => {
