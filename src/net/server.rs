@@ -165,6 +165,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 
 /// Redis's `serverCron`, `hz` times a second: the active expire cycle and the ops/sec sample.
 async fn cron(shared: Arc<Shared>) {
+    let mut tick: u64 = 0;
     loop {
         let hz = shared.lock().config.get_i64("hz").clamp(1, 500) as u64;
         tokio::time::sleep(std::time::Duration::from_millis(1000 / hz)).await;
@@ -183,9 +184,12 @@ async fn cron(shared: Arc<Shared>) {
         }
         st.last_sample_ms = now;
         st.last_sample_cmds = st.total_commands_processed;
-        for db in e.keyspace.dbs.iter_mut() {
-            db.dict.rehash_step();
-            db.expires.rehash_step();
-        }
+        // Like Redis's databasesCron, rehash one database per tick (round robin), so a server
+        // with many databases does not spend a millisecond on each of them every tick.
+        let n = e.keyspace.dbs.len();
+        let i = (tick % n as u64) as usize;
+        e.keyspace.dbs[i].dict.rehash_step();
+        e.keyspace.dbs[i].expires.rehash_step();
+        tick += 1;
     }
 }
