@@ -91,8 +91,6 @@ pub struct Engine {
     call_depth: u32,
     /// 40 hex characters identifying this run of the server (INFO `run_id`).
     pub run_id: String,
-    /// The replication ID (INFO `master_replid`): 40 hex characters, new at each start.
-    pub replid: String,
     pub start_ms: i64,
     pub requests: Vec<Request>,
     /// Set while the server is a replica: writes from clients are refused, keys are not
@@ -148,7 +146,6 @@ impl Engine {
             pending_prop: Vec::new(),
             call_depth: 0,
             run_id: random_hex40(),
-            replid: random_hex40(),
             start_ms: now_ms(),
             requests: Vec::new(),
             is_replica: false,

@@ -452,14 +452,20 @@ fn replication(ctx: &Ctx, w: &mut Writer) {
     w.field("role", "master");
     w.field("connected_slaves", 0);
     w.field("master_failover_state", "no-failover");
-    w.field("master_replid", &e.replid);
-    w.field("master_replid2", "0000000000000000000000000000000000000000");
-    w.field("master_repl_offset", e.repl.offset());
-    w.field("second_repl_offset", -1);
-    w.field("repl_backlog_active", 0);
+    let r = &e.repl;
+    w.field("master_replid", &r.replid);
+    w.field("master_replid2", &r.replid2);
+    w.field("master_repl_offset", r.offset());
+    w.field("second_repl_offset", r.second_repl_offset);
+    w.field("repl_backlog_active", r.backlog_active as u8);
     w.field("repl_backlog_size", e.config.get_i64("repl-backlog-size"));
-    w.field("repl_backlog_first_byte_offset", 0);
-    w.field("repl_backlog_histlen", 0);
+    let (first, hist) = if r.backlog_active {
+        (r.backlog.first_byte_offset(), r.backlog.histlen())
+    } else {
+        (0, 0)
+    };
+    w.field("repl_backlog_first_byte_offset", first);
+    w.field("repl_backlog_histlen", hist);
 }
 
 /// CPU time as `getrusage` reports it, `seconds.microseconds`.

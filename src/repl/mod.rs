@@ -3,6 +3,7 @@
 //! and is computed here and nowhere else (DESIGN.md invariant 1). Replica links, the backlog
 //! and the AOF all read from this one log.
 
+pub mod backlog;
 pub mod log;
 
 pub use log::ReplLog;
