@@ -96,6 +96,8 @@ pub struct Engine {
     /// Set while the server is a replica: writes from clients are refused, keys are not
     /// expired locally. (Filled in by replication.)
     pub is_replica: bool,
+    /// Replicas attached to this server, in the order they attached (INFO `slave0`...).
+    pub replicas: indexmap::IndexMap<u64, crate::repl::master::ReplicaInfo>,
     pub rng: u64,
     /// True while EXEC runs the queued commands: blocking commands must not block then.
     pub in_exec: bool,
@@ -149,6 +151,7 @@ impl Engine {
             start_ms: now_ms(),
             requests: Vec::new(),
             is_replica: false,
+            replicas: indexmap::IndexMap::new(),
             rng: now_ms() as u64 | 1,
             in_exec: false,
             serving_key: None,
