@@ -1,0 +1,1996 @@
+//! The push parser: bytes in, events out, never an I/O call.
+//!
+//! ## How it streams
+//! The reader keeps the bytes it has been fed but not yet used in one buffer. It decodes the
+//! file in *units*: an opcode with its operands, a key's type and name, one list element, one
+//! hash field and its value, one consumer group header, one packed container. A unit is parsed
+//! from the buffer in one go; if the buffer ends first, nothing is consumed and the reader
+//! answers "need more" — when more bytes arrive the unit is parsed again from its start. Units
+//! are small (a string's length prefix is all that is re-read while a big string arrives), so
+//! retrying costs nothing, and the state between units is a handful of counters: that is what
+//! keeps memory flat however big the file or a collection is.
+//!
+//! A unit that holds a string needs that whole string in the buffer (a 100 MB value is
+//! buffered up to its 100 MB, and only once those bytes have arrived: a length field never
+//! sizes an allocation by itself). Packed containers (listpacks, ziplists...) are one RDB
+//! string, so they arrive whole too; their elements then come out one event at a time.
+//!
+//! ## Offsets
+//! `base` is the stream position of the buffer's first byte. A reader created with
+//! [`Reader::with_offset`] counts from there, so a tap that starts decoding an RDB in the middle
+//! of a socket reports positions in the socket's byte stream.
+//!
+//! ## The checksum
+//! Every byte consumed goes through CRC-64/Jones (Redis's `crc64`), so the trailer is checked
+//! without a second pass.
+
+use super::error::{Escaped, ErrorKind, Phase, RdbError};
+use super::event::{
+    Container, ContainerKind, Event, Item, KeyEnd, KeyStart, Magic, PackedPos, Span, StreamId,
+};
+use super::intset::Intset;
+use super::listpack::{Elem, Entry, Listpack};
+use super::lzf;
+use super::types::*;
+use super::ziplist::Ziplist;
+use super::zipmap::Zipmap;
+use bytes::{Bytes, BytesMut};
+use crc::{CRC_64_REDIS, Crc, Digest, Table};
+use std::collections::VecDeque;
+use std::ops::Range;
+
+static CRC64: Crc<u64, Table<16>> = Crc::<u64, Table<16>>::new(&CRC_64_REDIS);
+
+/// Field TTLs above this are invalid (`EB_EXPIRE_TIME_MAX` in Redis's `ebuckets.h`).
+const MAX_FIELD_EXPIRE: u64 = (1 << 48) - 1;
+
+// ---------------------------------------------------------------------------------------------
+// Reading primitives from the buffer
+// ---------------------------------------------------------------------------------------------
+
+/// Why a unit could not be parsed: the buffer ends inside it, or the bytes are wrong.
+enum Stop {
+    More,
+    Bad(ErrorKind, u64),
+}
+
+type Res<T> = Result<T, Stop>;
+
+fn bad<T>(what: &'static str, at: u64) -> Res<T> {
+    Err(Stop::Bad(ErrorKind::Corrupt(what), at))
+}
+
+/// An RDB string located in the buffer but not yet copied out: materialising (and, for LZF,
+/// decompressing) waits until the whole unit is known to be there.
+#[derive(Clone)]
+enum Str {
+    Raw(Range<usize>),
+    Int(i64),
+    Lzf {
+        data: Range<usize>,
+        len: u64,
+        at: u64,
+    },
+}
+
+impl Str {
+    /// The string's bytes, given the buffer chunk the unit was parsed from.
+    fn bytes(&self, chunk: &Bytes) -> Res<Bytes> {
+        match self {
+            Str::Raw(r) => Ok(chunk.slice(r.clone())),
+            Str::Int(v) => Ok(Bytes::from(v.to_string())),
+            Str::Lzf { data, len, at } => match lzf::decompress(&chunk[data.clone()], *len) {
+                Ok(v) => Ok(Bytes::from(v)),
+                Err(e) => bad(e.as_str(), *at),
+            },
+        }
+    }
+
+    fn is_lzf(&self) -> bool {
+        matches!(self, Str::Lzf { .. })
+    }
+}
+
+/// A read position in the buffer for one unit.
+struct Cur<'a> {
+    d: &'a [u8],
+    p: usize,
+    base: u64,
+}
+
+impl Cur<'_> {
+    fn at(&self) -> u64 {
+        self.base + self.p as u64
+    }
+
+    fn take(&mut self, n: usize) -> Res<Range<usize>> {
+        if self.d.len() - self.p < n {
+            return Err(Stop::More);
+        }
+        let r = self.p..self.p + n;
+        self.p += n;
+        Ok(r)
+    }
+
+    fn u8(&mut self) -> Res<u8> {
+        let r = self.take(1)?;
+        Ok(self.d[r.start])
+    }
+
+    fn arr<const N: usize>(&mut self) -> Res<[u8; N]> {
+        let r = self.take(N)?;
+        let mut a = [0u8; N];
+        a.copy_from_slice(&self.d[r]);
+        Ok(a)
+    }
+
+    /// A length prefix (`rdbLoadLenByRef`): `00LLLLLL`, `01LLLLLL LLLLLLLL`, `0x80` + u32 BE,
+    /// `0x81` + u64 BE, or `11EEEEEE`, a special string encoding (the bool).
+    fn len_or_enc(&mut self) -> Res<(u64, bool)> {
+        let at = self.at();
+        let b = self.u8()?;
+        match b >> 6 {
+            0 => Ok((u64::from(b & 0x3f), false)),
+            1 => {
+                let lo = self.u8()?;
+                Ok(((u64::from(b & 0x3f) << 8) | u64::from(lo), false))
+            }
+            3 => Ok((u64::from(b & 0x3f), true)),
+            _ => match b {
+                0x80 => Ok((u64::from(u32::from_be_bytes(self.arr()?)), false)),
+                0x81 => Ok((u64::from_be_bytes(self.arr()?), false)),
+                _ => Err(Stop::Bad(ErrorKind::BadLength(b), at)),
+            },
+        }
+    }
+
+    /// A plain length. (Redis would read a `11xxxxxx` byte here as the length `xxxxxx`; no
+    /// writer produces that, so it is reported as corruption.)
+    fn len(&mut self) -> Res<u64> {
+        let at = self.at();
+        match self.len_or_enc()? {
+            (n, false) => Ok(n),
+            (n, true) => Err(Stop::Bad(ErrorKind::BadLength(0xC0 | n as u8), at)),
+        }
+    }
+
+    /// An RDB string: raw bytes, an integer stored in 1/2/4 bytes, or LZF.
+    fn string(&mut self) -> Res<Str> {
+        let at = self.at();
+        let (n, enc) = self.len_or_enc()?;
+        if !enc {
+            let n = usize::try_from(n).map_err(|_| Stop::Bad(ErrorKind::TooLarge(n), at))?;
+            return Ok(Str::Raw(self.take(n)?));
+        }
+        match n {
+            0 => Ok(Str::Int(i64::from(self.u8()? as i8))),
+            1 => Ok(Str::Int(i64::from(i16::from_le_bytes(self.arr()?)))),
+            2 => Ok(Str::Int(i64::from(i32::from_le_bytes(self.arr()?)))),
+            3 => {
+                let clen = self.len()?;
+                let len = self.len()?;
+                // Refuse at once what no compressed data of that size can expand to, before
+                // waiting for (or allocating) anything.
+                if len > clen.saturating_mul(lzf::MAX_EXPANSION) {
+                    return bad(lzf::LzfError::Impossible.as_str(), at);
+                }
+                let c = usize::try_from(clen).map_err(|_| Stop::Bad(ErrorKind::TooLarge(clen), at))?;
+                let data = self.take(c)?;
+                Ok(Str::Lzf { data, len, at })
+            }
+            x => Err(Stop::Bad(ErrorKind::BadStringEncoding(x as u8), at)),
+        }
+    }
+
+    /// A score of RDB type 3: one length byte and ASCII, with 253/254/255 = nan/+inf/-inf.
+    fn text_double(&mut self) -> Res<f64> {
+        let at = self.at();
+        match self.u8()? {
+            253 => Ok(f64::NAN),
+            254 => Ok(f64::INFINITY),
+            255 => Ok(f64::NEG_INFINITY),
+            n => {
+                let r = self.take(usize::from(n))?;
+                match std::str::from_utf8(&self.d[r]).ok().and_then(parse_double) {
+                    Some(v) => Ok(v),
+                    None => bad("bad double value", at),
+                }
+            }
+        }
+    }
+
+    fn u64_le(&mut self) -> Res<u64> {
+        Ok(u64::from_le_bytes(self.arr()?))
+    }
+
+    fn stream_id(&mut self) -> Res<StreamId> {
+        Ok(StreamId {
+            ms: self.len()?,
+            seq: self.len()?,
+        })
+    }
+}
+
+/// Parses a score written as text (`strtod` in Redis: also accepts "inf", "-inf", "nan").
+fn parse_double(s: &str) -> Option<f64> {
+    s.trim_start().parse::<f64>().ok()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reader state
+// ---------------------------------------------------------------------------------------------
+
+/// Where the reader is in the file.
+enum State {
+    /// Waiting for the 9-byte signature.
+    Magic,
+    /// Between things: the next byte is an opcode or a key's type.
+    Top,
+    /// Inside a key's value.
+    Value(Value),
+    /// Skipping a module's serialized data, opcode by opcode.
+    Module {
+        aux_when: Option<u64>,
+        module: ModuleType,
+        start: u64,
+    },
+    /// After `EOF`: the 8-byte checksum.
+    Trailer { eof_at: u64 },
+    /// Finished; bytes fed from now on belong to whatever follows the RDB.
+    Done,
+}
+
+/// Value states. Each variant is "what the next unit of this value is".
+enum Value {
+    /// `count` more elements, each one unit (linked lists, hashtable sets/zsets/hashes).
+    Counted { kind: Counted, remaining: u64 },
+    /// The value is one packed container string, not read yet.
+    Blob { shape: Shape, kind: ContainerKind },
+    /// Handing out the elements of a decoded container.
+    Packed { packed: Box<Packed>, then: Then },
+    /// `remaining` quicklist nodes (v2: each with its container kind).
+    Quicklist { v2: bool, remaining: u64 },
+    /// `remaining` stream nodes: master ID + listpack.
+    StreamNodes { version: u8, remaining: u64 },
+    /// The stream's metadata and consumer-group count.
+    StreamMeta { version: u8 },
+    /// `groups` groups left, the next unit is a group header.
+    StreamGroup { version: u8, groups: u64 },
+    /// Entries of the current group's PEL.
+    StreamGroupPel { version: u8, groups: u64, pel: u64 },
+    /// The current group's consumer count.
+    StreamConsumers { version: u8, groups: u64 },
+    StreamConsumer {
+        version: u8,
+        groups: u64,
+        consumers: u64,
+    },
+    StreamConsumerPel {
+        version: u8,
+        groups: u64,
+        consumers: u64,
+        pel: u64,
+    },
+}
+
+/// Elements stored one by one.
+#[derive(Clone, Copy)]
+enum Counted {
+    List,
+    Set,
+    /// Zset with text scores (type 3) or binary scores (type 5).
+    ZSet { binary: bool },
+    Hash,
+    /// Hash with a TTL before each field; `min` is the base relative TTLs are counted from
+    /// (type 24), `None` for absolute TTLs (type 22).
+    HashTtl { min: Option<u64> },
+}
+
+/// How the entries of a packed container group into elements.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    List,
+    Set,
+    /// member, score
+    ZSet,
+    /// field, value
+    Hash,
+    /// field, value, TTL (0 = none)
+    HashTtl,
+}
+
+/// What follows the last element of a container.
+enum Then {
+    EndKey,
+    Quicklist { v2: bool, remaining: u64 },
+    StreamNodes { version: u8, remaining: u64 },
+}
+
+/// The container iterators.
+enum Iter {
+    Lp(Listpack),
+    Zl(Ziplist),
+    Is(Intset),
+    Zm(Zipmap),
+    Stream(StreamNode),
+}
+
+/// A decoded container and where it sits in the stream.
+struct Packed {
+    iter: Iter,
+    data: Bytes,
+    shape: Shape,
+    /// The RDB string holding it.
+    span: Span,
+    /// Stream offset of its first byte, if stored uncompressed (exact element spans).
+    data_offset: Option<u64>,
+}
+
+/// Opcodes seen before a key that belong to it.
+#[derive(Default)]
+struct PendingMeta {
+    start: Option<u64>,
+    expire_ms: Option<i64>,
+    lru_idle: Option<u64>,
+    lfu_freq: Option<u8>,
+}
+
+/// The key being read, and what is needed to name its encoding at the end.
+struct KeyCtx {
+    key: Bytes,
+    rdb_type: u8,
+    start: u64,
+    items: u64,
+    max_len: usize,
+    all_int: bool,
+    string_encoding: &'static str,
+}
+
+impl KeyCtx {
+    fn account(&mut self, item: &Item) {
+        match item {
+            Item::String(s) => {
+                self.items = 1;
+                self.string_encoding = string_encoding(s);
+            }
+            Item::ListElement(_) => self.items += 1,
+            Item::SetMember(m) => {
+                self.items += 1;
+                self.max_len = self.max_len.max(m.len());
+                if self.all_int && parse_strict_i64(m).is_none() {
+                    self.all_int = false;
+                }
+            }
+            Item::ZSetMember { member, .. } => {
+                self.items += 1;
+                self.max_len = self.max_len.max(member.len());
+            }
+            Item::HashField { field, value, .. } => {
+                self.items += 1;
+                self.max_len = self.max_len.max(field.len()).max(value.len());
+            }
+            Item::StreamEntry { deleted: false, .. } => self.items += 1,
+            _ => {}
+        }
+    }
+
+    /// `OBJECT ENCODING` once Redis 7.0 has loaded the value with default thresholds
+    /// (`rdbLoadObject` in 7.0's rdb.c; the types 7.0 cannot load follow 7.2 / 7.4).
+    fn loaded_encoding(&self) -> &'static str {
+        const HASH_ENTRIES: u64 = 512; // hash-max-listpack-entries
+        const HASH_VALUE: usize = 64; // hash-max-listpack-value
+        const ZSET_ENTRIES: u64 = 128; // zset-max-listpack-entries
+        const ZSET_VALUE: usize = 64; // zset-max-listpack-value
+        const INTSET_ENTRIES: u64 = 512; // set-max-intset-entries
+        const SET_LISTPACK_ENTRIES: u64 = 128; // set-max-listpack-entries (7.2)
+        let n = self.items;
+        match self.rdb_type {
+            TYPE_STRING => self.string_encoding,
+            TYPE_SET if n <= INTSET_ENTRIES && self.all_int => "intset",
+            TYPE_SET => "hashtable",
+            TYPE_SET_INTSET if n > INTSET_ENTRIES => "hashtable",
+            TYPE_SET_INTSET => "intset",
+            TYPE_SET_LISTPACK if n > SET_LISTPACK_ENTRIES => "hashtable",
+            TYPE_SET_LISTPACK => "listpack",
+            TYPE_ZSET | TYPE_ZSET_2 if n <= ZSET_ENTRIES && self.max_len <= ZSET_VALUE => {
+                "listpack"
+            }
+            TYPE_ZSET | TYPE_ZSET_2 => "skiplist",
+            TYPE_ZSET_ZIPLIST | TYPE_ZSET_LISTPACK if n > ZSET_ENTRIES => "skiplist",
+            TYPE_ZSET_ZIPLIST | TYPE_ZSET_LISTPACK => "listpack",
+            TYPE_HASH if n <= HASH_ENTRIES && self.max_len <= HASH_VALUE => "listpack",
+            TYPE_HASH => "hashtable",
+            TYPE_HASH_ZIPMAP if n <= HASH_ENTRIES && self.max_len <= HASH_VALUE => "listpack",
+            TYPE_HASH_ZIPMAP => "hashtable",
+            TYPE_HASH_ZIPLIST | TYPE_HASH_LISTPACK if n > HASH_ENTRIES => "hashtable",
+            TYPE_HASH_ZIPLIST | TYPE_HASH_LISTPACK => "listpack",
+            TYPE_HASH_METADATA | TYPE_HASH_METADATA_PRE_GA
+                if n <= HASH_ENTRIES && self.max_len <= HASH_VALUE =>
+            {
+                "listpackex"
+            }
+            TYPE_HASH_METADATA | TYPE_HASH_METADATA_PRE_GA => "hashtable",
+            TYPE_HASH_LISTPACK_EX | TYPE_HASH_LISTPACK_EX_PRE_GA if n > HASH_ENTRIES => {
+                "hashtable"
+            }
+            TYPE_HASH_LISTPACK_EX | TYPE_HASH_LISTPACK_EX_PRE_GA => "listpackex",
+            t => saved_encoding(t),
+        }
+    }
+}
+
+/// A streaming RDB decoder. Feed it bytes with [`feed`](Reader::feed), take events with
+/// [`next_event`](Reader::next_event) until it returns `Ok(None)` ("need more input"), repeat,
+/// and call [`finish`](Reader::finish) when the input ends.
+///
+/// ```
+/// use rtool::rdb::{Event, Reader};
+/// let file = b"REDIS0010\xff\0\0\0\0\0\0\0\0";
+/// let mut r = Reader::new();
+/// let mut events = Vec::new();
+/// for chunk in file.chunks(4) {
+///     r.feed(chunk);
+///     while let Some(ev) = r.next_event().unwrap() {
+///         events.push(ev);
+///     }
+/// }
+/// r.finish().unwrap();
+/// assert!(matches!(events.last(), Some(Event::Eof { stored: Some(0), .. })));
+/// ```
+pub struct Reader {
+    buf: BytesMut,
+    /// Stream offset of `buf[0]`.
+    base: u64,
+    crc: Digest<'static, u64, Table<16>>,
+    verify_checksum: bool,
+    version: u32,
+    magic: Magic,
+    state: State,
+    db: u64,
+    meta: PendingMeta,
+    key: Option<KeyCtx>,
+    /// Events decoded but not handed out yet (at most three: a string key's start, value, end).
+    out: VecDeque<Event>,
+    /// Once an error is returned, it is returned again: the reader does not guess its way on.
+    error: Option<RdbError>,
+    /// What the last "need more" was waiting in (for `finish`'s truncation error).
+    stall_phase: Phase,
+    stall_key: Option<Bytes>,
+}
+
+impl Default for Reader {
+    fn default() -> Self {
+        Reader::new()
+    }
+}
+
+impl Reader {
+    /// A reader for a stream that starts with the RDB's first byte.
+    pub fn new() -> Reader {
+        Reader::with_offset(0)
+    }
+
+    /// A reader whose first byte is at `offset` in some larger stream (a replication link);
+    /// every reported offset counts from there.
+    pub fn with_offset(offset: u64) -> Reader {
+        Reader {
+            buf: BytesMut::new(),
+            base: offset,
+            crc: CRC64.digest(),
+            verify_checksum: true,
+            version: 0,
+            magic: Magic::Redis,
+            state: State::Magic,
+            db: 0,
+            meta: PendingMeta::default(),
+            key: None,
+            out: VecDeque::new(),
+            error: None,
+            stall_phase: Phase::Start,
+            stall_key: None,
+        }
+    }
+
+    /// Whether a wrong CRC-64 is an error (the default, like Redis) or only reported in the
+    /// [`Event::Eof`] event (for tools that show damaged files).
+    pub fn verify_checksum(mut self, on: bool) -> Reader {
+        self.verify_checksum = on;
+        self
+    }
+
+    /// Appends input. Nothing is decoded until [`next_event`](Reader::next_event).
+    pub fn feed(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    /// The next event; `Ok(None)` when the fed bytes are used up (or the file is finished, see
+    /// [`is_done`](Reader::is_done)).
+    pub fn next_event(&mut self) -> Result<Option<Event>, RdbError> {
+        loop {
+            if let Some(e) = self.out.pop_front() {
+                return Ok(Some(e));
+            }
+            if let Some(e) = &self.error {
+                return Err(e.clone());
+            }
+            match self.step() {
+                Ok(true) => {}
+                Ok(false) => return Ok(None),
+                Err(e) => {
+                    self.error = Some(e.clone());
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Feeds `data` and returns an iterator over the events it completes.
+    pub fn push<'a>(&'a mut self, data: &[u8]) -> Events<'a> {
+        self.feed(data);
+        Events { reader: self }
+    }
+
+    /// Says the input has ended: an error if the file is not complete.
+    pub fn finish(&mut self) -> Result<(), RdbError> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        if self.is_done() {
+            return Ok(());
+        }
+        let at = self.base + self.buf.len() as u64;
+        let phase = match &self.state {
+            State::Magic => Phase::Start,
+            State::Trailer { .. } => Phase::Checksum,
+            State::Module {
+                aux_when: Some(_), ..
+            } => Phase::ReadModuleAux,
+            State::Value(_) | State::Module { .. } => Phase::ReadValue,
+            State::Top | State::Done => self.stall_phase,
+        };
+        let mut e = self.error_at(ErrorKind::Truncated, at, phase);
+        if e.key.is_none() {
+            e.key = self.stall_key.clone();
+        }
+        self.error = Some(e.clone());
+        Err(e)
+    }
+
+    /// True once the `EOF` opcode and checksum have been read and every event handed out.
+    pub fn is_done(&self) -> bool {
+        matches!(self.state, State::Done) && self.out.is_empty()
+    }
+
+    /// Stream offset of the next byte the reader has not consumed (after the end: the first
+    /// byte after the RDB).
+    pub fn offset(&self) -> u64 {
+        self.base
+    }
+
+    /// Bytes fed but not consumed. Once [`is_done`](Reader::is_done), these are the bytes that
+    /// followed the RDB in the stream (a replication link's command stream, an EOF mark).
+    pub fn remaining(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// The RDB version, once the header is read.
+    pub fn version(&self) -> Option<u32> {
+        (self.version != 0).then_some(self.version)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Plumbing
+    // -----------------------------------------------------------------------------------------
+
+    /// Runs `f` over the buffer: `Ok(None)` if the buffer ends inside the unit (nothing
+    /// consumed), else the unit's size and value.
+    fn parse<T>(
+        &self,
+        f: impl FnOnce(&mut Cur<'_>) -> Res<T>,
+    ) -> Result<Option<(usize, T)>, (ErrorKind, u64)> {
+        let mut c = Cur {
+            d: &self.buf,
+            p: 0,
+            base: self.base,
+        };
+        match f(&mut c) {
+            Ok(v) => Ok(Some((c.p, v))),
+            Err(Stop::More) => Ok(None),
+            Err(Stop::Bad(k, at)) => Err((k, at)),
+        }
+    }
+
+    /// Consumes the unit's `n` bytes: they go through the CRC and come back as a shared chunk
+    /// the unit's strings are sliced from (no copy).
+    fn commit(&mut self, n: usize) -> Bytes {
+        let chunk = self.buf.split_to(n).freeze();
+        self.crc.update(&chunk);
+        self.base += n as u64;
+        chunk
+    }
+
+    fn error_at(&self, kind: ErrorKind, offset: u64, phase: Phase) -> RdbError {
+        RdbError {
+            kind,
+            offset,
+            phase,
+            key: self.key.as_ref().map(|k| k.key.clone()),
+            rdb_type: self.key.as_ref().map(|k| k.rdb_type),
+        }
+    }
+
+    fn value_error(&self, (kind, at): (ErrorKind, u64)) -> RdbError {
+        self.error_at(kind, at, Phase::ReadValue)
+    }
+
+    fn emit(&mut self, e: Event) {
+        self.out.push_back(e);
+    }
+
+    fn emit_item(&mut self, item: Item, span: Span, packed: Option<PackedPos>) {
+        if let Some(k) = self.key.as_mut() {
+            k.account(&item);
+        }
+        self.out.push_back(Event::Item { item, span, packed });
+    }
+
+    fn end_key(&mut self) {
+        if let Some(k) = self.key.take() {
+            let encoding = k.loaded_encoding();
+            self.emit(Event::KeyEnd(KeyEnd {
+                db: self.db,
+                key: k.key,
+                span: Span {
+                    offset: k.start,
+                    len: self.base - k.start,
+                },
+                items: k.items,
+                encoding,
+            }));
+        }
+        self.state = State::Top;
+    }
+
+    /// Makes one unit of progress: `Ok(true)` if something was consumed or produced.
+    fn step(&mut self) -> Result<bool, RdbError> {
+        match std::mem::replace(&mut self.state, State::Done) {
+            State::Magic => self.step_magic(),
+            State::Top => self.step_top(),
+            State::Value(v) => self.step_value(v),
+            State::Module {
+                aux_when,
+                module,
+                start,
+            } => self.step_module(aux_when, module, start),
+            State::Trailer { eof_at } => self.step_trailer(eof_at),
+            State::Done => Ok(false),
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // The file's frame: signature, opcodes, trailer
+    // -----------------------------------------------------------------------------------------
+
+    fn step_magic(&mut self) -> Result<bool, RdbError> {
+        self.state = State::Magic;
+        let have = &self.buf[..self.buf.len().min(9)];
+        // Reject a wrong signature as soon as it cannot match, not after 9 bytes: a tap fed the
+        // wrong thing says so at once.
+        let could_be = |sig: &[u8]| {
+            let n = have.len().min(sig.len());
+            have[..n] == sig[..n]
+        };
+        if !could_be(b"REDIS") && !could_be(b"VALKEY") {
+            return Err(self.error_at(ErrorKind::BadMagic, self.base, Phase::Start));
+        }
+        if have.len() < 9 {
+            self.stall_phase = Phase::Start;
+            return Ok(false);
+        }
+        let (magic, digits) = if have.starts_with(b"REDIS") {
+            (Magic::Redis, &have[5..9])
+        } else {
+            (Magic::Valkey, &have[6..9])
+        };
+        if !digits.iter().all(u8::is_ascii_digit) {
+            return Err(self.error_at(ErrorKind::BadMagic, self.base, Phase::Start));
+        }
+        let version = digits
+            .iter()
+            .fold(0u32, |v, d| v * 10 + u32::from(d - b'0'));
+        let known = match magic {
+            Magic::Redis => (1..=MAX_REDIS_VERSION).contains(&version),
+            Magic::Valkey => version == VALKEY_VERSION,
+        };
+        if !known {
+            return Err(self.error_at(
+                ErrorKind::UnsupportedVersion(version),
+                self.base,
+                Phase::Start,
+            ));
+        }
+        let start = self.base;
+        self.commit(9);
+        self.version = version;
+        self.magic = magic;
+        self.state = State::Top;
+        self.emit(Event::Header {
+            magic,
+            version,
+            span: Span {
+                offset: start,
+                len: 9,
+            },
+        });
+        Ok(true)
+    }
+
+    fn step_top(&mut self) -> Result<bool, RdbError> {
+        self.state = State::Top;
+        let start = self.base;
+        let mut phase = Phase::ReadType;
+        let mut key_str: Option<Str> = None;
+        let mut value_at = 0u64;
+        let parsed = self.parse(|c| {
+            let op = c.u8()?;
+            Ok(match op {
+                OP_EOF => Unit::Eof,
+                OP_SELECTDB => {
+                    phase = Phase::ReadLen;
+                    Unit::SelectDb(c.len()?)
+                }
+                OP_RESIZEDB => {
+                    phase = Phase::ReadLen;
+                    Unit::ResizeDb(c.len()?, c.len()?)
+                }
+                OP_SLOT_INFO => {
+                    phase = Phase::ReadLen;
+                    Unit::SlotInfo(c.len()?, c.len()?, c.len()?)
+                }
+                OP_AUX => {
+                    phase = Phase::ReadAux;
+                    Unit::Aux(c.string()?, c.string()?)
+                }
+                OP_EXPIRETIME => {
+                    phase = Phase::ReadExpire;
+                    Unit::Expire(i64::from(i32::from_le_bytes(c.arr()?)) * 1000)
+                }
+                OP_EXPIRETIME_MS => {
+                    phase = Phase::ReadExpire;
+                    Unit::Expire(i64::from_le_bytes(c.arr()?))
+                }
+                OP_FREQ => {
+                    phase = Phase::ReadExpire;
+                    Unit::Freq(c.u8()?)
+                }
+                OP_IDLE => {
+                    phase = Phase::ReadExpire;
+                    Unit::Idle(c.len()?)
+                }
+                OP_FUNCTION2 => {
+                    phase = Phase::ReadFunctions;
+                    Unit::Function(c.string()?)
+                }
+                OP_FUNCTION_PRE_GA => {
+                    phase = Phase::ReadFunctions;
+                    return Err(Stop::Bad(
+                        ErrorKind::Unsupported("pre-release function format"),
+                        start,
+                    ));
+                }
+                OP_MODULE_AUX => {
+                    phase = Phase::ReadModuleAux;
+                    let id = c.len()?;
+                    let when_at = c.at();
+                    let when_op = c.len()?;
+                    let when = c.len()?;
+                    // `when` travels as a module UINT, opcode 2 (Redis checks it too).
+                    if when_op != 2 {
+                        return bad("module aux data has a bad 'when' opcode", when_at);
+                    }
+                    Unit::ModuleAux(id, when)
+                }
+                t => {
+                    if value_type(t).is_none() {
+                        return Err(Stop::Bad(ErrorKind::UnknownType(t), start));
+                    }
+                    if t == TYPE_MODULE_PRE_GA {
+                        return Err(Stop::Bad(
+                            ErrorKind::Unsupported("pre-release module value format"),
+                            start,
+                        ));
+                    }
+                    phase = Phase::ReadKey;
+                    let key = c.string()?;
+                    key_str = Some(key.clone());
+                    phase = Phase::ReadValue;
+                    value_at = c.at();
+                    let head = match t {
+                        TYPE_STRING => Head::String(c.string()?),
+                        TYPE_HASH_METADATA => {
+                            let at = c.at();
+                            let min = c.u64_le()?;
+                            if min > MAX_FIELD_EXPIRE + 1 {
+                                return bad("hash field TTL minimum is out of range", at);
+                            }
+                            Head::Count(c.len()?, Some(min))
+                        }
+                        TYPE_HASH_LISTPACK_EX => {
+                            // The smallest field TTL, kept for a future use; the listpack
+                            // holds every TTL in full.
+                            c.u64_le()?;
+                            Head::Blob
+                        }
+                        TYPE_LIST
+                        | TYPE_SET
+                        | TYPE_ZSET
+                        | TYPE_ZSET_2
+                        | TYPE_HASH
+                        | TYPE_HASH_METADATA_PRE_GA
+                        | TYPE_LIST_QUICKLIST
+                        | TYPE_LIST_QUICKLIST_2
+                        | TYPE_STREAM_LISTPACKS
+                        | TYPE_STREAM_LISTPACKS_2
+                        | TYPE_STREAM_LISTPACKS_3 => Head::Count(c.len()?, None),
+                        TYPE_MODULE_2 => Head::Module(c.len()?),
+                        _ => Head::Blob,
+                    };
+                    Unit::Key { t, key, head }
+                }
+            })
+        });
+        let (n, unit) = match parsed {
+            Ok(Some(x)) => x,
+            Ok(None) => {
+                self.stall_phase = phase;
+                self.stall_key = key_str.and_then(|k| self.peek_key(&k));
+                return Ok(false);
+            }
+            Err((kind, at)) => {
+                let mut e = self.error_at(kind, at, phase);
+                e.key = key_str.and_then(|k| self.peek_key(&k));
+                return Err(e);
+            }
+        };
+        self.stall_key = None;
+        let chunk = self.commit(n);
+        let span = Span {
+            offset: start,
+            len: n as u64,
+        };
+        let frame_err = |r: &Reader, (kind, at): (ErrorKind, u64)| r.error_at(kind, at, phase);
+        match unit {
+            Unit::Eof => {
+                if self.version >= 5 {
+                    self.state = State::Trailer { eof_at: start };
+                } else {
+                    self.state = State::Done;
+                    self.emit(Event::Eof {
+                        stored: None,
+                        computed: self.crc.clone().finalize(),
+                        span,
+                    });
+                }
+            }
+            Unit::SelectDb(db) => {
+                self.db = db;
+                self.emit(Event::SelectDb { db, span });
+            }
+            Unit::ResizeDb(db_size, expires_size) => self.emit(Event::ResizeDb {
+                db_size,
+                expires_size,
+                span,
+            }),
+            Unit::SlotInfo(slot, slot_size, expires_slot_size) => self.emit(Event::SlotInfo {
+                slot,
+                slot_size,
+                expires_slot_size,
+                span,
+            }),
+            Unit::Aux(name, value) => {
+                let name = materialize(&chunk, &name).map_err(|e| frame_err(self, e))?;
+                let value = materialize(&chunk, &value).map_err(|e| frame_err(self, e))?;
+                self.emit(Event::Aux { name, value, span });
+            }
+            Unit::Expire(ms) => {
+                self.meta.start.get_or_insert(start);
+                self.meta.expire_ms = Some(ms);
+            }
+            Unit::Freq(f) => {
+                self.meta.start.get_or_insert(start);
+                self.meta.lfu_freq = Some(f);
+            }
+            Unit::Idle(s) => {
+                self.meta.start.get_or_insert(start);
+                self.meta.lru_idle = Some(s);
+            }
+            Unit::Function(code) => {
+                let code = materialize(&chunk, &code).map_err(|e| frame_err(self, e))?;
+                self.emit(Event::Function { code, span });
+            }
+            Unit::ModuleAux(id, when) => {
+                self.state = State::Module {
+                    aux_when: Some(when),
+                    module: ModuleType::from_id(id),
+                    start,
+                };
+            }
+            Unit::Key { t, key, head } => {
+                let key = materialize(&chunk, &key).map_err(|e| {
+                    let mut e = frame_err(self, e);
+                    e.phase = Phase::ReadKey;
+                    e
+                })?;
+                self.begin_key(t, key, head, &chunk, start, value_at)?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// The key of a unit that stopped early, for error messages (never decompresses).
+    fn peek_key(&self, s: &Str) -> Option<Bytes> {
+        match s {
+            Str::Raw(r) => self.buf.get(r.clone()).map(Bytes::copy_from_slice),
+            Str::Int(v) => Some(Bytes::from(v.to_string())),
+            Str::Lzf { .. } => None,
+        }
+    }
+
+    /// A key's type and name have been read (and the head of its value): announce it and set
+    /// up the state that reads the rest.
+    fn begin_key(
+        &mut self,
+        t: u8,
+        key: Bytes,
+        head: Head,
+        chunk: &Bytes,
+        unit_start: u64,
+        value_at: u64,
+    ) -> Result<(), RdbError> {
+        let meta = std::mem::take(&mut self.meta);
+        let start = meta.start.unwrap_or(unit_start);
+        self.key = Some(KeyCtx {
+            key: key.clone(),
+            rdb_type: t,
+            start,
+            items: 0,
+            max_len: 0,
+            all_int: true,
+            string_encoding: "raw",
+        });
+        let module = match &head {
+            Head::Module(id) => Some(ModuleType::from_id(*id)),
+            _ => None,
+        };
+        let mut ks = KeyStart {
+            db: self.db,
+            key,
+            rdb_type: t,
+            rdb_type_name: rdb_type_name(t).unwrap_or("unknown"),
+            value_type: value_type(t).unwrap_or(ValueType::Module),
+            encoding: saved_encoding(t),
+            expire_ms: meta.expire_ms,
+            lru_idle: meta.lru_idle,
+            lfu_freq: meta.lfu_freq,
+            module,
+            span: Span {
+                offset: start,
+                len: self.base - start,
+            },
+        };
+        match head {
+            Head::String(v) => {
+                let v = materialize(chunk, &v).map_err(|e| self.value_error(e))?;
+                ks.encoding = string_encoding(&v);
+                self.emit(Event::KeyStart(ks));
+                let span = Span {
+                    offset: value_at,
+                    len: self.base - value_at,
+                };
+                self.emit_item(Item::String(v), span, None);
+                self.end_key();
+            }
+            Head::Count(n, min) => {
+                self.emit(Event::KeyStart(ks));
+                let kind = match t {
+                    TYPE_LIST => Counted::List,
+                    TYPE_SET => Counted::Set,
+                    TYPE_ZSET => Counted::ZSet { binary: false },
+                    TYPE_ZSET_2 => Counted::ZSet { binary: true },
+                    TYPE_HASH => Counted::Hash,
+                    TYPE_HASH_METADATA_PRE_GA | TYPE_HASH_METADATA => Counted::HashTtl { min },
+                    TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => {
+                        self.state = State::Value(Value::Quicklist {
+                            v2: t == TYPE_LIST_QUICKLIST_2,
+                            remaining: n,
+                        });
+                        return Ok(());
+                    }
+                    _ => {
+                        let version = match t {
+                            TYPE_STREAM_LISTPACKS => 1,
+                            TYPE_STREAM_LISTPACKS_2 => 2,
+                            _ => 3,
+                        };
+                        self.state = State::Value(Value::StreamNodes {
+                            version,
+                            remaining: n,
+                        });
+                        return Ok(());
+                    }
+                };
+                self.state = State::Value(Value::Counted { kind, remaining: n });
+            }
+            Head::Blob => {
+                self.emit(Event::KeyStart(ks));
+                let (shape, kind) = match t {
+                    TYPE_HASH_ZIPMAP => (Shape::Hash, ContainerKind::Zipmap),
+                    TYPE_LIST_ZIPLIST => (Shape::List, ContainerKind::Ziplist),
+                    TYPE_SET_INTSET => (Shape::Set, ContainerKind::Intset),
+                    TYPE_ZSET_ZIPLIST => (Shape::ZSet, ContainerKind::Ziplist),
+                    TYPE_HASH_ZIPLIST => (Shape::Hash, ContainerKind::Ziplist),
+                    TYPE_HASH_LISTPACK => (Shape::Hash, ContainerKind::Listpack),
+                    TYPE_ZSET_LISTPACK => (Shape::ZSet, ContainerKind::Listpack),
+                    TYPE_SET_LISTPACK => (Shape::Set, ContainerKind::Listpack),
+                    _ => (Shape::HashTtl, ContainerKind::Listpack),
+                };
+                self.state = State::Value(Value::Blob { shape, kind });
+            }
+            Head::Module(_) => {
+                self.emit(Event::KeyStart(ks));
+                let module = ModuleType::from_id(match &head {
+                    Head::Module(id) => *id,
+                    _ => 0,
+                });
+                self.state = State::Module {
+                    aux_when: None,
+                    module,
+                    start: self.base,
+                };
+            }
+        }
+        Ok(())
+    }
+
+    fn step_trailer(&mut self, eof_at: u64) -> Result<bool, RdbError> {
+        self.state = State::Trailer { eof_at };
+        let at = self.base;
+        let parsed = self
+            .parse(|c| c.u64_le())
+            .map_err(|(k, at)| self.error_at(k, at, Phase::Checksum))?;
+        let Some((n, stored)) = parsed else {
+            self.stall_phase = Phase::Checksum;
+            return Ok(false);
+        };
+        let computed = self.crc.clone().finalize();
+        self.commit(n);
+        if self.verify_checksum && stored != 0 && stored != computed {
+            return Err(self.error_at(
+                ErrorKind::ChecksumMismatch { stored, computed },
+                at,
+                Phase::Checksum,
+            ));
+        }
+        self.state = State::Done;
+        self.emit(Event::Eof {
+            stored: Some(stored),
+            computed,
+            span: Span {
+                offset: eof_at,
+                len: self.base - eof_at,
+            },
+        });
+        Ok(true)
+    }
+
+    /// Module data is a self-describing sequence (`rdbLoadCheckModuleValue`): an opcode
+    /// (a length-encoded number) then its operand, until opcode 0.
+    fn step_module(
+        &mut self,
+        aux_when: Option<u64>,
+        module: ModuleType,
+        start: u64,
+    ) -> Result<bool, RdbError> {
+        let phase = if aux_when.is_some() {
+            Phase::ReadModuleAux
+        } else {
+            Phase::ReadValue
+        };
+        let parsed = self.parse(|c| {
+            let at = c.at();
+            let op = c.len()?;
+            match op {
+                0 => return Ok(true),
+                1 | 2 => {
+                    c.len()?;
+                }
+                3 => {
+                    c.arr::<4>()?;
+                }
+                4 => {
+                    c.arr::<8>()?;
+                }
+                5 => {
+                    c.string()?;
+                }
+                _ => return bad("unknown module data opcode", at),
+            }
+            Ok(false)
+        });
+        let (n, end) = match parsed {
+            Ok(Some(x)) => x,
+            Ok(None) => {
+                self.state = State::Module {
+                    aux_when,
+                    module,
+                    start,
+                };
+                self.stall_phase = phase;
+                return Ok(false);
+            }
+            Err((k, at)) => return Err(self.error_at(k, at, phase)),
+        };
+        self.commit(n);
+        if !end {
+            self.state = State::Module {
+                aux_when,
+                module,
+                start,
+            };
+            return Ok(true);
+        }
+        let span = Span {
+            offset: start,
+            len: self.base - start,
+        };
+        match aux_when {
+            Some(when) => {
+                self.state = State::Top;
+                self.emit(Event::ModuleAux { module, when, span });
+            }
+            None => {
+                self.emit_item(Item::ModuleValue, span, None);
+                self.end_key();
+            }
+        }
+        Ok(true)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Values
+    // -----------------------------------------------------------------------------------------
+
+    fn step_value(&mut self, v: Value) -> Result<bool, RdbError> {
+        match v {
+            Value::Counted { kind, remaining } => self.step_counted(kind, remaining),
+            Value::Blob { shape, kind } => self.step_blob(shape, kind),
+            Value::Packed { packed, then } => self.step_packed(packed, then),
+            Value::Quicklist { v2, remaining } => self.step_quicklist(v2, remaining),
+            Value::StreamNodes { version, remaining } => self.step_stream_nodes(version, remaining),
+            other => self.step_stream_tail(other),
+        }
+    }
+
+    /// Parks the value state and reports "need more".
+    fn wait(&mut self, v: Value) -> Result<bool, RdbError> {
+        self.state = State::Value(v);
+        self.stall_phase = Phase::ReadValue;
+        Ok(false)
+    }
+
+    fn step_counted(&mut self, kind: Counted, remaining: u64) -> Result<bool, RdbError> {
+        if remaining == 0 {
+            self.end_key();
+            return Ok(true);
+        }
+        let start = self.base;
+        let parsed = self.parse(|c| {
+            let a = c.string()?;
+            Ok(match kind {
+                Counted::List | Counted::Set => (a, None, Extra::None),
+                Counted::ZSet { binary } => {
+                    let at = c.at();
+                    let score = if binary {
+                        f64::from_le_bytes(c.arr()?)
+                    } else {
+                        c.text_double()?
+                    };
+                    // Redis refuses NaN scores ("Zset with NAN score detected").
+                    if score.is_nan() {
+                        return bad("sorted set score is NaN", at);
+                    }
+                    (a, None, Extra::Score(score))
+                }
+                Counted::Hash => (a, Some(c.string()?), Extra::None),
+                Counted::HashTtl { min } => {
+                    // The TTL comes first here: [ttl][field][value].
+                    let at = c.at();
+                    let ttl = c.len()?;
+                    let expire = match (ttl, min) {
+                        (0, _) => None,
+                        (t, None) => Some(t),
+                        (t, Some(m)) => Some(t.checked_add(m).map(|x| x - 1).unwrap_or(u64::MAX)),
+                    };
+                    if expire.is_some_and(|e| e > MAX_FIELD_EXPIRE) {
+                        return bad("hash field TTL is out of range", at);
+                    }
+                    let f = c.string()?;
+                    (f, Some(c.string()?), Extra::Ttl(expire))
+                }
+            })
+        });
+        let (n, (a, b, extra)) = match parsed.map_err(|e| self.value_error(e))? {
+            Some(x) => x,
+            None => return self.wait(Value::Counted { kind, remaining }),
+        };
+        let chunk = self.commit(n);
+        let a = materialize(&chunk, &a).map_err(|e| self.value_error(e))?;
+        let b = match b {
+            Some(b) => Some(materialize(&chunk, &b).map_err(|e| self.value_error(e))?),
+            None => None,
+        };
+        let item = match (kind, b, extra) {
+            (Counted::List, _, _) => Item::ListElement(a),
+            (Counted::Set, _, _) => Item::SetMember(a),
+            (_, None, Extra::Score(score)) => Item::ZSetMember { member: a, score },
+            (_, Some(value), Extra::Ttl(expire_ms)) => Item::HashField {
+                field: a,
+                value,
+                expire_ms,
+            },
+            (_, Some(value), _) => Item::HashField {
+                field: a,
+                value,
+                expire_ms: None,
+            },
+            (_, None, _) => Item::ListElement(a),
+        };
+        let span = Span {
+            offset: start,
+            len: n as u64,
+        };
+        self.emit_item(item, span, None);
+        self.state = State::Value(Value::Counted {
+            kind,
+            remaining: remaining - 1,
+        });
+        Ok(true)
+    }
+
+    /// Reads one RDB string holding a packed container.
+    fn read_container(&mut self) -> Result<Option<(Bytes, Span, Option<u64>, bool)>, RdbError> {
+        let start = self.base;
+        let parsed = self
+            .parse(|c| {
+                let s = c.string()?;
+                Ok((s, c.base))
+            })
+            .map_err(|e| self.value_error(e))?;
+        let Some((n, (s, _))) = parsed else {
+            return Ok(None);
+        };
+        let chunk = self.commit(n);
+        let data_offset = match &s {
+            Str::Raw(r) => Some(start + r.start as u64),
+            _ => None,
+        };
+        let compressed = s.is_lzf();
+        let data = materialize(&chunk, &s).map_err(|e| self.value_error(e))?;
+        let span = Span {
+            offset: start,
+            len: n as u64,
+        };
+        Ok(Some((data, span, data_offset, compressed)))
+    }
+
+    fn container_error(&self, (what, pos): (&'static str, usize), p: &ContainerAt) -> RdbError {
+        let at = match p.data_offset {
+            Some(o) => o + pos as u64,
+            None => p.span.offset,
+        };
+        self.error_at(ErrorKind::Corrupt(what), at, Phase::ReadValue)
+    }
+
+    fn step_blob(&mut self, shape: Shape, kind: ContainerKind) -> Result<bool, RdbError> {
+        let Some((data, span, data_offset, compressed)) = self.read_container()? else {
+            return self.wait(Value::Blob { shape, kind });
+        };
+        let at = ContainerAt { span, data_offset };
+        let iter = match kind {
+            ContainerKind::Listpack => Listpack::new(data.clone()).map(Iter::Lp),
+            ContainerKind::Ziplist => Ziplist::new(data.clone()).map(Iter::Zl),
+            ContainerKind::Intset => Intset::new(data.clone()).map(Iter::Is),
+            _ => Zipmap::new(data.clone()).map(Iter::Zm),
+        }
+        .map_err(|e| self.container_error(e, &at))?;
+        self.emit(Event::Container(Container {
+            kind,
+            span,
+            size: data.len() as u64,
+            compressed,
+            data_offset,
+            stream_master_id: None,
+        }));
+        self.state = State::Value(Value::Packed {
+            packed: Box::new(Packed {
+                iter,
+                data,
+                shape,
+                span,
+                data_offset,
+            }),
+            then: Then::EndKey,
+        });
+        Ok(true)
+    }
+
+    fn step_quicklist(&mut self, v2: bool, remaining: u64) -> Result<bool, RdbError> {
+        if remaining == 0 {
+            self.end_key();
+            return Ok(true);
+        }
+        let start = self.base;
+        // v2 nodes say whether they are a listpack (2, "packed") or one bare element (1,
+        // "plain", used for elements bigger than the packed threshold).
+        let parsed = self
+            .parse(|c| {
+                let plain = if v2 {
+                    let at = c.at();
+                    match c.len()? {
+                        1 => true,
+                        2 => false,
+                        _ => return bad("bad quicklist node container", at),
+                    }
+                } else {
+                    false
+                };
+                let data_at = c.at();
+                let s = c.string()?;
+                Ok((plain, s, data_at))
+            })
+            .map_err(|e| self.value_error(e))?;
+        let Some((n, (plain, s, data_at))) = parsed else {
+            return self.wait(Value::Quicklist { v2, remaining });
+        };
+        let chunk = self.commit(n);
+        let data_offset = match &s {
+            Str::Raw(r) => Some(start + r.start as u64),
+            _ => None,
+        };
+        let compressed = s.is_lzf();
+        let data = materialize(&chunk, &s).map_err(|e| self.value_error(e))?;
+        if data.is_empty() {
+            return Err(self.error_at(
+                ErrorKind::Corrupt("empty quicklist node"),
+                data_at,
+                Phase::ReadValue,
+            ));
+        }
+        let span = Span {
+            offset: data_at,
+            len: self.base - data_at,
+        };
+        let kind = if plain {
+            ContainerKind::Plain
+        } else if v2 {
+            ContainerKind::Listpack
+        } else {
+            ContainerKind::Ziplist
+        };
+        self.emit(Event::Container(Container {
+            kind,
+            span,
+            size: data.len() as u64,
+            compressed,
+            data_offset,
+            stream_master_id: None,
+        }));
+        let next = remaining - 1;
+        if plain {
+            let item_span = match data_offset {
+                Some(o) => Span {
+                    offset: o,
+                    len: data.len() as u64,
+                },
+                None => span,
+            };
+            self.emit_item(Item::ListElement(data), item_span, None);
+            self.state = State::Value(Value::Quicklist { v2, remaining: next });
+            return Ok(true);
+        }
+        let at = ContainerAt { span, data_offset };
+        let iter = if v2 {
+            Listpack::new(data.clone()).map(Iter::Lp)
+        } else {
+            Ziplist::new(data.clone()).map(Iter::Zl)
+        }
+        .map_err(|e| self.container_error(e, &at))?;
+        self.state = State::Value(Value::Packed {
+            packed: Box::new(Packed {
+                iter,
+                data,
+                shape: Shape::List,
+                span,
+                data_offset,
+            }),
+            then: Then::Quicklist { v2, remaining: next },
+        });
+        Ok(true)
+    }
+
+    /// Hands out the next element of a decoded container.
+    fn step_packed(&mut self, mut packed: Box<Packed>, then: Then) -> Result<bool, RdbError> {
+        let at = ContainerAt {
+            span: packed.span,
+            data_offset: packed.data_offset,
+        };
+        match packed.next_item() {
+            Ok(Some((item, pos))) => {
+                let span = match packed.data_offset {
+                    Some(o) => Span {
+                        offset: o + u64::from(pos.pos),
+                        len: u64::from(pos.len),
+                    },
+                    None => packed.span,
+                };
+                self.emit_item(item, span, Some(pos));
+                self.state = State::Value(Value::Packed { packed, then });
+                Ok(true)
+            }
+            Ok(None) => {
+                match then {
+                    Then::EndKey => self.end_key(),
+                    Then::Quicklist { v2, remaining } => {
+                        self.state = State::Value(Value::Quicklist { v2, remaining })
+                    }
+                    Then::StreamNodes { version, remaining } => {
+                        self.state = State::Value(Value::StreamNodes { version, remaining })
+                    }
+                }
+                Ok(true)
+            }
+            Err(e) => Err(self.container_error(e, &at)),
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Streams
+    // -----------------------------------------------------------------------------------------
+
+    /// A stream's entries live in a radix tree of listpacks; the RDB stores each node as its
+    /// 16-byte master ID (big endian ms, seq) and the listpack.
+    fn step_stream_nodes(&mut self, version: u8, remaining: u64) -> Result<bool, RdbError> {
+        if remaining == 0 {
+            self.state = State::Value(Value::StreamMeta { version });
+            return Ok(true);
+        }
+        let start = self.base;
+        let parsed = self
+            .parse(|c| {
+                let id_at = c.at();
+                let id = c.string()?;
+                let lp_at = c.at();
+                let lp = c.string()?;
+                Ok((id, id_at, lp, lp_at))
+            })
+            .map_err(|e| self.value_error(e))?;
+        let Some((n, (id, id_at, lp, lp_at))) = parsed else {
+            return self.wait(Value::StreamNodes { version, remaining });
+        };
+        let chunk = self.commit(n);
+        let id = materialize(&chunk, &id).map_err(|e| self.value_error(e))?;
+        let Ok(raw) = <[u8; 16]>::try_from(&id[..]) else {
+            return Err(self.error_at(
+                ErrorKind::Corrupt("stream node key is not the size of a stream ID"),
+                id_at,
+                Phase::ReadValue,
+            ));
+        };
+        let master = StreamId::from_be_bytes(&raw);
+        let data_offset = match &lp {
+            Str::Raw(r) => Some(start + r.start as u64),
+            _ => None,
+        };
+        let compressed = lp.is_lzf();
+        let data = materialize(&chunk, &lp).map_err(|e| self.value_error(e))?;
+        let span = Span {
+            offset: lp_at,
+            len: self.base - lp_at,
+        };
+        let at = ContainerAt { span, data_offset };
+        let node = StreamNode::new(data.clone(), master).map_err(|e| self.container_error(e, &at))?;
+        self.emit(Event::Container(Container {
+            kind: ContainerKind::Listpack,
+            span,
+            size: data.len() as u64,
+            compressed,
+            data_offset,
+            stream_master_id: Some(master),
+        }));
+        self.state = State::Value(Value::Packed {
+            packed: Box::new(Packed {
+                iter: Iter::Stream(node),
+                data,
+                shape: Shape::List,
+                span,
+                data_offset,
+            }),
+            then: Then::StreamNodes {
+                version,
+                remaining: remaining - 1,
+            },
+        });
+        Ok(true)
+    }
+
+    /// Everything after the nodes: metadata, groups, their PELs and consumers.
+    fn step_stream_tail(&mut self, v: Value) -> Result<bool, RdbError> {
+        let start = self.base;
+        let parsed = self.parse(|c| {
+            Ok(match &v {
+                Value::StreamMeta { version } => {
+                    let length = c.len()?;
+                    let last_id = c.stream_id()?;
+                    let (first_id, max_deleted_id, entries_added) = if *version >= 2 {
+                        (Some(c.stream_id()?), Some(c.stream_id()?), Some(c.len()?))
+                    } else {
+                        (None, None, None)
+                    };
+                    let groups = c.len()?;
+                    Tail::Meta(
+                        Item::StreamMeta {
+                            length,
+                            last_id,
+                            first_id,
+                            max_deleted_id,
+                            entries_added,
+                        },
+                        groups,
+                    )
+                }
+                Value::StreamGroup { version, .. } => {
+                    let name = c.string()?;
+                    let last_id = c.stream_id()?;
+                    let entries_read = if *version >= 2 { Some(c.len()?) } else { None };
+                    let pel = c.len()?;
+                    Tail::Group(name, last_id, entries_read, pel)
+                }
+                Value::StreamGroupPel { .. } => {
+                    let id = StreamId::from_be_bytes(&c.arr()?);
+                    let delivery_time_ms = c.u64_le()?;
+                    let delivery_count = c.len()?;
+                    Tail::Item(Item::StreamPending {
+                        id,
+                        delivery_time_ms,
+                        delivery_count,
+                    })
+                }
+                Value::StreamConsumers { .. } => Tail::Count(c.len()?),
+                Value::StreamConsumer { version, .. } => {
+                    let name = c.string()?;
+                    let seen = c.u64_le()?;
+                    let active = if *version >= 3 { Some(c.u64_le()?) } else { None };
+                    let pel = c.len()?;
+                    Tail::Consumer(name, seen, active, pel)
+                }
+                _ => {
+                    let id = StreamId::from_be_bytes(&c.arr()?);
+                    Tail::Item(Item::StreamConsumerPending { id })
+                }
+            })
+        });
+        let (n, tail) = match parsed.map_err(|e| self.value_error(e))? {
+            Some(x) => x,
+            None => return self.wait(v),
+        };
+        let chunk = self.commit(n);
+        let span = Span {
+            offset: start,
+            len: n as u64,
+        };
+        match (v, tail) {
+            (Value::StreamMeta { version }, Tail::Meta(item, groups)) => {
+                self.emit_item(item, span, None);
+                self.stream_next_group(version, groups);
+            }
+            (Value::StreamGroup { version, groups }, Tail::Group(name, last_id, er, pel)) => {
+                let name = materialize(&chunk, &name).map_err(|e| self.value_error(e))?;
+                let item = Item::StreamGroup {
+                    name,
+                    last_id,
+                    entries_read: er,
+                };
+                self.emit_item(item, span, None);
+                self.stream_group_pel(version, groups, pel);
+            }
+            (Value::StreamGroupPel { version, groups, pel }, Tail::Item(item)) => {
+                self.emit_item(item, span, None);
+                self.stream_group_pel(version, groups, pel - 1);
+            }
+            (Value::StreamConsumers { version, groups }, Tail::Count(consumers)) => {
+                self.stream_next_consumer(version, groups, consumers);
+            }
+            (
+                Value::StreamConsumer {
+                    version,
+                    groups,
+                    consumers,
+                },
+                Tail::Consumer(name, seen, active, pel),
+            ) => {
+                let name = materialize(&chunk, &name).map_err(|e| self.value_error(e))?;
+                let item = Item::StreamConsumer {
+                    name,
+                    seen_time_ms: seen,
+                    active_time_ms: active,
+                };
+                self.emit_item(item, span, None);
+                self.stream_consumer_pel(version, groups, consumers, pel);
+            }
+            (
+                Value::StreamConsumerPel {
+                    version,
+                    groups,
+                    consumers,
+                    pel,
+                },
+                Tail::Item(item),
+            ) => {
+                self.emit_item(item, span, None);
+                self.stream_consumer_pel(version, groups, consumers, pel - 1);
+            }
+            // Each state parses exactly its own unit kind above.
+            _ => self.end_key(),
+        }
+        Ok(true)
+    }
+
+    fn stream_next_group(&mut self, version: u8, groups: u64) {
+        if groups == 0 {
+            self.end_key();
+        } else {
+            self.state = State::Value(Value::StreamGroup { version, groups });
+        }
+    }
+
+    fn stream_group_pel(&mut self, version: u8, groups: u64, pel: u64) {
+        self.state = State::Value(if pel == 0 {
+            Value::StreamConsumers { version, groups }
+        } else {
+            Value::StreamGroupPel {
+                version,
+                groups,
+                pel,
+            }
+        });
+    }
+
+    fn stream_next_consumer(&mut self, version: u8, groups: u64, consumers: u64) {
+        if consumers == 0 {
+            self.stream_next_group(version, groups - 1);
+        } else {
+            self.state = State::Value(Value::StreamConsumer {
+                version,
+                groups,
+                consumers,
+            });
+        }
+    }
+
+    fn stream_consumer_pel(&mut self, version: u8, groups: u64, consumers: u64, pel: u64) {
+        if pel == 0 {
+            self.stream_next_consumer(version, groups, consumers - 1);
+        } else {
+            self.state = State::Value(Value::StreamConsumerPel {
+                version,
+                groups,
+                consumers,
+                pel,
+            });
+        }
+    }
+}
+
+/// Events completed by the bytes given to [`Reader::push`].
+pub struct Events<'a> {
+    reader: &'a mut Reader,
+}
+
+impl Iterator for Events<'_> {
+    type Item = Result<Event, RdbError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.reader.next_event().transpose()
+    }
+}
+
+/// One top-level unit.
+enum Unit {
+    Eof,
+    SelectDb(u64),
+    ResizeDb(u64, u64),
+    SlotInfo(u64, u64, u64),
+    Aux(Str, Str),
+    Expire(i64),
+    Freq(u8),
+    Idle(u64),
+    Function(Str),
+    ModuleAux(u64, u64),
+    Key { t: u8, key: Str, head: Head },
+}
+
+/// What follows a key's name, read in the same unit.
+enum Head {
+    /// A string key's whole value.
+    String(Str),
+    /// An element/node count, and for type 24 the TTL base.
+    Count(u64, Option<u64>),
+    /// A packed container comes next.
+    Blob,
+    /// A module value: its type id.
+    Module(u64),
+}
+
+enum Extra {
+    None,
+    Score(f64),
+    Ttl(Option<u64>),
+}
+
+/// Units of a stream's tail.
+enum Tail {
+    Meta(Item, u64),
+    Group(Str, StreamId, Option<u64>, u64),
+    Item(Item),
+    Count(u64),
+    Consumer(Str, u64, Option<u64>, u64),
+}
+
+struct ContainerAt {
+    span: Span,
+    data_offset: Option<u64>,
+}
+
+fn materialize(chunk: &Bytes, s: &Str) -> Result<Bytes, (ErrorKind, u64)> {
+    s.bytes(chunk).map_err(|e| match e {
+        Stop::Bad(k, at) => (k, at),
+        // Materialising never needs more bytes: the unit is complete.
+        Stop::More => (ErrorKind::Truncated, 0),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Elements of packed containers
+// ---------------------------------------------------------------------------------------------
+
+type CResult<T> = Result<T, (&'static str, usize)>;
+
+fn elem_bytes(data: &Bytes, e: &Elem) -> Bytes {
+    match e {
+        Elem::Int(v) => Bytes::from(v.to_string()),
+        Elem::Str(r) => data.slice(r.clone()),
+    }
+}
+
+fn elem_int(data: &Bytes, e: &Entry) -> CResult<i64> {
+    match &e.elem {
+        Elem::Int(v) => Ok(*v),
+        Elem::Str(r) => parse_strict_i64(&data[r.clone()]).ok_or(("expected an integer entry", e.pos)),
+    }
+}
+
+impl Packed {
+    fn next_entry(&mut self) -> CResult<Option<Entry>> {
+        match &mut self.iter {
+            Iter::Lp(lp) => lp.next_entry(),
+            Iter::Zl(zl) => zl.next_entry(),
+            _ => Ok(None),
+        }
+    }
+
+    /// The next entry, which must exist (the second or third of a tuple).
+    fn more(&mut self, what: &'static str, pos: usize) -> CResult<Entry> {
+        self.next_entry()?.ok_or((what, pos))
+    }
+
+    /// The next element: one entry for lists and sets, a pair for hashes and sorted sets, a
+    /// triple for hashes with TTLs, a whole entry for streams.
+    fn next_item(&mut self) -> CResult<Option<(Item, PackedPos)>> {
+        let pos = |start: usize, end: usize| PackedPos {
+            pos: start as u32,
+            len: (end - start) as u32,
+        };
+        match &mut self.iter {
+            Iter::Is(is) => {
+                let w = is.width();
+                return Ok(is
+                    .next_entry()?
+                    .map(|(p, v)| (Item::SetMember(Bytes::from(v.to_string())), pos(p, p + w))));
+            }
+            Iter::Zm(zm) => {
+                return Ok(zm.next_pair()?.map(|pair| {
+                    let item = Item::HashField {
+                        field: self.data.slice(pair.field),
+                        value: self.data.slice(pair.value),
+                        expire_ms: None,
+                    };
+                    (item, pos(pair.pos, pair.pos + pair.len))
+                }));
+            }
+            Iter::Stream(node) => {
+                return node.next_entry(&self.data);
+            }
+            _ => {}
+        }
+        let Some(first) = self.next_entry()? else {
+            return Ok(None);
+        };
+        let a = elem_bytes(&self.data, &first.elem);
+        let (item, end) = match self.shape {
+            Shape::List => (Item::ListElement(a), first.pos + first.len),
+            Shape::Set => (Item::SetMember(a), first.pos + first.len),
+            Shape::ZSet => {
+                let s = self.more("sorted set member without a score", first.pos)?;
+                let score = match &s.elem {
+                    Elem::Int(v) => *v as f64,
+                    Elem::Str(r) => std::str::from_utf8(&self.data[r.clone()])
+                        .ok()
+                        .and_then(parse_double)
+                        .ok_or(("bad sorted set score", s.pos))?,
+                };
+                (Item::ZSetMember { member: a, score }, s.pos + s.len)
+            }
+            Shape::Hash => {
+                let v = self.more("hash field without a value", first.pos)?;
+                let value = elem_bytes(&self.data, &v.elem);
+                let item = Item::HashField {
+                    field: a,
+                    value,
+                    expire_ms: None,
+                };
+                (item, v.pos + v.len)
+            }
+            Shape::HashTtl => {
+                let v = self.more("hash field without a value", first.pos)?;
+                let t = self.more("hash field without a TTL", v.pos)?;
+                let ttl = elem_int(&self.data, &t)?;
+                let expire_ms = match u64::try_from(ttl) {
+                    Ok(0) => None,
+                    Ok(x) if x <= MAX_FIELD_EXPIRE => Some(x),
+                    _ => return Err(("hash field TTL is out of range", t.pos)),
+                };
+                let item = Item::HashField {
+                    field: a,
+                    value: elem_bytes(&self.data, &v.elem),
+                    expire_ms,
+                };
+                (item, t.pos + t.len)
+            }
+        };
+        Ok(Some((item, pos(first.pos, end))))
+    }
+}
+
+/// A stream node being read. Its listpack starts with a *master entry* — live count, deleted
+/// count, the master field names, a 0 — and then holds entries:
+///
+/// ```text
+/// flags ms-diff seq-diff [num-fields field value ...| value ...] lp-count
+/// ```
+///
+/// IDs are stored relative to the node's master ID; flag 2 (`SAMEFIELDS`) means the entry has
+/// exactly the master fields, so only values are stored; flag 1 marks an entry deleted by XDEL.
+/// `lp-count` is the entry's number of listpack elements, which lets Redis walk backwards.
+struct StreamNode {
+    lp: Listpack,
+    master: StreamId,
+    master_fields: Vec<Bytes>,
+    /// Entries the master entry announces (live + deleted), and how many were read.
+    expected: u64,
+    seen: u64,
+}
+
+const STREAM_ITEM_FLAG_DELETED: i64 = 1;
+const STREAM_ITEM_FLAG_SAMEFIELDS: i64 = 2;
+
+impl StreamNode {
+    fn new(data: Bytes, master: StreamId) -> CResult<StreamNode> {
+        let mut lp = Listpack::new(data.clone())?;
+        let mut int = |what: &'static str| -> CResult<i64> {
+            let e = lp.next_entry()?.ok_or((what, 0))?;
+            elem_int(&data, &e)
+        };
+        let count = int("empty listpack inside stream")?;
+        let deleted = int("stream master entry is incomplete")?;
+        let nfields = int("stream master entry is incomplete")?;
+        let (Ok(count), Ok(deleted), Ok(nfields)) = (
+            u64::try_from(count),
+            u64::try_from(deleted),
+            u64::try_from(nfields),
+        ) else {
+            return Err(("stream master entry has a negative count", 6));
+        };
+        let mut master_fields = Vec::new();
+        for _ in 0..nfields {
+            let e = lp
+                .next_entry()?
+                .ok_or(("stream master entry is incomplete", 6))?;
+            master_fields.push(elem_bytes(&data, &e.elem));
+        }
+        let e = lp
+            .next_entry()?
+            .ok_or(("stream master entry is incomplete", 6))?;
+        if elem_int(&data, &e)? != 0 {
+            return Err(("stream master entry does not end with 0", e.pos));
+        }
+        Ok(StreamNode {
+            lp,
+            master,
+            master_fields,
+            expected: count.saturating_add(deleted),
+            seen: 0,
+        })
+    }
+
+    fn next_entry(&mut self, data: &Bytes) -> CResult<Option<(Item, PackedPos)>> {
+        let Some(first) = self.lp.next_entry()? else {
+            if self.seen != self.expected {
+                return Err(("stream node entry count does not match its master entry", 6));
+            }
+            return Ok(None);
+        };
+        let start = first.pos;
+        let incomplete = ("stream entry is incomplete", start);
+        let flags = elem_int(data, &first)?;
+        let next = |lp: &mut Listpack| lp.next_entry().and_then(|e| e.ok_or(incomplete));
+        let ms = elem_int(data, &next(&mut self.lp)?)?;
+        let seq = elem_int(data, &next(&mut self.lp)?)?;
+        let mut fields = Vec::new();
+        let expected_count;
+        if flags & STREAM_ITEM_FLAG_SAMEFIELDS != 0 {
+            for f in &self.master_fields {
+                let v = next(&mut self.lp)?;
+                fields.push((f.clone(), elem_bytes(data, &v.elem)));
+            }
+            expected_count = self.master_fields.len() as i64 + 3;
+        } else {
+            let n = elem_int(data, &next(&mut self.lp)?)?;
+            if n < 0 {
+                return Err(("stream entry has a negative field count", start));
+            }
+            for _ in 0..n {
+                let f = next(&mut self.lp)?;
+                let v = next(&mut self.lp)?;
+                fields.push((elem_bytes(data, &f.elem), elem_bytes(data, &v.elem)));
+            }
+            expected_count = n.saturating_mul(2).saturating_add(4);
+        }
+        let last = next(&mut self.lp)?;
+        if elem_int(data, &last)? != expected_count {
+            return Err(("stream entry's lp-count does not match", last.pos));
+        }
+        self.seen += 1;
+        let id = StreamId {
+            ms: self.master.ms.wrapping_add(ms as u64),
+            seq: self.master.seq.wrapping_add(seq as u64),
+        };
+        let item = Item::StreamEntry {
+            id,
+            deleted: flags & STREAM_ITEM_FLAG_DELETED != 0,
+            fields,
+        };
+        let end = last.pos + last.len;
+        Ok(Some((
+            item,
+            PackedPos {
+                pos: start as u32,
+                len: (end - start) as u32,
+            },
+        )))
+    }
+}
+
+/// Shows a key for messages.
+pub fn show_key(key: &[u8]) -> String {
+    Escaped(key).to_string()
+}
