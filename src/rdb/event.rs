@@ -191,21 +191,21 @@ pub enum Item {
     StreamGroup {
         name: Bytes,
         last_id: StreamId,
-        /// `entries-read` (v2+).
-        entries_read: Option<u64>,
+        /// `entries-read` (v2+); -1 when Redis cannot tell (XINFO shows nil).
+        entries_read: Option<i64>,
     },
     /// An entry of the current group's pending entries list (`XPENDING`).
     StreamPending {
         id: StreamId,
-        delivery_time_ms: u64,
+        delivery_time_ms: i64,
         delivery_count: u64,
     },
     /// A consumer of the current group; the IDs it owns follow.
     StreamConsumer {
         name: Bytes,
-        seen_time_ms: u64,
-        /// v3 (Redis 7.2): when it last read or claimed successfully.
-        active_time_ms: Option<u64>,
+        seen_time_ms: i64,
+        /// v3 (Redis 7.2): when it last read or claimed successfully (-1: never).
+        active_time_ms: Option<i64>,
     },
     /// An entry of the current consumer's pending list (its details are in the group's PEL).
     StreamConsumerPending { id: StreamId },
@@ -229,7 +229,10 @@ pub enum Event {
         span: Span,
     },
     /// `SELECTDB`: the keys that follow belong to `db`.
-    SelectDb { db: u64, span: Span },
+    SelectDb {
+        db: u64,
+        span: Span,
+    },
     /// `RESIZEDB`: how many keys and expires the current database has.
     ResizeDb {
         db_size: u64,
@@ -244,14 +247,19 @@ pub enum Event {
         span: Span,
     },
     /// `FUNCTION2`: a function library's source (`#!lua name=...`).
-    Function { code: Bytes, span: Span },
+    Function {
+        code: Bytes,
+        span: Span,
+    },
     /// `MODULE_AUX`: module data not tied to a key; skipped, the module named.
     ModuleAux {
         module: ModuleType,
         when: u64,
         span: Span,
     },
-    KeyStart(KeyStart),
+    /// A key begins (boxed: it is the biggest event and comes once per key, while the small
+    /// `Item`s that follow are the hot path).
+    KeyStart(Box<KeyStart>),
     /// A piece of the current key's value.
     Item {
         item: Item,

@@ -9,6 +9,7 @@
 
 use bytes::Bytes;
 /// Walks an intset, bounds-checked.
+#[derive(Clone)]
 pub struct Intset {
     data: Bytes,
     width: usize,

@@ -45,6 +45,7 @@ pub struct Entry {
 
 /// Walks a listpack one entry at a time. Every read is bounds-checked: a corrupt listpack ends
 /// in an error naming the position, never a panic.
+#[derive(Clone)]
 pub struct Listpack {
     data: Bytes,
     pos: usize,
@@ -118,28 +119,38 @@ impl Listpack {
             };
             (2, 0, Some(v))
         } else if b & 0xF0 == 0xE0 {
-            (2, (usize::from(b & 0x0f) << 8) | usize::from(at(p + 1)?), None)
+            (
+                2,
+                (usize::from(b & 0x0f) << 8) | usize::from(at(p + 1)?),
+                None,
+            )
         } else {
             match b {
                 0xF0 => {
                     let n = u32::from_le_bytes(self.fixed::<4>(p + 1)?);
                     (5, n as usize, None)
                 }
-                0xF1 => (3, 0, Some(i64::from(i16::from_le_bytes(self.fixed(p + 1)?)))),
+                0xF1 => (
+                    3,
+                    0,
+                    Some(i64::from(i16::from_le_bytes(self.fixed(p + 1)?))),
+                ),
                 0xF2 => {
                     let [x, y, z] = self.fixed::<3>(p + 1)?;
                     // Put the 24 bits at the top of an i32 and shift back to sign-extend.
                     let v = i32::from_le_bytes([0, x, y, z]) >> 8;
                     (4, 0, Some(i64::from(v)))
                 }
-                0xF3 => (5, 0, Some(i64::from(i32::from_le_bytes(self.fixed(p + 1)?)))),
+                0xF3 => (
+                    5,
+                    0,
+                    Some(i64::from(i32::from_le_bytes(self.fixed(p + 1)?))),
+                ),
                 0xF4 => (9, 0, Some(i64::from_le_bytes(self.fixed(p + 1)?))),
                 _ => return Err(("bad listpack entry encoding", p)),
             }
         };
-        let body = hdr
-            .checked_add(dlen)
-            .ok_or(("bad listpack entry", p))?;
+        let body = hdr.checked_add(dlen).ok_or(("bad listpack entry", p))?;
         let mut back = [0u8; 5];
         let blen = encode_backlen(body as u64, &mut back);
         let end = p

@@ -120,7 +120,10 @@ mod tests {
         assert_eq!(decompress(&[5, b'a'], 6), Err(LzfError::TruncatedInput));
         assert_eq!(decompress(&[(1 << 5), 0], 3), Err(LzfError::BadReference));
         assert_eq!(decompress(&[0, b'a'], 2), Err(LzfError::ShortOutput));
-        assert_eq!(decompress(&[1, b'a', b'b'], 1), Err(LzfError::OutputOverflow));
+        assert_eq!(
+            decompress(&[1, b'a', b'b'], 1),
+            Err(LzfError::OutputOverflow)
+        );
         assert_eq!(decompress(&[0, b'a'], 1 << 40), Err(LzfError::Impossible));
     }
 

@@ -24,7 +24,7 @@
 //! Every byte consumed goes through CRC-64/Jones (Redis's `crc64`), so the trailer is checked
 //! without a second pass.
 
-use super::error::{Escaped, ErrorKind, Phase, RdbError};
+use super::error::{ErrorKind, Escaped, Phase, RdbError};
 use super::event::{
     Container, ContainerKind, Event, Item, KeyEnd, KeyStart, Magic, PackedPos, Span, StreamId,
 };
@@ -174,7 +174,8 @@ impl Cur<'_> {
                 if len > clen.saturating_mul(lzf::MAX_EXPANSION) {
                     return bad(lzf::LzfError::Impossible.as_str(), at);
                 }
-                let c = usize::try_from(clen).map_err(|_| Stop::Bad(ErrorKind::TooLarge(clen), at))?;
+                let c =
+                    usize::try_from(clen).map_err(|_| Stop::Bad(ErrorKind::TooLarge(clen), at))?;
                 let data = self.take(c)?;
                 Ok(Str::Lzf { data, len, at })
             }
@@ -221,6 +222,7 @@ fn parse_double(s: &str) -> Option<f64> {
 // ---------------------------------------------------------------------------------------------
 
 /// Where the reader is in the file.
+#[derive(Clone)]
 enum State {
     /// Waiting for the 9-byte signature.
     Magic,
@@ -241,6 +243,7 @@ enum State {
 }
 
 /// Value states. Each variant is "what the next unit of this value is".
+#[derive(Clone)]
 enum Value {
     /// `count` more elements, each one unit (linked lists, hashtable sets/zsets/hashes).
     Counted { kind: Counted, remaining: u64 },
@@ -279,11 +282,15 @@ enum Counted {
     List,
     Set,
     /// Zset with text scores (type 3) or binary scores (type 5).
-    ZSet { binary: bool },
+    ZSet {
+        binary: bool,
+    },
     Hash,
     /// Hash with a TTL before each field; `min` is the base relative TTLs are counted from
     /// (type 24), `None` for absolute TTLs (type 22).
-    HashTtl { min: Option<u64> },
+    HashTtl {
+        min: Option<u64>,
+    },
 }
 
 /// How the entries of a packed container group into elements.
@@ -300,6 +307,7 @@ enum Shape {
 }
 
 /// What follows the last element of a container.
+#[derive(Clone)]
 enum Then {
     EndKey,
     Quicklist { v2: bool, remaining: u64 },
@@ -307,6 +315,7 @@ enum Then {
 }
 
 /// The container iterators.
+#[derive(Clone)]
 enum Iter {
     Lp(Listpack),
     Zl(Ziplist),
@@ -316,6 +325,7 @@ enum Iter {
 }
 
 /// A decoded container and where it sits in the stream.
+#[derive(Clone)]
 struct Packed {
     iter: Iter,
     data: Bytes,
@@ -327,7 +337,7 @@ struct Packed {
 }
 
 /// Opcodes seen before a key that belong to it.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct PendingMeta {
     start: Option<u64>,
     expire_ms: Option<i64>,
@@ -336,6 +346,7 @@ struct PendingMeta {
 }
 
 /// The key being read, and what is needed to name its encoding at the end.
+#[derive(Clone)]
 struct KeyCtx {
     key: Bytes,
     rdb_type: u8,
@@ -410,9 +421,7 @@ impl KeyCtx {
                 "listpackex"
             }
             TYPE_HASH_METADATA | TYPE_HASH_METADATA_PRE_GA => "hashtable",
-            TYPE_HASH_LISTPACK_EX | TYPE_HASH_LISTPACK_EX_PRE_GA if n > HASH_ENTRIES => {
-                "hashtable"
-            }
+            TYPE_HASH_LISTPACK_EX | TYPE_HASH_LISTPACK_EX_PRE_GA if n > HASH_ENTRIES => "hashtable",
             TYPE_HASH_LISTPACK_EX | TYPE_HASH_LISTPACK_EX_PRE_GA => "listpackex",
             t => saved_encoding(t),
         }
@@ -437,6 +446,10 @@ impl KeyCtx {
 /// r.finish().unwrap();
 /// assert!(matches!(events.last(), Some(Event::Eof { stored: Some(0), .. })));
 /// ```
+///
+/// A clone is a checkpoint: it copies the few bytes still buffered and the small state, and
+/// decodes on independently.
+#[derive(Clone)]
 pub struct Reader {
     buf: BytesMut,
     /// Stream offset of `buf[0]`.
@@ -982,7 +995,7 @@ impl Reader {
             Head::String(v) => {
                 let v = materialize(chunk, &v).map_err(|e| self.value_error(e))?;
                 ks.encoding = string_encoding(&v);
-                self.emit(Event::KeyStart(ks));
+                self.emit(Event::KeyStart(Box::new(ks)));
                 let span = Span {
                     offset: value_at,
                     len: self.base - value_at,
@@ -991,7 +1004,7 @@ impl Reader {
                 self.end_key();
             }
             Head::Count(n, min) => {
-                self.emit(Event::KeyStart(ks));
+                self.emit(Event::KeyStart(Box::new(ks)));
                 let kind = match t {
                     TYPE_LIST => Counted::List,
                     TYPE_SET => Counted::Set,
@@ -1022,7 +1035,7 @@ impl Reader {
                 self.state = State::Value(Value::Counted { kind, remaining: n });
             }
             Head::Blob => {
-                self.emit(Event::KeyStart(ks));
+                self.emit(Event::KeyStart(Box::new(ks)));
                 let (shape, kind) = match t {
                     TYPE_HASH_ZIPMAP => (Shape::Hash, ContainerKind::Zipmap),
                     TYPE_LIST_ZIPLIST => (Shape::List, ContainerKind::Ziplist),
@@ -1037,7 +1050,7 @@ impl Reader {
                 self.state = State::Value(Value::Blob { shape, kind });
             }
             Head::Module(_) => {
-                self.emit(Event::KeyStart(ks));
+                self.emit(Event::KeyStart(Box::new(ks)));
                 let module = ModuleType::from_id(match &head {
                     Head::Module(id) => *id,
                     _ => 0,
@@ -1185,10 +1198,10 @@ impl Reader {
         }
         let start = self.base;
         let parsed = self.parse(|c| {
-            let a = c.string()?;
             Ok(match kind {
-                Counted::List | Counted::Set => (a, None, Extra::None),
+                Counted::List | Counted::Set => (c.string()?, None, Extra::None),
                 Counted::ZSet { binary } => {
+                    let a = c.string()?;
                     let at = c.at();
                     let score = if binary {
                         f64::from_le_bytes(c.arr()?)
@@ -1201,9 +1214,10 @@ impl Reader {
                     }
                     (a, None, Extra::Score(score))
                 }
-                Counted::Hash => (a, Some(c.string()?), Extra::None),
+                Counted::Hash => (c.string()?, Some(c.string()?), Extra::None),
                 Counted::HashTtl { min } => {
-                    // The TTL comes first here: [ttl][field][value].
+                    // The TTL comes first here: [ttl][field][value]. Type 24 stores it
+                    // relative to the key's smallest TTL, plus one (0 means "none").
                     let at = c.at();
                     let ttl = c.len()?;
                     let expire = match (ttl, min) {
@@ -1257,30 +1271,36 @@ impl Reader {
         Ok(true)
     }
 
-    /// Reads one RDB string holding a packed container.
-    fn read_container(&mut self) -> Result<Option<(Bytes, Span, Option<u64>, bool)>, RdbError> {
-        let start = self.base;
-        let parsed = self
-            .parse(|c| {
-                let s = c.string()?;
-                Ok((s, c.base))
-            })
-            .map_err(|e| self.value_error(e))?;
-        let Some((n, (s, _))) = parsed else {
-            return Ok(None);
-        };
-        let chunk = self.commit(n);
-        let data_offset = match &s {
-            Str::Raw(r) => Some(start + r.start as u64),
+    /// Decodes a packed container's RDB string once its unit is committed.
+    fn load_container(
+        &self,
+        chunk: &Bytes,
+        s: &Str,
+        unit_start: u64,
+        span: Span,
+    ) -> Result<RawContainer, RdbError> {
+        let data_offset = match s {
+            Str::Raw(r) => Some(unit_start + r.start as u64),
             _ => None,
         };
-        let compressed = s.is_lzf();
-        let data = materialize(&chunk, &s).map_err(|e| self.value_error(e))?;
-        let span = Span {
-            offset: start,
-            len: n as u64,
-        };
-        Ok(Some((data, span, data_offset, compressed)))
+        let data = materialize(chunk, s).map_err(|e| self.value_error(e))?;
+        Ok(RawContainer {
+            data,
+            span,
+            data_offset,
+            compressed: s.is_lzf(),
+        })
+    }
+
+    fn emit_container(&mut self, kind: ContainerKind, c: &RawContainer, master: Option<StreamId>) {
+        self.emit(Event::Container(Container {
+            kind,
+            span: c.span,
+            size: c.data.len() as u64,
+            compressed: c.compressed,
+            data_offset: c.data_offset,
+            stream_master_id: master,
+        }));
     }
 
     fn container_error(&self, (what, pos): (&'static str, usize), p: &ContainerAt) -> RdbError {
@@ -1292,10 +1312,24 @@ impl Reader {
     }
 
     fn step_blob(&mut self, shape: Shape, kind: ContainerKind) -> Result<bool, RdbError> {
-        let Some((data, span, data_offset, compressed)) = self.read_container()? else {
+        let start = self.base;
+        let parsed = self
+            .parse(|c| c.string())
+            .map_err(|e| self.value_error(e))?;
+        let Some((n, s)) = parsed else {
             return self.wait(Value::Blob { shape, kind });
         };
-        let at = ContainerAt { span, data_offset };
+        let chunk = self.commit(n);
+        let span = Span {
+            offset: start,
+            len: n as u64,
+        };
+        let raw = self.load_container(&chunk, &s, start, span)?;
+        let at = ContainerAt {
+            span,
+            data_offset: raw.data_offset,
+        };
+        let data = raw.data.clone();
         let iter = match kind {
             ContainerKind::Listpack => Listpack::new(data.clone()).map(Iter::Lp),
             ContainerKind::Ziplist => Ziplist::new(data.clone()).map(Iter::Zl),
@@ -1303,21 +1337,14 @@ impl Reader {
             _ => Zipmap::new(data.clone()).map(Iter::Zm),
         }
         .map_err(|e| self.container_error(e, &at))?;
-        self.emit(Event::Container(Container {
-            kind,
-            span,
-            size: data.len() as u64,
-            compressed,
-            data_offset,
-            stream_master_id: None,
-        }));
+        self.emit_container(kind, &raw, None);
         self.state = State::Value(Value::Packed {
             packed: Box::new(Packed {
                 iter,
                 data,
                 shape,
                 span,
-                data_offset,
+                data_offset: raw.data_offset,
             }),
             then: Then::EndKey,
         });
@@ -1353,23 +1380,18 @@ impl Reader {
             return self.wait(Value::Quicklist { v2, remaining });
         };
         let chunk = self.commit(n);
-        let data_offset = match &s {
-            Str::Raw(r) => Some(start + r.start as u64),
-            _ => None,
+        let span = Span {
+            offset: data_at,
+            len: self.base - data_at,
         };
-        let compressed = s.is_lzf();
-        let data = materialize(&chunk, &s).map_err(|e| self.value_error(e))?;
-        if data.is_empty() {
+        let raw = self.load_container(&chunk, &s, start, span)?;
+        if raw.data.is_empty() {
             return Err(self.error_at(
                 ErrorKind::Corrupt("empty quicklist node"),
                 data_at,
                 Phase::ReadValue,
             ));
         }
-        let span = Span {
-            offset: data_at,
-            len: self.base - data_at,
-        };
         let kind = if plain {
             ContainerKind::Plain
         } else if v2 {
@@ -1377,15 +1399,9 @@ impl Reader {
         } else {
             ContainerKind::Ziplist
         };
-        self.emit(Event::Container(Container {
-            kind,
-            span,
-            size: data.len() as u64,
-            compressed,
-            data_offset,
-            stream_master_id: None,
-        }));
+        self.emit_container(kind, &raw, None);
         let next = remaining - 1;
+        let (data, data_offset) = (raw.data, raw.data_offset);
         if plain {
             let item_span = match data_offset {
                 Some(o) => Span {
@@ -1395,7 +1411,10 @@ impl Reader {
                 None => span,
             };
             self.emit_item(Item::ListElement(data), item_span, None);
-            self.state = State::Value(Value::Quicklist { v2, remaining: next });
+            self.state = State::Value(Value::Quicklist {
+                v2,
+                remaining: next,
+            });
             return Ok(true);
         }
         let at = ContainerAt { span, data_offset };
@@ -1413,7 +1432,10 @@ impl Reader {
                 span,
                 data_offset,
             }),
-            then: Then::Quicklist { v2, remaining: next },
+            then: Then::Quicklist {
+                v2,
+                remaining: next,
+            },
         });
         Ok(true)
     }
@@ -1487,26 +1509,16 @@ impl Reader {
             ));
         };
         let master = StreamId::from_be_bytes(&raw);
-        let data_offset = match &lp {
-            Str::Raw(r) => Some(start + r.start as u64),
-            _ => None,
-        };
-        let compressed = lp.is_lzf();
-        let data = materialize(&chunk, &lp).map_err(|e| self.value_error(e))?;
         let span = Span {
             offset: lp_at,
             len: self.base - lp_at,
         };
+        let lp = self.load_container(&chunk, &lp, start, span)?;
+        let (data, data_offset) = (lp.data.clone(), lp.data_offset);
         let at = ContainerAt { span, data_offset };
-        let node = StreamNode::new(data.clone(), master).map_err(|e| self.container_error(e, &at))?;
-        self.emit(Event::Container(Container {
-            kind: ContainerKind::Listpack,
-            span,
-            size: data.len() as u64,
-            compressed,
-            data_offset,
-            stream_master_id: Some(master),
-        }));
+        let node =
+            StreamNode::new(data.clone(), master).map_err(|e| self.container_error(e, &at))?;
+        self.emit_container(ContainerKind::Listpack, &lp, Some(master));
         self.state = State::Value(Value::Packed {
             packed: Box::new(Packed {
                 iter: Iter::Stream(node),
@@ -1551,13 +1563,18 @@ impl Reader {
                 Value::StreamGroup { version, .. } => {
                     let name = c.string()?;
                     let last_id = c.stream_id()?;
-                    let entries_read = if *version >= 2 { Some(c.len()?) } else { None };
+                    // A long long saved as a length: -1 ("unknown") arrives as 2^64-1.
+                    let entries_read = if *version >= 2 {
+                        Some(c.len()? as i64)
+                    } else {
+                        None
+                    };
                     let pel = c.len()?;
                     Tail::Group(name, last_id, entries_read, pel)
                 }
                 Value::StreamGroupPel { .. } => {
                     let id = StreamId::from_be_bytes(&c.arr()?);
-                    let delivery_time_ms = c.u64_le()?;
+                    let delivery_time_ms = c.u64_le()? as i64;
                     let delivery_count = c.len()?;
                     Tail::Item(Item::StreamPending {
                         id,
@@ -1568,8 +1585,12 @@ impl Reader {
                 Value::StreamConsumers { .. } => Tail::Count(c.len()?),
                 Value::StreamConsumer { version, .. } => {
                     let name = c.string()?;
-                    let seen = c.u64_le()?;
-                    let active = if *version >= 3 { Some(c.u64_le()?) } else { None };
+                    let seen = c.u64_le()? as i64;
+                    let active = if *version >= 3 {
+                        Some(c.u64_le()? as i64)
+                    } else {
+                        None
+                    };
                     let pel = c.len()?;
                     Tail::Consumer(name, seen, active, pel)
                 }
@@ -1603,7 +1624,14 @@ impl Reader {
                 self.emit_item(item, span, None);
                 self.stream_group_pel(version, groups, pel);
             }
-            (Value::StreamGroupPel { version, groups, pel }, Tail::Item(item)) => {
+            (
+                Value::StreamGroupPel {
+                    version,
+                    groups,
+                    pel,
+                },
+                Tail::Item(item),
+            ) => {
                 self.emit_item(item, span, None);
                 self.stream_group_pel(version, groups, pel - 1);
             }
@@ -1740,10 +1768,18 @@ enum Extra {
 /// Units of a stream's tail.
 enum Tail {
     Meta(Item, u64),
-    Group(Str, StreamId, Option<u64>, u64),
+    Group(Str, StreamId, Option<i64>, u64),
     Item(Item),
     Count(u64),
-    Consumer(Str, u64, Option<u64>, u64),
+    Consumer(Str, i64, Option<i64>, u64),
+}
+
+/// A packed container's bytes and where they were in the stream.
+struct RawContainer {
+    data: Bytes,
+    span: Span,
+    data_offset: Option<u64>,
+    compressed: bool,
 }
 
 struct ContainerAt {
@@ -1775,7 +1811,9 @@ fn elem_bytes(data: &Bytes, e: &Elem) -> Bytes {
 fn elem_int(data: &Bytes, e: &Entry) -> CResult<i64> {
     match &e.elem {
         Elem::Int(v) => Ok(*v),
-        Elem::Str(r) => parse_strict_i64(&data[r.clone()]).ok_or(("expected an integer entry", e.pos)),
+        Elem::Str(r) => {
+            parse_strict_i64(&data[r.clone()]).ok_or(("expected an integer entry", e.pos))
+        }
     }
 }
 
@@ -1881,6 +1919,7 @@ impl Packed {
 /// IDs are stored relative to the node's master ID; flag 2 (`SAMEFIELDS`) means the entry has
 /// exactly the master fields, so only values are stored; flag 1 marks an entry deleted by XDEL.
 /// `lp-count` is the entry's number of listpack elements, which lets Redis walk backwards.
+#[derive(Clone)]
 struct StreamNode {
     lp: Listpack,
     master: StreamId,
@@ -1946,13 +1985,12 @@ impl StreamNode {
         let ms = elem_int(data, &next(&mut self.lp)?)?;
         let seq = elem_int(data, &next(&mut self.lp)?)?;
         let mut fields = Vec::new();
-        let expected_count;
-        if flags & STREAM_ITEM_FLAG_SAMEFIELDS != 0 {
+        let expected_count = if flags & STREAM_ITEM_FLAG_SAMEFIELDS != 0 {
             for f in &self.master_fields {
                 let v = next(&mut self.lp)?;
                 fields.push((f.clone(), elem_bytes(data, &v.elem)));
             }
-            expected_count = self.master_fields.len() as i64 + 3;
+            self.master_fields.len() as i64 + 3
         } else {
             let n = elem_int(data, &next(&mut self.lp)?)?;
             if n < 0 {
@@ -1963,8 +2001,8 @@ impl StreamNode {
                 let v = next(&mut self.lp)?;
                 fields.push((elem_bytes(data, &f.elem), elem_bytes(data, &v.elem)));
             }
-            expected_count = n.saturating_mul(2).saturating_add(4);
-        }
+            n.saturating_mul(2).saturating_add(4)
+        };
         let last = next(&mut self.lp)?;
         if elem_int(data, &last)? != expected_count {
             return Err(("stream entry's lp-count does not match", last.pos));

@@ -259,7 +259,16 @@ mod tests {
         assert_eq!(parse_strict_i64(b"-1"), Some(-1));
         assert_eq!(parse_strict_i64(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_strict_i64(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [&b""[..], b"-0", b"01", b"+1", b" 1", b"1 ", b"9223372036854775808", b"-"] {
+        for bad in [
+            &b""[..],
+            b"-0",
+            b"01",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"9223372036854775808",
+            b"-",
+        ] {
             assert_eq!(parse_strict_i64(bad), None, "{bad:?}");
         }
     }

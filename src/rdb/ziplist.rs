@@ -18,12 +18,13 @@
 //! `prevlen` (the previous entry's size, for walking backwards) is checked like Redis's
 //! `ziplistValidateIntegrity` does, as is `zltail`.
 
-use bytes::Bytes;
 use super::listpack::{Elem, Entry};
+use bytes::Bytes;
 
 const HEADER: usize = 10;
 
 /// Walks a ziplist one entry at a time, bounds-checked.
+#[derive(Clone)]
 pub struct Ziplist {
     data: Bytes,
     pos: usize,

@@ -10,6 +10,7 @@
 
 use bytes::Bytes;
 /// Walks a zipmap's pairs, bounds-checked like Redis's `zipmapValidateIntegrity`.
+#[derive(Clone)]
 pub struct Zipmap {
     data: Bytes,
     pos: usize,
