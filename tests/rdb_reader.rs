@@ -1564,3 +1564,122 @@ fn throughput_rdb_crate() {
         (data.len() * rounds) as f64 / 1e6 / secs
     );
 }
+
+#[test]
+fn stream_v1_built_by_hand() {
+    // Redis 5/6's stream (type 15): one node with a master entry (fields a, b), an entry with
+    // the master fields, a deleted one, one with its own fields; a group with a PEL and a
+    // consumer. v1 has no first/max-deleted IDs, entries-added, entries-read or active time.
+    let lp = listpack_mixed(&[
+        Ok(2), // live entries
+        Ok(1), // deleted entries
+        Ok(2), // master fields
+        Err(b"a"),
+        Err(b"b"),
+        Ok(0), // end of the master entry
+        Ok(2), // flags: SAMEFIELDS
+        Ok(0), // ms - master ms
+        Ok(0), // seq - master seq
+        Err(b"1"),
+        Err(b"2"),
+        Ok(5), // lp-count: 2 values + 3
+        Ok(3), // flags: SAMEFIELDS | DELETED
+        Ok(0),
+        Ok(1),
+        Err(b"x"),
+        Err(b"y"),
+        Ok(5),
+        Ok(0), // flags: own fields
+        Ok(5),
+        Ok(0),
+        Ok(1), // one field
+        Err(b"c"),
+        Err(b"3"),
+        Ok(6), // lp-count: 2*1 + 4
+    ]);
+    let raw_id = |ms: u64, seq: u64| {
+        let mut v = ms.to_be_bytes().to_vec();
+        v.extend_from_slice(&seq.to_be_bytes());
+        v
+    };
+    let mut f = Builder::new(9);
+    f.raw(&[15]).string(b"s").len(1);
+    f.string(&raw_id(100, 0)).string(&lp);
+    f.len(2).len(105).len(0); // length, last id
+    f.len(1).string(b"g").len(100).len(0); // one group, last delivered 100-0
+    f.len(1)
+        .raw(&raw_id(100, 0))
+        .raw(&1234i64.to_le_bytes())
+        .len(3); // its PEL
+    f.len(1)
+        .string(b"c")
+        .raw(&999i64.to_le_bytes())
+        .len(1)
+        .raw(&raw_id(100, 0));
+    let data = f.finish();
+    let b = |s: &str| bytes::Bytes::from(s.to_string());
+    let sid = |ms, seq| StreamId { ms, seq };
+    assert_eq!(
+        items_of(&data),
+        vec![
+            Item::StreamEntry {
+                id: sid(100, 0),
+                deleted: false,
+                fields: vec![(b("a"), b("1")), (b("b"), b("2"))]
+            },
+            Item::StreamEntry {
+                id: sid(100, 1),
+                deleted: true,
+                fields: vec![(b("a"), b("x")), (b("b"), b("y"))]
+            },
+            Item::StreamEntry {
+                id: sid(105, 0),
+                deleted: false,
+                fields: vec![(b("c"), b("3"))]
+            },
+            Item::StreamMeta {
+                length: 2,
+                last_id: sid(105, 0),
+                first_id: None,
+                max_deleted_id: None,
+                entries_added: None
+            },
+            Item::StreamGroup {
+                name: b("g"),
+                last_id: sid(100, 0),
+                entries_read: None
+            },
+            Item::StreamPending {
+                id: sid(100, 0),
+                delivery_time_ms: 1234,
+                delivery_count: 3
+            },
+            Item::StreamConsumer {
+                name: b("c"),
+                seen_time_ms: 999,
+                active_time_ms: None
+            },
+            Item::StreamConsumerPending { id: sid(100, 0) },
+        ]
+    );
+    let (events, _) = decode(&data);
+    let end = events
+        .iter()
+        .find_map(|e| match e {
+            Event::KeyEnd(k) => Some(k.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!((end.items, end.encoding), (2, "stream"));
+    // A wrong lp-count is caught where it is.
+    let mut bad = data.clone();
+    let at = bad.windows(lp.len()).position(|w| w == &lp[..]).unwrap();
+    let last = at + lp.len() - 4; // the final lp-count entry: 2 bytes, backlen, then 0xFF
+    bad[last + 1] = 7;
+    let e = decode(&bad).1.unwrap_err();
+    assert_eq!(
+        e.kind,
+        ErrorKind::Corrupt("stream entry's lp-count does not match")
+    );
+    assert_eq!(e.offset, last as u64);
+}
