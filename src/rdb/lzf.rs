@@ -84,10 +84,14 @@ pub fn decompress(input: &[u8], len: u64) -> Result<Vec<u8>, LzfError> {
                 // No overlap: one bulk copy.
                 out.extend_from_within(from..from + run);
             } else {
-                // The reference overlaps what it produces (a run): byte by byte.
-                for i in 0..run {
-                    let b = out[from + i];
-                    out.push(b);
+                // The reference overlaps what it produces: the output repeats the `back` bytes
+                // at `from`. Copying what is already repeated doubles the pattern each time,
+                // so a run of zeros costs a few copies instead of one push per byte.
+                let mut left = run;
+                while left > 0 {
+                    let n = left.min(out.len() - from);
+                    out.extend_from_within(from..from + n);
+                    left -= n;
                 }
             }
         }

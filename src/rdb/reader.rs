@@ -527,8 +527,10 @@ impl Reader {
                 return Err(e.clone());
             }
             match self.step() {
-                Ok(true) => {}
-                Ok(false) => return Ok(None),
+                // The queue is empty here, so a step's own event is next in order.
+                Ok(Step::Event(e)) => return Ok(Some(e)),
+                Ok(Step::Progress) => {}
+                Ok(Step::Stall) => return Ok(None),
                 Err(e) => {
                     self.error = Some(e.clone());
                     return Err(e);
@@ -540,7 +542,10 @@ impl Reader {
     /// Feeds `data` and returns an iterator over the events it completes.
     pub fn push<'a>(&'a mut self, data: &[u8]) -> Events<'a> {
         self.feed(data);
-        Events { reader: self }
+        Events {
+            reader: self,
+            failed: false,
+        }
     }
 
     /// Says the input has ended: an error if the file is not complete.
@@ -640,11 +645,17 @@ impl Reader {
         self.out.push_back(e);
     }
 
-    fn emit_item(&mut self, item: Item, span: Span, packed: Option<PackedPos>) {
+    /// An element event, counted for the key's encoding.
+    fn item(&mut self, item: Item, span: Span, packed: Option<PackedPos>) -> Event {
         if let Some(k) = self.key.as_mut() {
             k.account(&item);
         }
-        self.out.push_back(Event::Item { item, span, packed });
+        Event::Item { item, span, packed }
+    }
+
+    fn emit_item(&mut self, item: Item, span: Span, packed: Option<PackedPos>) {
+        let e = self.item(item, span, packed);
+        self.out.push_back(e);
     }
 
     fn end_key(&mut self) {
@@ -665,10 +676,15 @@ impl Reader {
     }
 
     /// Makes one unit of progress: `Ok(true)` if something was consumed or produced.
-    fn step(&mut self) -> Result<bool, RdbError> {
-        match std::mem::replace(&mut self.state, State::Done) {
+    fn step(&mut self) -> Result<Step, RdbError> {
+        let progressed = match std::mem::replace(&mut self.state, State::Done) {
             State::Magic => self.step_magic(),
             State::Top => self.step_top(),
+            // Element steps hand their event back directly: no queue on the hot path.
+            State::Value(Value::Counted { kind, remaining }) => {
+                return self.step_counted(kind, remaining);
+            }
+            State::Value(Value::Packed { packed, then }) => return self.step_packed(packed, then),
             State::Value(v) => self.step_value(v),
             State::Module {
                 aux_when,
@@ -677,7 +693,12 @@ impl Reader {
             } => self.step_module(aux_when, module, start),
             State::Trailer { eof_at } => self.step_trailer(eof_at),
             State::Done => Ok(false),
-        }
+        }?;
+        Ok(if progressed {
+            Step::Progress
+        } else {
+            Step::Stall
+        })
     }
 
     // -----------------------------------------------------------------------------------------
@@ -1175,9 +1196,7 @@ impl Reader {
 
     fn step_value(&mut self, v: Value) -> Result<bool, RdbError> {
         match v {
-            Value::Counted { kind, remaining } => self.step_counted(kind, remaining),
             Value::Blob { shape, kind } => self.step_blob(shape, kind),
-            Value::Packed { packed, then } => self.step_packed(packed, then),
             Value::Quicklist { v2, remaining } => self.step_quicklist(v2, remaining),
             Value::StreamNodes { version, remaining } => self.step_stream_nodes(version, remaining),
             other => self.step_stream_tail(other),
@@ -1191,10 +1210,10 @@ impl Reader {
         Ok(false)
     }
 
-    fn step_counted(&mut self, kind: Counted, remaining: u64) -> Result<bool, RdbError> {
+    fn step_counted(&mut self, kind: Counted, remaining: u64) -> Result<Step, RdbError> {
         if remaining == 0 {
             self.end_key();
-            return Ok(true);
+            return Ok(Step::Progress);
         }
         let start = self.base;
         let parsed = self.parse(|c| {
@@ -1235,7 +1254,10 @@ impl Reader {
         });
         let (n, (a, b, extra)) = match parsed.map_err(|e| self.value_error(e))? {
             Some(x) => x,
-            None => return self.wait(Value::Counted { kind, remaining }),
+            None => {
+                self.wait(Value::Counted { kind, remaining })?;
+                return Ok(Step::Stall);
+            }
         };
         let chunk = self.commit(n);
         let a = materialize(&chunk, &a).map_err(|e| self.value_error(e))?;
@@ -1263,12 +1285,11 @@ impl Reader {
             offset: start,
             len: n as u64,
         };
-        self.emit_item(item, span, None);
         self.state = State::Value(Value::Counted {
             kind,
             remaining: remaining - 1,
         });
-        Ok(true)
+        Ok(Step::Event(self.item(item, span, None)))
     }
 
     /// Decodes a packed container's RDB string once its unit is committed.
@@ -1441,7 +1462,7 @@ impl Reader {
     }
 
     /// Hands out the next element of a decoded container.
-    fn step_packed(&mut self, mut packed: Box<Packed>, then: Then) -> Result<bool, RdbError> {
+    fn step_packed(&mut self, mut packed: Box<Packed>, then: Then) -> Result<Step, RdbError> {
         let at = ContainerAt {
             span: packed.span,
             data_offset: packed.data_offset,
@@ -1455,9 +1476,8 @@ impl Reader {
                     },
                     None => packed.span,
                 };
-                self.emit_item(item, span, Some(pos));
                 self.state = State::Value(Value::Packed { packed, then });
-                Ok(true)
+                Ok(Step::Event(self.item(item, span, Some(pos))))
             }
             Ok(None) => {
                 match then {
@@ -1469,7 +1489,7 @@ impl Reader {
                         self.state = State::Value(Value::StreamNodes { version, remaining })
                     }
                 }
-                Ok(true)
+                Ok(Step::Progress)
             }
             Err(e) => Err(self.container_error(e, &at)),
         }
@@ -1719,17 +1739,34 @@ impl Reader {
     }
 }
 
-/// Events completed by the bytes given to [`Reader::push`].
+/// Events completed by the bytes given to [`Reader::push`]; ends at "need more", at the end
+/// of the file, or after yielding an error once.
 pub struct Events<'a> {
     reader: &'a mut Reader,
+    failed: bool,
 }
 
 impl Iterator for Events<'_> {
     type Item = Result<Event, RdbError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.reader.next_event().transpose()
+        if self.failed {
+            return None;
+        }
+        let r = self.reader.next_event().transpose();
+        self.failed = matches!(r, Some(Err(_)));
+        r
     }
+}
+
+/// What one step did.
+enum Step {
+    /// Produced this event (and queued nothing).
+    Event(Event),
+    /// Consumed input or queued events.
+    Progress,
+    /// Needs more input (or the file is done).
+    Stall,
 }
 
 /// One top-level unit.
