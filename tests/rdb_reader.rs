@@ -1482,15 +1482,39 @@ fn opcodes_no_fixture_has() {
         }
     ));
 
-    // What Redis itself refuses.
-    for (body, what) in [
-        (&[246u8][..], "pre-release function format"),
-        (&[6, 1, b'k'][..], "pre-release module value format"),
-    ] {
-        let mut d = b"REDIS0010".to_vec();
-        d.extend_from_slice(body);
-        assert_eq!(decode(&d).1.unwrap_err().kind, ErrorKind::Unsupported(what));
-    }
+    // What Redis itself refuses: the pre-release module value format...
+    let mut d = b"REDIS0010".to_vec();
+    d.extend_from_slice(&[6, 1, b'k']);
+    assert_eq!(
+        decode(&d).1.unwrap_err().kind,
+        ErrorKind::Unsupported("pre-release module value format")
+    );
+    // ... and the 7.0-rc function format, which is decoded into its own event.
+    let mut f = Builder::new(10);
+    f.raw(&[246])
+        .string(b"lib")
+        .string(b"LUA")
+        .len(1)
+        .string(b"desc");
+    f.string(b"code");
+    f.raw(&[246])
+        .string(b"lib2")
+        .string(b"LUA")
+        .len(0)
+        .string(b"code2");
+    let (events, res) = decode(&f.finish());
+    res.unwrap();
+    assert!(
+        matches!(&events[1], Event::FunctionPreGa { name, description: Some(d), code, .. }
+        if &name[..] == b"lib" && &d[..] == b"desc" && &code[..] == b"code")
+    );
+    assert!(matches!(
+        &events[2],
+        Event::FunctionPreGa {
+            description: None,
+            ..
+        }
+    ));
 }
 
 fn module_id(name: &str, encver: u64) -> u64 {

@@ -251,6 +251,15 @@ pub enum Event {
         code: Bytes,
         span: Span,
     },
+    /// `FUNCTION` as Redis 7.0-rc1/rc2 wrote it (opcode 246). Redis 7.0 GA refuses to load it
+    /// ("Pre-release function format not supported"); a loader that follows Redis must too.
+    FunctionPreGa {
+        name: Bytes,
+        engine: Bytes,
+        description: Option<Bytes>,
+        code: Bytes,
+        span: Span,
+    },
     /// `MODULE_AUX`: module data not tied to a key; skipped, the module named.
     ModuleAux {
         module: ModuleType,
@@ -292,6 +301,7 @@ impl Event {
             | Event::ResizeDb { span, .. }
             | Event::SlotInfo { span, .. }
             | Event::Function { span, .. }
+            | Event::FunctionPreGa { span, .. }
             | Event::ModuleAux { span, .. }
             | Event::Item { span, .. }
             | Event::Eof { span, .. } => *span,

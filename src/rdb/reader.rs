@@ -806,11 +806,15 @@ impl Reader {
                     Unit::Function(c.string()?)
                 }
                 OP_FUNCTION_PRE_GA => {
+                    // 7.0-rc1/rc2: name, engine, [has-description, description], code.
                     phase = Phase::ReadFunctions;
-                    return Err(Stop::Bad(
-                        ErrorKind::Unsupported("pre-release function format"),
-                        start,
-                    ));
+                    let name = c.string()?;
+                    let engine = c.string()?;
+                    let desc = match c.len()? {
+                        0 => None,
+                        _ => Some(c.string()?),
+                    };
+                    Unit::FunctionPreGa(name, engine, desc, c.string()?)
                 }
                 OP_MODULE_AUX => {
                     phase = Phase::ReadModuleAux;
@@ -941,6 +945,21 @@ impl Reader {
             Unit::Function(code) => {
                 let code = materialize(&chunk, &code).map_err(|e| frame_err(self, e))?;
                 self.emit(Event::Function { code, span });
+            }
+            Unit::FunctionPreGa(name, engine, desc, code) => {
+                let m = |s: &Str| materialize(&chunk, s).map_err(|e| frame_err(self, e));
+                let description = match &desc {
+                    Some(d) => Some(m(d)?),
+                    None => None,
+                };
+                let ev = Event::FunctionPreGa {
+                    name: m(&name)?,
+                    engine: m(&engine)?,
+                    description,
+                    code: m(&code)?,
+                    span,
+                };
+                self.emit(ev);
             }
             Unit::ModuleAux(id, when) => {
                 self.state = State::Module {
@@ -1780,6 +1799,7 @@ enum Unit {
     Freq(u8),
     Idle(u64),
     Function(Str),
+    FunctionPreGa(Str, Str, Option<Str>, Str),
     ModuleAux(u64, u64),
     Key { t: u8, key: Str, head: Head },
 }

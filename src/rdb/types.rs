@@ -8,7 +8,8 @@
 pub const OP_SLOT_INFO: u8 = 244;
 /// `RDB_OPCODE_FUNCTION2`: one Lua library as its source text (Redis 7.0 GA and later).
 pub const OP_FUNCTION2: u8 = 245;
-/// `RDB_OPCODE_FUNCTION_PRE_GA`: the 7.0 release-candidate function format Redis refuses.
+/// `RDB_OPCODE_FUNCTION_PRE_GA`: the 7.0 release-candidate function format (Redis 7.0 GA
+/// refuses it; the reader decodes it into its own event).
 pub const OP_FUNCTION_PRE_GA: u8 = 246;
 /// `RDB_OPCODE_MODULE_AUX`: module data not tied to a key.
 pub const OP_MODULE_AUX: u8 = 247;
