@@ -31,11 +31,13 @@
 //!   string (a value, an element, one packed container) is ever held whole.
 //! - Feeding the same bytes in any chunking gives the same events with the same offsets.
 
+mod cursor;
 pub mod error;
 pub mod event;
 pub mod intset;
 pub mod listpack;
 pub mod lzf;
+mod packed;
 pub mod reader;
 pub mod types;
 pub mod ziplist;
