@@ -941,6 +941,44 @@ fn memory_stays_flat_on_a_big_collection() {
     );
 }
 
+#[test]
+fn a_huge_string_is_buffered_once_then_released() {
+    // One 8 MiB value, then small keys: the value is held while it arrives, and the buffer
+    // shrinks back afterwards.
+    let mut f = Builder::new(10);
+    f.raw(&[0]).string(b"huge").string(&vec![b'x'; 8 << 20]);
+    for i in 0..1000 {
+        f.raw(&[0]).string(format!("k{i}").as_bytes()).string(b"v");
+    }
+    let data = f.finish();
+    let mut r = Reader::new();
+    let mut peak = 0;
+    let mut after = 0;
+    let mut seen_huge = false;
+    for chunk in data.chunks(64 * 1024) {
+        r.feed(chunk);
+        while let Some(e) = r.next_event().unwrap() {
+            if let Event::Item {
+                item: Item::String(s),
+                ..
+            } = &e
+            {
+                seen_huge |= s.len() == 8 << 20;
+            }
+        }
+        peak = peak.max(r.buffer_capacity());
+        if seen_huge {
+            after = after.max(r.buffer_capacity());
+        }
+    }
+    r.finish().unwrap();
+    assert!(peak > 7 << 20, "the value must have been buffered: {peak}");
+    assert!(
+        after < 1 << 20,
+        "the buffer kept {after} bytes after the huge value"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Corrupt input
 // ---------------------------------------------------------------------------------------------

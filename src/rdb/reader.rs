@@ -41,6 +41,9 @@ use std::collections::VecDeque;
 
 static CRC64: Crc<u64, Table<16>> = Crc::<u64, Table<16>>::new(&CRC_64_REDIS);
 
+/// A buffer bigger than this that is mostly empty is given back (see `commit`).
+const SHRINK_ABOVE: usize = 1 << 20;
+
 // ---------------------------------------------------------------------------------------------
 // Reader state
 // ---------------------------------------------------------------------------------------------
@@ -380,6 +383,11 @@ impl Reader {
         &self.buf
     }
 
+    /// How many bytes the input buffer holds allocated (for memory accounting and tests).
+    pub fn buffer_capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// The RDB version, once the header is read.
     pub fn version(&self) -> Option<u32> {
         (self.version != 0).then_some(self.version)
@@ -413,6 +421,12 @@ impl Reader {
         let chunk = self.buf.split_to(n).freeze();
         self.crc.update(&chunk);
         self.base += n as u64;
+        // After a huge unit the buffer's tail still sits in that unit's allocation, and
+        // BytesMut would keep reusing it: move the few remaining bytes to a buffer of their
+        // own so memory goes back to the size of the input chunks.
+        if self.buf.capacity() > SHRINK_ABOVE && self.buf.len() < self.buf.capacity() / 4 {
+            self.buf = BytesMut::from(&self.buf[..]);
+        }
         chunk
     }
 
