@@ -20,6 +20,26 @@
 //! integers or LZF-compressed ([`lzf`]), and small collections are stored as one packed blob
 //! ([`listpack`], [`ziplist`], [`intset`], [`zipmap`]).
 //!
+//! ## Using it
+//! ```
+//! use rtool::rdb::{self, Event, Item};
+//! let file: &[u8] = include_bytes!("../../fixtures/rdb/redis-7.0-lru.rdb");
+//! for event in rdb::events(file) {
+//!     match event.unwrap() {
+//!         Event::KeyStart(k) => {
+//!             let key = rdb::error::Escaped(&k.key);
+//!             println!("{key} ({}, {})", k.value_type.as_str(), k.rdb_type_name)
+//!         }
+//!         Event::Item { item: Item::HashField { field, value, .. }, span, .. } => {
+//!             println!("  {:?} = {:?} at {:#x}", field, value, span.offset)
+//!         }
+//!         _ => {}
+//!     }
+//! }
+//! ```
+//! A tap or a replica instead calls [`Reader::feed`] with each chunk as it arrives and drains
+//! [`Reader::next_event`] until it returns `Ok(None)`.
+//!
 //! ## Versions
 //! RDB 1 to 12 (Redis 1.x to 7.4) and Valkey 9's `VALKEY080`. Redis 7.0 writes version 10, 7.2
 //! writes 11 (listpack sets, stream v3), 7.4 writes 12 (hash field TTLs).
