@@ -98,6 +98,10 @@ pub struct Engine {
     pub is_replica: bool,
     /// Replicas attached to this server, in the order they attached (INFO `slave0`...).
     pub replicas: indexmap::IndexMap<u64, crate::repl::master::ReplicaInfo>,
+    /// Snapshot state: the forked child, counters for INFO persistence.
+    pub persist: crate::persist::PersistState,
+    /// Set when replica links must look at their state again (a snapshot finished).
+    pub repl_wakeup: bool,
     pub rng: u64,
     /// True while EXEC runs the queued commands: blocking commands must not block then.
     pub in_exec: bool,
@@ -152,6 +156,11 @@ impl Engine {
             requests: Vec::new(),
             is_replica: false,
             replicas: indexmap::IndexMap::new(),
+            persist: crate::persist::PersistState {
+                last_bgsave_ok: true,
+                ..Default::default()
+            },
+            repl_wakeup: false,
             rng: now_ms() as u64 | 1,
             in_exec: false,
             serving_key: None,

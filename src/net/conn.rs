@@ -78,6 +78,15 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
             let (flow, timeout_now) = process_input(&shared, &mut client, &mut inbuf, &mut out);
             // CONFIG SET timeout applies to connected clients too.
             timeout_s = timeout_now;
+            // PSYNC/SYNC made this connection a replica link: it is served by its own loop.
+            if client.is_replica {
+                let rest = inbuf.split();
+                let out = std::mem::replace(&mut out, Reply::new(false));
+                super::replica_link::run(shared.clone(), stream, &mut client, rest, out, &mut rx)
+                    .await;
+                shared.lock().remove_client(&mut client);
+                return;
+            }
             match flow {
                 Flow::Close => closing = true,
                 Flow::Shutdown => {
@@ -225,7 +234,13 @@ fn process_input(
         info.qbuf = inbuf.len() - pos;
     }
     let timeout = e.config.get_i64("timeout");
+    // Writes this batch propagated become one block of the replication stream; the replica
+    // links waiting for it are woken once per batch.
+    let wake = (e.repl.backlog_active && e.repl.seal()) || std::mem::take(&mut e.repl_wakeup);
     drop(e);
+    if wake {
+        shared.repl_notify.notify_waiters();
+    }
     inbuf.advance(pos);
     (flow, timeout)
 }
