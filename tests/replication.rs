@@ -105,6 +105,16 @@ fn real_redis_replica_syncs_from_rtool_and_resumes_with_continue() {
         s.contains(&format!("offset={off},"))
     }));
 
+    // WAIT: the write reaches the replica, which answers the master's GETACK.
+    m.call(&["SET", "acked", "1"]);
+    assert_eq!(m.call(&["WAIT", "1", "5000"]), b":1\r\n");
+    // Asking for more replicas than exist times out with the count that did acknowledge.
+    assert_eq!(m.call(&["WAIT", "2", "200"]), b":1\r\n");
+    assert_eq!(
+        m.call(&["WAIT", "1", "-1"]),
+        b"-ERR timeout is negative\r\n"
+    );
+
     // Cut the link: the replica comes back with PSYNC <replid> <offset+1> and continues.
     assert_eq!(m.call(&["CLIENT", "KILL", "TYPE", "replica"]), b":1\r\n");
     m.call(&["SET", "while-away", "3"]);

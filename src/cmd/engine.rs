@@ -102,6 +102,10 @@ pub struct Engine {
     pub persist: crate::persist::PersistState,
     /// Set when replica links must look at their state again (a snapshot finished).
     pub repl_wakeup: bool,
+    /// Clients blocked in WAIT: (client id, the offset its writes reached, replicas wanted).
+    pub waiting_acks: Vec<(u64, u64, usize)>,
+    /// A WAIT blocked: ask replicas for an ACK (`REPLCONF GETACK *`) after this batch.
+    pub get_ack: bool,
     pub rng: u64,
     /// True while EXEC runs the queued commands: blocking commands must not block then.
     pub in_exec: bool,
@@ -161,6 +165,8 @@ impl Engine {
                 ..Default::default()
             },
             repl_wakeup: false,
+            waiting_acks: Vec::new(),
+            get_ack: false,
             rng: now_ms() as u64 | 1,
             in_exec: false,
             serving_key: None,
@@ -243,6 +249,7 @@ impl Engine {
         self.unwatch_all(client);
         self.pubsub.unsubscribe_all(client);
         self.blocking.remove(client.id);
+        self.waiting_acks.retain(|w| w.0 != client.id);
         self.clients.remove(&client.id);
     }
 
@@ -430,6 +437,49 @@ impl Engine {
     fn finish_call(&mut self) {
         if self.call_depth == 0 {
             self.flush_propagation();
+        }
+    }
+
+    /// How many online replicas acknowledged at least `offset`.
+    pub fn replicas_acked(&self, offset: u64) -> usize {
+        self.replicas
+            .values()
+            .filter(|r| {
+                r.state == crate::repl::master::ReplicaState::Online && r.ack_offset >= offset
+            })
+            .count()
+    }
+
+    /// After ACKs arrived: answer the WAITs that are now satisfied (Redis's
+    /// `processClientsWaitingReplicas`).
+    pub fn process_waiting_acks(&mut self) {
+        let mut i = 0;
+        while i < self.waiting_acks.len() {
+            let (id, off, want) = self.waiting_acks[i];
+            let acked = self.replicas_acked(off);
+            if acked >= want {
+                self.waiting_acks.swap_remove(i);
+                self.blocking.remove(id);
+                if let Some(info) = self.clients.get_mut(&id) {
+                    info.blocked = false;
+                    let mut r = Reply::new(info.resp == 3);
+                    r.int(acked as i64);
+                    let _ = info.tx.send(ClientMsg::Unblocked(r.buf.freeze()));
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// A blocked client's deadline passed: its reply. WAIT answers how many replicas
+    /// acknowledged so far; every other blocking command answers the null array.
+    pub fn timeout_reply(&mut self, id: u64, out: &mut Reply) {
+        if let Some(pos) = self.waiting_acks.iter().position(|w| w.0 == id) {
+            let (_, off, _) = self.waiting_acks.swap_remove(pos);
+            out.int(self.replicas_acked(off) as i64);
+        } else {
+            out.null_array();
         }
     }
 
@@ -685,6 +735,10 @@ pub fn call(
     // SREMs) leave together, wrapped in MULTI/EXEC.
     engine.call_depth -= 1;
     engine.finish_call();
+    // Where this client's writes reached in the stream: what its next WAIT waits for.
+    if engine.repl.offset() > client.woff && engine.call_depth == 0 {
+        client.woff = engine.repl.offset();
+    }
     let st = engine.stats.commands.entry(spec.name.clone()).or_default();
     st.calls += 1;
     st.usec += started.elapsed().as_micros() as u64;

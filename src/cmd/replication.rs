@@ -16,7 +16,41 @@ pub const HANDLERS: &[(&str, Handler)] = &[
     ("psync", psync),
     ("sync", sync),
     ("role", role),
+    ("wait", wait),
 ];
+
+/// WAIT numreplicas timeout: block until that many replicas acknowledged this client's last
+/// write (or the timeout in ms passes; 0 waits forever), then reply how many did. Blocking
+/// makes the master send `REPLCONF GETACK *` to its replicas so they answer at once.
+fn wait(ctx: &mut Ctx, argv: &[&[u8]]) {
+    if ctx.engine.is_replica {
+        return ctx.out.err("WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.");
+    }
+    let Some(want) = super::arg_i64(ctx.out, argv[1]) else {
+        return;
+    };
+    let Some(timeout) = crate::resp::request::parse_i64(argv[2]) else {
+        return ctx.out.err("timeout is not an integer or out of range");
+    };
+    if timeout < 0 {
+        return ctx.out.err("timeout is negative");
+    }
+    let off = ctx.client.woff;
+    let acked = ctx.engine.replicas_acked(off);
+    if acked as i64 >= want || ctx.engine.in_exec {
+        return ctx.out.int(acked as i64);
+    }
+    let deadline = if timeout > 0 {
+        Some(ctx.engine.now_ms + timeout)
+    } else {
+        None
+    };
+    ctx.engine
+        .waiting_acks
+        .push((ctx.client.id, off, want.max(0) as usize));
+    ctx.engine.get_ack = true;
+    ctx.block = Some((Vec::new(), deadline));
+}
 
 fn replconf(ctx: &mut Ctx, argv: &[&[u8]]) {
     if argv.len().is_multiple_of(2) {

@@ -141,7 +141,8 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
                 if e.blocking.remove(client.id) {
                     if let Some(info) = e.clients.get_mut(&client.id) { info.blocked = false; }
                     client.blocked = None;
-                    out.null_array();
+                    out.resp3 = client.resp3;
+                    e.timeout_reply(client.id, &mut out);
                 }
             }
             _ = tokio::time::sleep(idle.unwrap_or_default()), if idle.is_some() => {
@@ -236,6 +237,10 @@ fn process_input(
     let timeout = e.config.get_i64("timeout");
     // Writes this batch propagated become one block of the replication stream; the replica
     // links waiting for it are woken once per batch.
+    // A WAIT blocked in this batch: ask the replicas where they are, through the stream.
+    if std::mem::take(&mut e.get_ack) && e.repl.backlog_active {
+        e.repl.feed_nodb(&[b"REPLCONF", b"GETACK", b"*"]);
+    }
     let wake = (e.repl.backlog_active && e.repl.seal()) || std::mem::take(&mut e.repl_wakeup);
     drop(e);
     if wake {

@@ -180,4 +180,5 @@ fn read_acks(shared: &Shared, client: &mut Client, inbuf: &mut BytesMut) {
         };
         inbuf.advance(used);
     }
+    e.process_waiting_acks();
 }
