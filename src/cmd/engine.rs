@@ -440,6 +440,28 @@ impl Engine {
         }
     }
 
+    /// `min-replicas-to-write` / `min-replicas-max-lag`: are there enough online replicas
+    /// whose last ACK is at most `max-lag` seconds old? (Redis's `refreshGoodSlavesCount`.)
+    pub fn enough_good_replicas(&self) -> bool {
+        let min = self.config.get_i64("min-replicas-to-write");
+        if min <= 0 {
+            return true;
+        }
+        let max_lag = self.config.get_i64("min-replicas-max-lag");
+        if max_lag <= 0 {
+            return true;
+        }
+        let good = self
+            .replicas
+            .values()
+            .filter(|r| {
+                r.state == crate::repl::master::ReplicaState::Online
+                    && (self.now_ms - r.ack_time_ms) / 1000 <= max_lag
+            })
+            .count();
+        good as i64 >= min
+    }
+
     /// How many online replicas acknowledged at least `offset`.
     pub fn replicas_acked(&self, offset: u64) -> usize {
         self.replicas
@@ -598,27 +620,6 @@ pub fn execute(engine: &mut Engine, client: &mut Client, argv: &[&[u8]], out: &m
         );
         return Flow::Continue;
     }
-    // In MULTI everything but the transaction commands is queued.
-    if client.multi.is_some()
-        && !matches!(
-            spec.name.as_str(),
-            "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
-        )
-    {
-        if spec.is(flags::NO_MULTI) {
-            let msg = "Command not allowed inside a transaction".to_string();
-            client.multi_error = true;
-            reject(engine, client, out, &msg, Some(&spec.name));
-            return Flow::Continue;
-        }
-        client
-            .multi
-            .as_mut()
-            .unwrap()
-            .push(argv.iter().map(|a| Bytes::copy_from_slice(a)).collect());
-        out.simple("QUEUED");
-        return Flow::Continue;
-    }
     // A RESP2 client that subscribed may only (un)subscribe, ping, quit and reset.
     if !client.resp3
         && client.subscriptions() > 0
@@ -654,6 +655,42 @@ pub fn execute(engine: &mut Engine, client: &mut Client, argv: &[&[u8]], out: &m
             "-READONLY You can't write against a read only replica.",
             Some(&spec.name),
         );
+        return Flow::Continue;
+    }
+    // min-replicas-to-write: a master without enough good replicas refuses writes.
+    if spec.is(flags::WRITE)
+        && !engine.is_replica
+        && !client.is_master
+        && !engine.enough_good_replicas()
+    {
+        reject(
+            engine,
+            client,
+            out,
+            "-NOREPLICAS Not enough good replicas to write.",
+            Some(&spec.name),
+        );
+        return Flow::Continue;
+    }
+    // In MULTI everything but the transaction commands is queued.
+    if client.multi.is_some()
+        && !matches!(
+            spec.name.as_str(),
+            "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+        )
+    {
+        if spec.is(flags::NO_MULTI) {
+            let msg = "Command not allowed inside a transaction".to_string();
+            client.multi_error = true;
+            reject(engine, client, out, &msg, Some(&spec.name));
+            return Flow::Continue;
+        }
+        client
+            .multi
+            .as_mut()
+            .unwrap()
+            .push(argv.iter().map(|a| Bytes::copy_from_slice(a)).collect());
+        out.simple("QUEUED");
         return Flow::Continue;
     }
     let flow = call(engine, client, spec, argv, out);
