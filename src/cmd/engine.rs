@@ -73,6 +73,10 @@ pub struct Engine {
     pub config: Config,
     pub thresholds: Thresholds,
     pub limits: Limits,
+    /// `timeout` and `client-query-buffer-limit`, parsed once per CONFIG change because every
+    /// connection reads them on every batch.
+    pub timeout_s: i64,
+    pub query_buffer_limit: i64,
     pub table: Arc<Table>,
     pub clients: HashMap<u64, ClientInfo>,
     pub next_client_id: u64,
@@ -142,6 +146,8 @@ impl Engine {
             keyspace: Keyspace::new(databases),
             thresholds: Thresholds::default(),
             limits: Limits::default(),
+            timeout_s: 0,
+            query_buffer_limit: 1 << 30,
             config,
             table: Arc::new(Table::new(&super::all_handlers())),
             clients: HashMap::new(),
@@ -191,6 +197,8 @@ impl Engine {
             stream_node_max_bytes: c.get_i64("stream-node-max-bytes").max(0) as usize,
         };
         self.limits.max_bulk_len = c.get_i64("proto-max-bulk-len");
+        self.timeout_s = c.get_i64("timeout");
+        self.query_buffer_limit = c.get_i64("client-query-buffer-limit");
     }
 
     /// A cheap pseudo-random number (xorshift), for sampling.
