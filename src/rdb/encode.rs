@@ -649,7 +649,15 @@ mod tests {
     #[test]
     fn listpack_encodings() {
         let mut lp = ListpackBuilder::new();
-        for s in [&b"5"[..], b"-1", b"4095", b"-32768", b"100000", b"2147483647", b"abc"] {
+        for s in [
+            &b"5"[..],
+            b"-1",
+            b"4095",
+            b"-32768",
+            b"100000",
+            b"2147483647",
+            b"abc",
+        ] {
             lp.push_str(s);
         }
         lp.push_int(i64::MIN);

@@ -24,8 +24,8 @@
 use super::event::{Event, Item, StreamId as RdbStreamId};
 use super::types::*;
 use super::{RdbError, ReadError, Reader};
-use crate::keyspace::stream::{Consumer, Entry, Group, Nack, Node, StreamId};
 use crate::keyspace::set::IntSet;
+use crate::keyspace::stream::{Consumer, Entry, Group, Nack, Node, StreamId};
 use crate::keyspace::{
     HashValue, Keyspace, ListValue, SetValue, StrValue, StreamValue, Thresholds, Value, ZSetValue,
 };
@@ -54,7 +54,10 @@ pub enum Loaded {
     Key(LoadedKey),
     /// A collection with no elements. Redis silently skips these when loading a file (old
     /// versions could write them, see redis#8453) and refuses them in RESTORE.
-    Empty { db: u64, key: Bytes },
+    Empty {
+        db: u64,
+        key: Bytes,
+    },
 }
 
 /// Why loading stopped.
@@ -113,7 +116,10 @@ enum Partial {
     /// Plain and listpack sets: members added one by one, converting like `setTypeAdd`.
     Set(SetValue),
     /// An intset blob: its members and the blob size (which gives the element width).
-    Intset { values: Vec<i64>, blob: u64 },
+    Intset {
+        values: Vec<i64>,
+        blob: u64,
+    },
     /// Skiplist sorted sets: longest member and total member bytes decide the conversion.
     ZSetSkip {
         z: ZSetValue,
@@ -184,8 +190,9 @@ impl Loader {
             Event::KeyStart(k) => {
                 let value = match k.rdb_type {
                     TYPE_STRING => Partial::Str(None),
-                    TYPE_LIST | TYPE_LIST_ZIPLIST | TYPE_LIST_QUICKLIST
-                    | TYPE_LIST_QUICKLIST_2 => Partial::List(ListValue::default()),
+                    TYPE_LIST | TYPE_LIST_ZIPLIST | TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => {
+                        Partial::List(ListValue::default())
+                    }
                     TYPE_SET | TYPE_SET_LISTPACK => Partial::Set(SetValue::Intset(IntSet::new())),
                     TYPE_SET_INTSET => Partial::Intset {
                         values: Vec::new(),
@@ -217,10 +224,9 @@ impl Loader {
                     }
                     t => {
                         let what = match &k.module {
-                            Some(m) => format!(
-                                "module data of type '{}' (no module is loaded)",
-                                m.name
-                            ),
+                            Some(m) => {
+                                format!("module data of type '{}' (no module is loaded)", m.name)
+                            }
                             None => format!(
                                 "a value of RDB type {} ({})",
                                 t,
@@ -290,7 +296,11 @@ impl Loader {
                 }
                 Value::Set(s)
             }
-            Partial::ZSetSkip { mut z, maxlen, total } => {
+            Partial::ZSetSkip {
+                mut z,
+                maxlen,
+                total,
+            } => {
                 if z.is_empty() {
                     return Ok(Loaded::Empty { db: b.db, key });
                 }
@@ -783,7 +793,10 @@ mod tests {
         cut.extend_from_slice(&10u16.to_le_bytes());
         let crc = crc::Crc::<u64>::new(&crc::CRC_64_REDIS).checksum(&cut);
         cut.extend_from_slice(&crc.to_le_bytes());
-        assert_eq!(restore_value(&cut, &t).unwrap_err(), RestoreError::BadFormat);
+        assert_eq!(
+            restore_value(&cut, &t).unwrap_err(),
+            RestoreError::BadFormat
+        );
     }
 
     #[test]
@@ -795,9 +808,8 @@ mod tests {
         }
         s.convert();
         let ks = ks_with(vec![("s", Value::Set(s))]);
-        let file =
-            writer::write_keyspace(&ks, Vec::new(), &WriteOptions::default(), &Aux::now(0))
-                .unwrap();
+        let file = writer::write_keyspace(&ks, Vec::new(), &WriteOptions::default(), &Aux::now(0))
+            .unwrap();
         let mut back = Keyspace::new(16);
         let opts = LoadOptions {
             thresholds: t,
@@ -805,7 +817,10 @@ mod tests {
             skip_expired: true,
         };
         load_into(&file[..], &mut back, &opts).unwrap();
-        assert_eq!(back.dbs[0].dict.get(&b"s"[..]).unwrap().encoding(), "intset");
+        assert_eq!(
+            back.dbs[0].dict.get(&b"s"[..]).unwrap().encoding(),
+            "intset"
+        );
         assert_eq!(digest::dataset(&ks), digest::dataset(&back));
     }
 }

@@ -527,10 +527,7 @@ impl NodeSplitter {
 /// built (the list is walked twice, never copied).
 fn write_list<S: Sink + ?Sized>(out: &mut S, l: &ListValue, opts: &WriteOptions) {
     let mut split = NodeSplitter::new(opts.list_max_listpack_size);
-    let nodes = l
-        .iter()
-        .filter(|e| split.place(e) != Place::Append)
-        .count();
+    let nodes = l.iter().filter(|e| split.place(e) != Place::Append).count();
     write_len(out, nodes as u64);
 
     let mut split = NodeSplitter::new(opts.list_max_listpack_size);
@@ -681,13 +678,16 @@ mod tests {
     fn dump_of_a_compressed_string_is_redis_bytes() {
         let v = Value::Str(StrValue::new(Bytes::from(vec![b'a'; 100])));
         let p = dump_payload(&v, &WriteOptions::default());
-        let redis: &[u8] = b"\x00\xc3\x09\x40\x64\x01aa\xe0\x57\x00\x01aa\x0a\x00\xe8\xa3\xb5\x07\xb0\x6d\xf2\x71";
+        let redis: &[u8] =
+            b"\x00\xc3\x09\x40\x64\x01aa\xe0\x57\x00\x01aa\x0a\x00\xe8\xa3\xb5\x07\xb0\x6d\xf2\x71";
         assert_eq!(p, redis);
     }
 
     #[test]
     fn big_lists_split_into_valid_nodes() {
-        let items: Vec<Vec<u8>> = (0..5000).map(|i| format!("element-{i}").into_bytes()).collect();
+        let items: Vec<Vec<u8>> = (0..5000)
+            .map(|i| format!("element-{i}").into_bytes())
+            .collect();
         let refs: Vec<&[u8]> = items.iter().map(|v| &v[..]).collect();
         let v = list_of(&refs);
         for fill in [-5, -2, -1, 1, 7, 128] {
