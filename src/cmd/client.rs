@@ -43,6 +43,11 @@ pub struct Client {
     /// This connection is a replica's link or the master's link (filled in by replication).
     pub is_replica: bool,
     pub is_master: bool,
+    /// What a replica said in REPLCONF before its PSYNC: listening-port, ip-address, capa.
+    pub repl_listening_port: u16,
+    pub repl_ip: Option<String>,
+    pub repl_capa_eof: bool,
+    pub repl_capa_psync2: bool,
 }
 
 impl Client {
@@ -63,6 +68,10 @@ impl Client {
             reply_skip: false,
             is_replica: false,
             is_master: false,
+            repl_listening_port: 0,
+            repl_ip: None,
+            repl_capa_eof: false,
+            repl_capa_psync2: false,
         }
     }
 

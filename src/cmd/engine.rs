@@ -91,13 +91,17 @@ pub struct Engine {
     call_depth: u32,
     /// 40 hex characters identifying this run of the server (INFO `run_id`).
     pub run_id: String,
-    /// The replication ID (INFO `master_replid`): 40 hex characters, new at each start.
-    pub replid: String,
     pub start_ms: i64,
     pub requests: Vec<Request>,
     /// Set while the server is a replica: writes from clients are refused, keys are not
     /// expired locally. (Filled in by replication.)
     pub is_replica: bool,
+    /// Replicas attached to this server, in the order they attached (INFO `slave0`...).
+    pub replicas: indexmap::IndexMap<u64, crate::repl::master::ReplicaInfo>,
+    /// Snapshot state: the forked child, counters for INFO persistence.
+    pub persist: crate::persist::PersistState,
+    /// Set when replica links must look at their state again (a snapshot finished).
+    pub repl_wakeup: bool,
     pub rng: u64,
     /// True while EXEC runs the queued commands: blocking commands must not block then.
     pub in_exec: bool,
@@ -148,10 +152,15 @@ impl Engine {
             pending_prop: Vec::new(),
             call_depth: 0,
             run_id: random_hex40(),
-            replid: random_hex40(),
             start_ms: now_ms(),
             requests: Vec::new(),
             is_replica: false,
+            replicas: indexmap::IndexMap::new(),
+            persist: crate::persist::PersistState {
+                last_bgsave_ok: true,
+                ..Default::default()
+            },
+            repl_wakeup: false,
             rng: now_ms() as u64 | 1,
             in_exec: false,
             serving_key: None,

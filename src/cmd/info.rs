@@ -347,16 +347,32 @@ fn persistence(ctx: &Ctx, w: &mut Writer) {
     w.field("current_fork_perc", "0.00");
     w.field("current_save_keys_processed", 0);
     w.field("current_save_keys_total", 0);
+    let p = &e.persist;
     w.field("rdb_changes_since_last_save", e.dirty);
-    w.field("rdb_bgsave_in_progress", 0);
+    w.field("rdb_bgsave_in_progress", p.child.is_some() as u8);
     w.field("rdb_last_save_time", e.lastsave);
-    w.field("rdb_last_bgsave_status", "ok");
-    w.field("rdb_last_bgsave_time_sec", -1);
-    w.field("rdb_current_bgsave_time_sec", -1);
-    w.field("rdb_saves", 0);
+    w.field(
+        "rdb_last_bgsave_status",
+        if p.last_bgsave_ok { "ok" } else { "err" },
+    );
+    w.field(
+        "rdb_last_bgsave_time_sec",
+        if p.saves == 0 && p.total_forks == 0 {
+            -1
+        } else {
+            p.last_bgsave_time_sec
+        },
+    );
+    let current = p
+        .child
+        .as_ref()
+        .map(|c| (e.now_ms - c.start_ms) / 1000)
+        .unwrap_or(-1);
+    w.field("rdb_current_bgsave_time_sec", current);
+    w.field("rdb_saves", p.saves);
     w.field("rdb_last_cow_size", 0);
-    w.field("rdb_last_load_keys_expired", 0);
-    w.field("rdb_last_load_keys_loaded", 0);
+    w.field("rdb_last_load_keys_expired", p.loaded_expired);
+    w.field("rdb_last_load_keys_loaded", p.loaded_keys);
     w.field("aof_enabled", e.config.get_bool("appendonly") as u8);
     w.field("aof_rewrite_in_progress", 0);
     w.field("aof_rewrite_scheduled", 0);
@@ -413,9 +429,9 @@ fn stats(ctx: &Ctx, w: &mut Writer) {
     w.field("pubsub_channels", e.pubsub.channels.len());
     w.field("pubsub_patterns", e.pubsub.patterns.len());
     w.field("pubsubshard_channels", 0);
+    w.field("latest_fork_usec", e.persist.latest_fork_usec);
+    w.field("total_forks", e.persist.total_forks);
     for f in [
-        "latest_fork_usec",
-        "total_forks",
         "migrate_cached_sockets",
         "slave_expires_tracked_keys",
         "active_defrag_hits",
@@ -450,16 +466,36 @@ fn replication(ctx: &Ctx, w: &mut Writer) {
     let e = &*ctx.engine;
     w.section("Replication");
     w.field("role", "master");
-    w.field("connected_slaves", 0);
+    w.field("connected_slaves", e.replicas.len());
+    for (i, r) in e.replicas.values().enumerate() {
+        let lag = (e.now_ms - r.ack_time_ms) / 1000;
+        w.field(
+            &format!("slave{i}"),
+            format!(
+                "ip={},port={},state={},offset={},lag={}",
+                r.ip,
+                r.listening_port,
+                r.state.info_name(),
+                r.ack_offset,
+                lag
+            ),
+        );
+    }
     w.field("master_failover_state", "no-failover");
-    w.field("master_replid", &e.replid);
-    w.field("master_replid2", "0000000000000000000000000000000000000000");
-    w.field("master_repl_offset", e.repl.offset());
-    w.field("second_repl_offset", -1);
-    w.field("repl_backlog_active", 0);
+    let r = &e.repl;
+    w.field("master_replid", &r.replid);
+    w.field("master_replid2", &r.replid2);
+    w.field("master_repl_offset", r.offset());
+    w.field("second_repl_offset", r.second_repl_offset);
+    w.field("repl_backlog_active", r.backlog_active as u8);
     w.field("repl_backlog_size", e.config.get_i64("repl-backlog-size"));
-    w.field("repl_backlog_first_byte_offset", 0);
-    w.field("repl_backlog_histlen", 0);
+    let (first, hist) = if r.backlog_active {
+        (r.backlog.first_byte_offset(), r.backlog.histlen())
+    } else {
+        (0, 0)
+    };
+    w.field("repl_backlog_first_byte_offset", first);
+    w.field("repl_backlog_histlen", hist);
 }
 
 /// CPU time as `getrusage` reports it, `seconds.microseconds`.

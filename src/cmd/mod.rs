@@ -27,8 +27,10 @@ pub mod info;
 pub mod keys;
 pub mod list;
 pub mod pubsub;
+pub mod replication;
 pub mod server;
 pub mod set;
+pub mod snapshot;
 pub mod stream;
 pub mod string;
 pub mod table;
@@ -54,6 +56,8 @@ pub fn all_handlers() -> Vec<(&'static str, Handler)> {
         stream::HANDLERS,
         tx::HANDLERS,
         pubsub::HANDLERS,
+        replication::HANDLERS,
+        snapshot::HANDLERS,
     ];
     families.iter().flat_map(|f| f.iter().copied()).collect()
 }

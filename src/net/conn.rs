@@ -60,7 +60,7 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
             Admit::Ok(id, !e.auth_required(), e.config.get_i64("timeout"))
         }
     };
-    let (id, authenticated, timeout_s) = match admit {
+    let (id, authenticated, mut timeout_s) = match admit {
         Admit::Denied(msg) => {
             let _ = stream.write_all(msg).await;
             return;
@@ -75,7 +75,18 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
     loop {
         // 1. Run whatever complete commands are buffered.
         if client.blocked.is_none() && !inbuf.is_empty() && !closing {
-            let flow = process_input(&shared, &mut client, &mut inbuf, &mut out);
+            let (flow, timeout_now) = process_input(&shared, &mut client, &mut inbuf, &mut out);
+            // CONFIG SET timeout applies to connected clients too.
+            timeout_s = timeout_now;
+            // PSYNC/SYNC made this connection a replica link: it is served by its own loop.
+            if client.is_replica {
+                let rest = inbuf.split();
+                let out = std::mem::replace(&mut out, Reply::new(false));
+                super::replica_link::run(shared.clone(), stream, &mut client, rest, out, &mut rx)
+                    .await;
+                shared.lock().remove_client(&mut client);
+                return;
+            }
             match flow {
                 Flow::Close => closing = true,
                 Flow::Shutdown => {
@@ -152,13 +163,14 @@ async fn sleep_until_ms(deadline: Option<i64>) {
     }
 }
 
-/// Run every complete command in `inbuf` under one lock acquisition.
+/// Run every complete command in `inbuf` under one lock acquisition. Returns what to do next
+/// and the current `timeout` setting (CONFIG SET timeout applies to connected clients too).
 fn process_input(
     shared: &Shared,
     client: &mut Client,
     inbuf: &mut BytesMut,
     out: &mut Reply,
-) -> Flow {
+) -> (Flow, i64) {
     let mut e = shared.lock();
     e.now_ms = crate::cmd::engine::now_ms();
     let mut pos = 0;
@@ -221,7 +233,14 @@ fn process_input(
         info.last_interaction_ms = now;
         info.qbuf = inbuf.len() - pos;
     }
+    let timeout = e.config.get_i64("timeout");
+    // Writes this batch propagated become one block of the replication stream; the replica
+    // links waiting for it are woken once per batch.
+    let wake = (e.repl.backlog_active && e.repl.seal()) || std::mem::take(&mut e.repl_wakeup);
     drop(e);
+    if wake {
+        shared.repl_notify.notify_waiters();
+    }
     inbuf.advance(pos);
-    flow
+    (flow, timeout)
 }

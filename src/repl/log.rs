@@ -4,22 +4,55 @@
 //! (`feedReplicationBuffer`, `feedAppendOnlyFile`). A `SELECT` is emitted whenever the
 //! database of the next write differs from the last one written to the stream, exactly as
 //! Redis's `replicationFeedSlaves` does, and it counts in the offset like any command.
+//!
+//! Like Redis, the stream only exists while something consumes it: until the first replica
+//! attaches there is no backlog and `master_repl_offset` stays where it is.
 
-use bytes::{BufMut, BytesMut};
+use super::backlog::Backlog;
+use bytes::{BufMut, Bytes, BytesMut};
 
-/// The stream of propagated writes.
-#[derive(Debug, Default)]
+/// The stream of propagated writes, the replication IDs and the backlog.
+#[derive(Debug)]
 pub struct ReplLog {
     /// `master_repl_offset`: how many bytes have ever been appended.
     offset: u64,
     /// The database the stream currently "is in", or None before the first SELECT.
     last_db: Option<usize>,
-    /// Bytes appended since the last [`ReplLog::take_pending`]: the sinks (replica links,
-    /// backlog, AOF) pick them up from here.
+    /// Bytes appended since the last [`ReplLog::seal`]; sealed into the backlog as one block
+    /// per batch of commands, so readers see whole commands.
     pending: BytesMut,
-    /// Whether anything consumes the stream. With no replica, no backlog and no AOF, Redis
-    /// does not build the stream at all (and its offset does not move); rtool does the same.
+    /// Whether anything consumes the stream (replicas attached, or a test reading it).
     pub active: bool,
+    /// The sealed stream in memory. Until a replica attaches it is only read by tests and
+    /// tools; [`ReplLog::create_backlog`] gives it its `repl-backlog-size` window.
+    pub backlog: Backlog,
+    /// `repl_backlog_active`
+    pub backlog_active: bool,
+    /// `master_replid`: the history this stream belongs to.
+    pub replid: String,
+    /// `master_replid2` and `second_repl_offset`: the previous history and where it ended
+    /// (after a replica is promoted), so its old siblings can still PSYNC.
+    pub replid2: String,
+    pub second_repl_offset: i64,
+    /// Where [`ReplLog::take_pending`] resumes (tests and tools reading the log directly).
+    taken: u64,
+}
+
+impl Default for ReplLog {
+    fn default() -> Self {
+        ReplLog {
+            offset: 0,
+            last_db: None,
+            pending: BytesMut::new(),
+            active: false,
+            backlog: Backlog::new(0, usize::MAX),
+            backlog_active: false,
+            replid: crate::cmd::engine::random_hex40(),
+            replid2: "0".repeat(40),
+            second_repl_offset: -1,
+            taken: 0,
+        }
+    }
 }
 
 impl ReplLog {
@@ -58,15 +91,48 @@ impl ReplLog {
         self.offset += (self.pending.len() - before) as u64;
     }
 
+    /// The database the stream last selected (`repl-stream-db` in a snapshot).
+    pub fn stream_db(&self) -> Option<usize> {
+        self.last_db
+    }
+
     /// Forget the current database so the next write starts with a SELECT (after a new
-    /// replica attaches, Redis resets `slaveseldb` for the same reason).
+    /// replica attaches for a full sync, Redis resets `slaveseldb` for the same reason).
     pub fn reset_db(&mut self) {
         self.last_db = None;
     }
 
-    /// The bytes appended since the last call.
-    pub fn take_pending(&mut self) -> bytes::Bytes {
-        self.pending.split().freeze()
+    /// Start keeping a backlog (the first replica attached), from the current offset.
+    pub fn create_backlog(&mut self, size: usize) {
+        if !self.backlog_active {
+            self.seal();
+            self.active = true;
+            self.backlog_active = true;
+            self.backlog = Backlog::new(self.offset, size);
+            self.taken = self.offset;
+        }
+    }
+
+    /// Move the pending bytes into the backlog as one block. Returns whether there were any.
+    pub fn seal(&mut self) -> bool {
+        if self.pending.is_empty() {
+            return false;
+        }
+        let block = self.pending.split().freeze();
+        self.backlog.push(block);
+        true
+    }
+
+    /// The bytes appended since the last call (for tests and offline tools that read the log
+    /// directly instead of through a replica link).
+    pub fn take_pending(&mut self) -> Bytes {
+        self.seal();
+        let from = self.taken;
+        self.taken = self.offset;
+        match self.backlog.read_from(from) {
+            Some(parts) => Bytes::from(parts.concat()),
+            None => Bytes::new(),
+        }
     }
 }
 
@@ -103,5 +169,11 @@ mod tests {
         assert_eq!(l.offset(), 23 + 27 + 20);
         let b = l.take_pending();
         assert!(b.starts_with(b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nset"));
+        assert_eq!(b.len(), 70);
+        l.feed(1, &[b"ping"]);
+        assert!(
+            l.take_pending()
+                .starts_with(b"*2\r\n$6\r\nSELECT\r\n$1\r\n1")
+        );
     }
 }

@@ -3,6 +3,8 @@
 //! and is computed here and nowhere else (DESIGN.md invariant 1). Replica links, the backlog
 //! and the AOF all read from this one log.
 
+pub mod backlog;
 pub mod log;
+pub mod master;
 
 pub use log::ReplLog;
