@@ -815,3 +815,104 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// RESTORE on the replication stream
+// ---------------------------------------------------------------------------------------------
+
+/// Attach to a real Redis as a replica (`PSYNC ? -1`) and return the link positioned after
+/// the RDB of the full resync.
+fn attach_replica(port: u16) -> (std::net::TcpStream, Vec<u8>) {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n")
+        .unwrap();
+    let mut buf = Vec::new();
+    // +FULLRESYNC ...\r\n, `\n` keepalives, then $<len>\r\n and exactly len bytes of RDB.
+    let header_end = |b: &[u8]| {
+        let d = b.iter().position(|&c| c == b'$')?;
+        let crlf = d + b[d..].windows(2).position(|w| w == b"\r\n")?;
+        let len: usize = std::str::from_utf8(&b[d + 1..crlf]).ok()?.parse().ok()?;
+        Some(crlf + 2 + len)
+    };
+    read_link(&mut s, &mut buf, |b| {
+        header_end(b).is_some_and(|e| b.len() >= e)
+    });
+    let end = header_end(&buf).unwrap();
+    let rest = buf.split_off(end);
+    (s, rest)
+}
+
+fn read_link(s: &mut std::net::TcpStream, buf: &mut Vec<u8>, done: impl Fn(&[u8]) -> bool) {
+    use std::io::Read;
+    let start = std::time::Instant::now();
+    while !done(buf) {
+        assert!(start.elapsed() < Duration::from_secs(10), "link timed out");
+        let mut chunk = [0u8; 65536];
+        let n = s.read(&mut chunk).unwrap();
+        assert!(n > 0, "master closed the link");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// The stream as text, CRLF as spaces, 13-digit unix-ms arguments masked (the two servers
+/// run the script a few milliseconds apart).
+fn masked(stream: &[u8]) -> String {
+    String::from_utf8_lossy(stream)
+        .split("\r\n")
+        .map(|l| {
+            if l.len() == 13 && l.bytes().all(|c| c.is_ascii_digit()) {
+                "<ms>"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn restore_propagates_like_redis() {
+    if !have_redis() {
+        return;
+    }
+    // DUMP of SET k hello on Redis 7.0.15.
+    let p: &[u8] = b"\x00\x05hello\x0a\x00\x63\x72\xdf\x76\x65\x34\x20\x0a";
+    let script: Vec<Vec<&[u8]>> = vec![
+        vec![b"RESTORE", b"k1", b"0", p],
+        // A relative TTL travels as an absolute one, with ABSTTL appended.
+        vec![b"RESTORE", b"k2", b"100000", p],
+        vec![b"RESTORE", b"k3", b"4102444800000", p, b"ABSTTL"],
+        // Already expired: nothing is created and nothing propagated...
+        vec![b"RESTORE", b"k4", b"1", p, b"ABSTTL"],
+        // ...unless REPLACE deleted a key first: then it is a DEL.
+        vec![b"RESTORE", b"k1", b"1", p, b"ABSTTL", b"REPLACE"],
+        vec![b"RESTORE", b"k1", b"0", p, b"REPLACE", b"IDLETIME", b"5"],
+        vec![b"RESTORE", b"k1", b"0", p],
+        vec![b"SET", b"__end__", b"1"],
+    ];
+    let redis = Server::redis(&[]);
+    let (mut link, mut stream) = attach_replica(redis.port);
+    let mut c = redis.conn();
+    for argv in &script {
+        call(&mut c, argv);
+    }
+    read_link(&mut link, &mut stream, |b| {
+        b.windows(7).any(|w| w == b"__end__")
+    });
+    let theirs = masked(&stream).replace("*1 $4 PING ", "");
+
+    let mut e = Engine::new(Config::default());
+    e.repl.active = true;
+    for argv in &script {
+        e.now_ms = rtool::cmd::engine::now_ms();
+        engine_call(&mut e, 0, argv);
+    }
+    let ours = masked(&e.repl.take_pending());
+    assert_eq!(ours, theirs);
+    assert!(
+        theirs.contains("ABSTTL") && theirs.contains("DEL"),
+        "{theirs}"
+    );
+}

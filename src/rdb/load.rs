@@ -72,6 +72,10 @@ pub enum LoadError {
     /// A value rtool cannot hold.
     #[error("{what} in key '{}' cannot be loaded", super::error::Escaped(key))]
     Unsupported { key: Bytes, what: String },
+    /// Something outside any key that Redis 7.0 refuses to load (module aux data without
+    /// its module), with Redis's words.
+    #[error("{0}")]
+    Refused(String),
     /// `SELECTDB` beyond the configured `databases`.
     #[error(
         "FATAL: Data file was created with a Redis server configured to handle more than {0} databases. Exiting"
@@ -187,6 +191,15 @@ impl Loader {
         match ev {
             Event::Aux { name, value, .. } => self.aux.push((name, value)),
             Event::Function { code, .. } => self.functions.push(code),
+            // 7.0-rc libraries: Redis 7.0 still loads them (rewriting the header); the code
+            // is what matters to a caller that has no function engine.
+            Event::FunctionPreGa { code, .. } => self.functions.push(code),
+            Event::ModuleAux { module, .. } => {
+                return Err(LoadError::Refused(format!(
+                    "The RDB file contains AUX module data I can't load: no matching module '{}'",
+                    module.name
+                )));
+            }
             Event::KeyStart(k) => {
                 let value = match k.rdb_type {
                     TYPE_STRING => Partial::Str(None),
