@@ -20,6 +20,7 @@ pub mod client;
 pub mod collection;
 pub mod config;
 pub mod connection;
+pub mod dump;
 pub mod engine;
 pub mod hash;
 pub mod info;
@@ -46,6 +47,7 @@ pub fn all_handlers() -> Vec<(&'static str, Handler)> {
         config::HANDLERS,
         info::HANDLERS,
         keys::HANDLERS,
+        dump::HANDLERS,
         string::HANDLERS,
         list::HANDLERS,
         hash::HANDLERS,

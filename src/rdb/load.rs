@@ -72,6 +72,10 @@ pub enum LoadError {
     /// A value rtool cannot hold.
     #[error("{what} in key '{}' cannot be loaded", super::error::Escaped(key))]
     Unsupported { key: Bytes, what: String },
+    /// Something outside any key that Redis 7.0 refuses to load (module aux data without
+    /// its module), with Redis's words.
+    #[error("{0}")]
+    Refused(String),
     /// `SELECTDB` beyond the configured `databases`.
     #[error(
         "FATAL: Data file was created with a Redis server configured to handle more than {0} databases. Exiting"
@@ -187,6 +191,15 @@ impl Loader {
         match ev {
             Event::Aux { name, value, .. } => self.aux.push((name, value)),
             Event::Function { code, .. } => self.functions.push(code),
+            // 7.0-rc libraries: Redis 7.0 still loads them (rewriting the header); the code
+            // is what matters to a caller that has no function engine.
+            Event::FunctionPreGa { code, .. } => self.functions.push(code),
+            Event::ModuleAux { module, .. } => {
+                return Err(LoadError::Refused(format!(
+                    "The RDB file contains AUX module data I can't load: no matching module '{}'",
+                    module.name
+                )));
+            }
             Event::KeyStart(k) => {
                 let value = match k.rdb_type {
                     TYPE_STRING => Partial::Str(None),
@@ -726,14 +739,16 @@ pub fn verify_dump_payload(p: &[u8]) -> bool {
 ///
 /// The reader has no entry point for a bare value, so this wraps the payload into the
 /// smallest RDB stream that holds it — `REDIS0010`, the type byte, an empty key name, the
-/// value — and stops at the key's end. Bytes after the value are ignored, as Redis ignores
-/// them; a value cut short is a bad format.
+/// rest of the payload — and stops at the key's end. Like Redis, which reads the value from
+/// the whole argument, bytes after the value (the footer at least) are ignored, a value that
+/// reads into the footer is taken as it reads, and one that needs more is a bad format.
 pub fn restore_value(payload: &[u8], t: &Thresholds) -> Result<Value, RestoreError> {
     if !verify_dump_payload(payload) {
         return Err(RestoreError::VersionOrChecksum);
     }
-    let body = &payload[..payload.len() - 10];
-    let Some((&ty, value)) = body.split_first() else {
+    // Redis reads the value from the whole argument, footer included: a value that runs into
+    // the footer is read through it (and accepted), so the footer stays in what is fed.
+    let Some((&ty, value)) = payload.split_first() else {
         return Err(RestoreError::BadFormat);
     };
     // `rdbIsObjectType` in 7.0: 0-7 and 9-19. Module types (6, 7) need a module rtool lacks.
@@ -788,8 +803,8 @@ mod tests {
             restore_value(b"short", &t).unwrap_err(),
             RestoreError::VersionOrChecksum
         );
-        // A valid footer around a truncated value.
-        let mut cut = vec![0u8, 10, b'a', b'b'];
+        // A valid footer around a value longer than the payload, footer included.
+        let mut cut = vec![0u8, 30, b'a', b'b'];
         cut.extend_from_slice(&10u16.to_le_bytes());
         let crc = crc::Crc::<u64>::new(&crc::CRC_64_REDIS).checksum(&cut);
         cut.extend_from_slice(&crc.to_le_bytes());
