@@ -784,7 +784,14 @@ pub fn call(
     if engine.repl.offset() > client.woff && engine.call_depth == 0 {
         client.woff = engine.repl.offset();
     }
-    let st = engine.stats.commands.entry(spec.name.clone()).or_default();
+    // Look up before inserting: the name is only copied the first time a command runs.
+    if !engine.stats.commands.contains_key(spec.name.as_str()) {
+        engine
+            .stats
+            .commands
+            .insert(spec.name.clone(), CmdStat::default());
+    }
+    let st = engine.stats.commands.get_mut(spec.name.as_str()).unwrap();
     st.calls += 1;
     st.usec += started.elapsed().as_micros() as u64;
     engine.stats.total_commands_processed += 1;

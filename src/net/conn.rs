@@ -75,7 +75,8 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
     loop {
         // 1. Run whatever complete commands are buffered.
         if client.blocked.is_none() && !inbuf.is_empty() && !closing {
-            let (flow, (timeout_now, qbuf_now)) = process_input(&shared, &mut client, &mut inbuf, &mut out);
+            let (flow, (timeout_now, qbuf_now)) =
+                process_input(&shared, &mut client, &mut inbuf, &mut out);
             qbuf_limit = qbuf_now;
             // CONFIG SET timeout applies to connected clients too.
             timeout_s = timeout_now;
