@@ -916,3 +916,83 @@ fn restore_propagates_like_redis() {
         "{theirs}"
     );
 }
+
+/// Throughput, not a check: `cargo test --release --test rdb_writer -- --ignored --nocapture
+/// throughput`. Writes and loads 1M keys (DEBUG POPULATE's strings plus collections) and,
+/// when redis-server is here, times Redis's SAVE of the same DEBUG POPULATE.
+#[test]
+#[ignore]
+fn throughput() {
+    let mut e = Engine::new(Config::default());
+    e.config.set_raw("enable-debug-command", "yes");
+    let r = engine_call(&mut e, 0, &[b"DEBUG", b"POPULATE", b"1000000"]);
+    assert_eq!(r, b"+OK\r\n", "{}", String::from_utf8_lossy(&r));
+    for i in 0..20_000 {
+        let k = format!("h:{i}");
+        engine_call(
+            &mut e,
+            0,
+            &[b"HSET", k.as_bytes(), b"a", b"1", b"bb", b"hello world"],
+        );
+        let k = format!("l:{i}");
+        engine_call(
+            &mut e,
+            0,
+            &[b"RPUSH", k.as_bytes(), b"x", b"y", b"123", b"zzzzzzzzzz"],
+        );
+        let k = format!("z:{i}");
+        engine_call(
+            &mut e,
+            0,
+            &[b"ZADD", k.as_bytes(), b"1", b"a", b"2.5", b"b"],
+        );
+    }
+    let keys = e.keyspace.dbs[0].len();
+    let t = std::time::Instant::now();
+    let file = writer::write_keyspace(
+        &e.keyspace,
+        Vec::new(),
+        &WriteOptions::default(),
+        &Aux::now(0),
+    )
+    .unwrap();
+    let w = t.elapsed();
+    let t = std::time::Instant::now();
+    let events = rtool::rdb::events(&file[..]).count();
+    let r = t.elapsed();
+    let t = std::time::Instant::now();
+    let mut loader = rtool::rdb::load::Loader::new(Thresholds::default());
+    let mut built = 0;
+    for ev in rtool::rdb::events(&file[..]) {
+        if loader.push(ev.unwrap()).unwrap().is_some() {
+            built += 1;
+        }
+    }
+    let b = t.elapsed();
+    let t = std::time::Instant::now();
+    let back = load(&file, 16);
+    let l = t.elapsed();
+    eprintln!("read only: {events} events in {r:?}; events -> values: {built} in {b:?}");
+    let t = std::time::Instant::now();
+    let mut d = rtool::keyspace::Dict::new();
+    for i in 0..keys {
+        d.insert(bytes::Bytes::from(format!("key:{i}")), i);
+    }
+    eprintln!("plain Dict inserts of {keys} keys: {:?}", t.elapsed());
+    assert_eq!(back.dbs[0].len(), keys);
+    eprintln!(
+        "{keys} keys, {} bytes: write {:?} ({:.0} MB/s), load {:?}",
+        file.len(),
+        w,
+        file.len() as f64 / w.as_secs_f64() / 1e6,
+        l
+    );
+    if have_redis() {
+        let redis = Server::redis(&["--enable-debug-command", "yes"]);
+        let mut c = redis.conn();
+        c.call(&["DEBUG", "POPULATE", "1000000"]);
+        let t = std::time::Instant::now();
+        c.call(&["SAVE"]);
+        eprintln!("redis SAVE of DEBUG POPULATE 1000000: {:?}", t.elapsed());
+    }
+}
