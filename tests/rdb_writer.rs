@@ -428,6 +428,7 @@ fn redis_loads_uncompressed_unchecksummed_files_with_repl_aux() {
         compression: false,
         checksum: false,
         list_max_listpack_size: 5,
+        list_compress_depth: 1,
     };
     let mut aux = Aux::now(1);
     aux.repl = Some(ReplAux {
@@ -629,6 +630,7 @@ fn round_trip_keeps_the_digest_and_encodings() {
             compression: false,
             checksum: false,
             list_max_listpack_size: 3,
+            list_compress_depth: 2,
         },
     ] {
         let file = writer::write_keyspace(&e.keyspace, Vec::new(), &opts, &Aux::now(0)).unwrap();
@@ -1035,7 +1037,10 @@ fn fixtures_load_like_redis() {
         let ours = load_into(&file[..], &mut ks, &opts);
         if version > 10 {
             // Redis 7.0 cannot read these; rtool loads what it can hold.
-            eprintln!("{name}: RDB {version}: {:?}", ours.as_ref().map(|s| s.keys_loaded));
+            eprintln!(
+                "{name}: RDB {version}: {:?}",
+                ours.as_ref().map(|s| s.keys_loaded)
+            );
             continue;
         }
         let check = Command::new("redis-check-rdb").arg(&path).output().unwrap();
@@ -1059,5 +1064,8 @@ fn fixtures_load_like_redis() {
         eprintln!("{name}: RDB {version}, {} keys agree", summary.keys_loaded);
         compared += 1;
     }
-    assert!(compared >= 25, "{compared} files compared, {refused} refused");
+    assert!(
+        compared >= 25,
+        "{compared} files compared, {refused} refused"
+    );
 }
