@@ -5,6 +5,10 @@
 //! each key's [`Value`] as its elements arrive and hands out the finished key at its
 //! `KeyEnd`. Only the key being built is held, so loading streams like reading does.
 //!
+//! Entry points: [`load_into`] fills a keyspace from anything `Read` (a file at start-up);
+//! [`Loader`] is the same thing driven by hand, for a caller that feeds a [`Reader`] itself
+//! (a replica reading its master's socket); [`restore_value`] decodes one DUMP payload.
+//!
 //! The loader chooses encodings the way Redis 7.0's `rdbLoadObject` does, which is not always
 //! the encoding the file was written in:
 //! - a set written as a plain set (type 2) with at most `set-max-intset-entries` integer
