@@ -428,6 +428,7 @@ fn redis_loads_uncompressed_unchecksummed_files_with_repl_aux() {
         compression: false,
         checksum: false,
         list_max_listpack_size: 5,
+        list_compress_depth: 1,
     };
     let mut aux = Aux::now(1);
     aux.repl = Some(ReplAux {
@@ -629,6 +630,7 @@ fn round_trip_keeps_the_digest_and_encodings() {
             compression: false,
             checksum: false,
             list_max_listpack_size: 3,
+            list_compress_depth: 2,
         },
     ] {
         let file = writer::write_keyspace(&e.keyspace, Vec::new(), &opts, &Aux::now(0)).unwrap();
@@ -914,5 +916,156 @@ fn restore_propagates_like_redis() {
     assert!(
         theirs.contains("ABSTTL") && theirs.contains("DEL"),
         "{theirs}"
+    );
+}
+
+/// Throughput, not a check: `cargo test --release --test rdb_writer -- --ignored --nocapture
+/// throughput`. Writes and loads 1M keys (DEBUG POPULATE's strings plus collections) and,
+/// when redis-server is here, times Redis's SAVE of the same DEBUG POPULATE.
+#[test]
+#[ignore]
+fn throughput() {
+    let mut e = Engine::new(Config::default());
+    e.config.set_raw("enable-debug-command", "yes");
+    let r = engine_call(&mut e, 0, &[b"DEBUG", b"POPULATE", b"1000000"]);
+    assert_eq!(r, b"+OK\r\n", "{}", String::from_utf8_lossy(&r));
+    for i in 0..20_000 {
+        let k = format!("h:{i}");
+        engine_call(
+            &mut e,
+            0,
+            &[b"HSET", k.as_bytes(), b"a", b"1", b"bb", b"hello world"],
+        );
+        let k = format!("l:{i}");
+        engine_call(
+            &mut e,
+            0,
+            &[b"RPUSH", k.as_bytes(), b"x", b"y", b"123", b"zzzzzzzzzz"],
+        );
+        let k = format!("z:{i}");
+        engine_call(
+            &mut e,
+            0,
+            &[b"ZADD", k.as_bytes(), b"1", b"a", b"2.5", b"b"],
+        );
+    }
+    let keys = e.keyspace.dbs[0].len();
+    let t = std::time::Instant::now();
+    let file = writer::write_keyspace(
+        &e.keyspace,
+        Vec::new(),
+        &WriteOptions::default(),
+        &Aux::now(0),
+    )
+    .unwrap();
+    let w = t.elapsed();
+    let t = std::time::Instant::now();
+    let events = rtool::rdb::events(&file[..]).count();
+    let r = t.elapsed();
+    let t = std::time::Instant::now();
+    let mut loader = rtool::rdb::load::Loader::new(Thresholds::default());
+    let mut built = 0;
+    for ev in rtool::rdb::events(&file[..]) {
+        if loader.push(ev.unwrap()).unwrap().is_some() {
+            built += 1;
+        }
+    }
+    let b = t.elapsed();
+    let t = std::time::Instant::now();
+    let back = load(&file, 16);
+    let l = t.elapsed();
+    eprintln!("read only: {events} events in {r:?}; events -> values: {built} in {b:?}");
+    let t = std::time::Instant::now();
+    let mut d = rtool::keyspace::Dict::new();
+    for i in 0..keys {
+        d.insert(bytes::Bytes::from(format!("key:{i}")), i);
+    }
+    eprintln!("plain Dict inserts of {keys} keys: {:?}", t.elapsed());
+    assert_eq!(back.dbs[0].len(), keys);
+    eprintln!(
+        "{keys} keys, {} bytes: write {:?} ({:.0} MB/s), load {:?}",
+        file.len(),
+        w,
+        file.len() as f64 / w.as_secs_f64() / 1e6,
+        l
+    );
+    if have_redis() {
+        let redis = Server::redis(&["--enable-debug-command", "yes"]);
+        let mut c = redis.conn();
+        c.call(&["DEBUG", "POPULATE", "1000000"]);
+        let t = std::time::Instant::now();
+        c.call(&["SAVE"]);
+        eprintln!("redis SAVE of DEBUG POPULATE 1000000: {:?}", t.elapsed());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The loader on real-world files
+// ---------------------------------------------------------------------------------------------
+
+/// Every RDB fixture Redis 7.0 can read (versions up to 10: files from Redis 2.x to 7.0,
+/// Valkey, rdb-rs's corpus): loaded by rtool and by `redis-server`, the same keys with the
+/// same digests, encodings and expiry times. Files Redis refuses, rtool refuses too; newer
+/// files (RDB 11, 12) only have to load or fail cleanly.
+#[test]
+fn fixtures_load_like_redis() {
+    if !have_redis() {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/rdb");
+    let mut files: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .chain(std::fs::read_dir(root.join("foreign")).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rdb"))
+        .collect();
+    files.sort();
+    let (mut compared, mut refused) = (0, 0);
+    for path in files {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let file = std::fs::read(&path).unwrap();
+        let version: u32 = std::str::from_utf8(&file[5..9])
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let mut ks = Keyspace::new(16);
+        let opts = LoadOptions {
+            thresholds: Thresholds::default(),
+            now_ms: rtool::cmd::engine::now_ms(),
+            skip_expired: true,
+        };
+        let ours = load_into(&file[..], &mut ks, &opts);
+        if version > 10 {
+            // Redis 7.0 cannot read these; rtool loads what it can hold.
+            eprintln!(
+                "{name}: RDB {version}: {:?}",
+                ours.as_ref().map(|s| s.keys_loaded)
+            );
+            continue;
+        }
+        let check = Command::new("redis-check-rdb").arg(&path).output().unwrap();
+        let redis_ok = String::from_utf8_lossy(&check.stdout).contains("RDB looks OK");
+        if !redis_ok {
+            assert!(ours.is_err(), "{name}: Redis refuses it, rtool loaded it");
+            refused += 1;
+            continue;
+        }
+        let summary = ours.unwrap_or_else(|e| panic!("{name}: {e}"));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("dump.rdb"), &file).unwrap();
+        let redis = redis_loading(dir.path());
+        let mut c = redis.conn();
+        assert_eq!(
+            text(&c.call(&["DEBUG", "DIGEST"])),
+            digest::dataset(&ks),
+            "{name}"
+        );
+        compare_keys(&mut c, &ks);
+        eprintln!("{name}: RDB {version}, {} keys agree", summary.keys_loaded);
+        compared += 1;
+    }
+    assert!(
+        compared >= 25,
+        "{compared} files compared, {refused} refused"
     );
 }

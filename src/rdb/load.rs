@@ -5,6 +5,10 @@
 //! each key's [`Value`] as its elements arrive and hands out the finished key at its
 //! `KeyEnd`. Only the key being built is held, so loading streams like reading does.
 //!
+//! Entry points: [`load_into`] fills a keyspace from anything `Read` (a file at start-up);
+//! [`Loader`] is the same thing driven by hand, for a caller that feeds a [`Reader`] itself
+//! (a replica reading its master's socket); [`restore_value`] decodes one DUMP payload.
+//!
 //! The loader chooses encodings the way Redis 7.0's `rdbLoadObject` does, which is not always
 //! the encoding the file was written in:
 //! - a set written as a plain set (type 2) with at most `set-max-intset-entries` integer
@@ -165,6 +169,17 @@ struct GroupBuild {
     owned: HashSet<StreamId>,
 }
 
+/// A string for the keyspace, in an allocation of its own. The reader hands out slices of
+/// its input buffers (no copy while decoding); a long-lived value must not keep a whole
+/// buffer alive through such a slice, so anything still shared is copied here.
+fn own(b: Bytes) -> Bytes {
+    if b.is_unique() {
+        b
+    } else {
+        Bytes::copy_from_slice(&b)
+    }
+}
+
 fn sid(id: RdbStreamId) -> StreamId {
     StreamId::new(id.ms, id.seq)
 }
@@ -251,7 +266,7 @@ impl Loader {
                 };
                 self.cur = Some(Building {
                     db: k.db,
-                    key: k.key,
+                    key: own(k.key),
                     expire_ms: k.expire_ms,
                     lru_idle: k.lru_idle,
                     lfu_freq: k.lfu_freq,
@@ -374,8 +389,8 @@ impl Loader {
 impl Partial {
     fn add(&mut self, item: Item, key: &Bytes, t: &Thresholds) -> Result<(), LoadError> {
         match (self, item) {
-            (Partial::Str(s), Item::String(v)) => *s = Some(v),
-            (Partial::List(l), Item::ListElement(e)) => l.items.push_back(e),
+            (Partial::Str(s), Item::String(v)) => *s = Some(own(v)),
+            (Partial::List(l), Item::ListElement(e)) => l.items.push_back(own(e)),
             (Partial::Set(s), Item::SetMember(m)) => {
                 if !s.add(&m, t) {
                     return corrupt(key, "Duplicate set members detected");
@@ -396,12 +411,13 @@ impl Partial {
                 }
                 *maxlen = (*maxlen).max(member.len());
                 *total = total.saturating_add(member.len());
-                z.insert(member, score);
+                z.insert(own(member), score);
             }
             (Partial::ZSetPacked { v, seen }, Item::ZSetMember { member, score }) => {
                 if score.is_nan() {
                     return corrupt(key, "Zset with NAN score detected");
                 }
+                let member = own(member);
                 if !seen.insert(member.clone()) {
                     return corrupt(key, "Zset listpack integrity check failed.");
                 }
@@ -411,7 +427,7 @@ impl Partial {
                 if h.contains(&field) {
                     return corrupt(key, "Duplicate hash fields detected");
                 }
-                h.set(&field, value, t);
+                h.set(&field, own(value), t);
             }
             (
                 Partial::HashPacked {
@@ -419,11 +435,12 @@ impl Partial {
                 },
                 Item::HashField { field, value, .. },
             ) => {
+                let field = own(field);
                 if !seen.insert(field.clone()) {
                     return corrupt(key, "Hash listpack integrity check failed.");
                 }
                 *maxlen = (*maxlen).max(field.len()).max(value.len());
-                v.push((field, value));
+                v.push((field, own(value)));
             }
             (Partial::Stream(sb), item) => sb.add(item, key)?,
             // The reader only emits items that fit the key's type.
@@ -492,7 +509,10 @@ impl StreamBuild {
                 };
                 entries.push(Entry {
                     id: sid(id),
-                    fields: fields.into_iter().flat_map(|(f, v)| [f, v]).collect(),
+                    fields: fields
+                        .into_iter()
+                        .flat_map(|(f, v)| [own(f), own(v)])
+                        .collect(),
                     same_fields: false,
                     deleted,
                 });
@@ -534,7 +554,7 @@ impl StreamBuild {
                     None => self.s.estimate_distance(last_id),
                 };
                 self.group = Some(GroupBuild {
-                    name,
+                    name: own(name),
                     g: Group {
                         last_id,
                         entries_read,
@@ -573,7 +593,7 @@ impl StreamBuild {
                     return corrupt(key, "stream consumer outside a group");
                 };
                 gb.consumer = Some((
-                    name,
+                    own(name),
                     Consumer {
                         seen_time: seen_time_ms,
                         pel: Default::default(),

@@ -62,7 +62,7 @@ pub mod reader;
 pub mod types;
 pub mod ziplist;
 pub mod zipmap;
-// The writing side (rdbw branch): encoders, the writer, and events -> keyspace values.
+// The writing side: encoders, the writer, and reader events -> keyspace values.
 pub mod encode;
 pub mod load;
 pub mod writer;

@@ -64,6 +64,12 @@ const SIZE_SAFETY_LIMIT: usize = 8192;
 const SIZE_ESTIMATE_OVERHEAD: usize = 8;
 /// quicklist clamps `fill` to this range (`FILL_MAX` and the last optimization level).
 const FILL_MAX: i64 = 1 << 15;
+/// quicklist does not compress a node smaller than this (`MIN_COMPRESS_BYTES`)...
+const MIN_COMPRESS_BYTES: usize = 48;
+/// ...nor keep a compressed form that saves less than this (`MIN_COMPRESS_IMPROVE`).
+const MIN_COMPRESS_IMPROVE: usize = 8;
+/// `rdbSaveLzfBlob`'s marker: `RDB_ENCVAL << 6 | RDB_ENC_LZF`.
+const LZF_BLOB: u8 = 0xC3;
 
 /// STREAM_ITEM_FLAG_DELETED / SAMEFIELDS: flags of a stream entry inside its listpack.
 const STREAM_FLAG_DELETED: i64 = 1;
@@ -78,6 +84,9 @@ pub struct WriteOptions {
     pub checksum: bool,
     /// `list-max-listpack-size`: how big a quicklist node grows before the next one starts.
     pub list_max_listpack_size: i64,
+    /// `list-compress-depth`: quicklist nodes this far from both ends are kept LZF-compressed
+    /// in memory, and Redis writes them in that form whatever `rdbcompression` says.
+    pub list_compress_depth: i64,
 }
 
 impl Default for WriteOptions {
@@ -87,6 +96,7 @@ impl Default for WriteOptions {
             compression: true,
             checksum: true,
             list_max_listpack_size: -2,
+            list_compress_depth: 0,
         }
     }
 }
@@ -98,6 +108,7 @@ impl WriteOptions {
             compression: config.get_bool("rdbcompression"),
             checksum: config.get_bool("rdbchecksum"),
             list_max_listpack_size: config.get_i64("list-max-listpack-size"),
+            list_compress_depth: config.get_i64("list-compress-depth"),
         }
     }
 }
@@ -530,12 +541,20 @@ fn write_list<S: Sink + ?Sized>(out: &mut S, l: &ListValue, opts: &WriteOptions)
     let nodes = l.iter().filter(|e| split.place(e) != Place::Append).count();
     write_len(out, nodes as u64);
 
+    // With `list-compress-depth d`, a list built by pushes has every node from the d-th to
+    // the d-th from the end compressed in memory (each is compressed as it moves past the
+    // depth), and `rdbSaveObject` writes those in their LZF form.
+    let depth = usize::try_from(opts.list_compress_depth).unwrap_or(0);
+    let compressed = |i: usize| depth > 0 && i >= depth && i + depth < nodes;
+
     let mut split = NodeSplitter::new(opts.list_max_listpack_size);
     let mut lp: Option<ListpackBuilder> = None;
-    let flush = |out: &mut S, lp: &mut Option<ListpackBuilder>| {
+    let mut index = 0;
+    let flush = |out: &mut S, lp: &mut Option<ListpackBuilder>, index: &mut usize| {
         if let Some(b) = lp.take() {
             write_len(out, CONTAINER_PACKED);
-            write_string(out, &b.finish(), opts.compression);
+            write_node(out, &b.finish(), compressed(*index), opts.compression);
+            *index += 1;
         }
     };
     for e in l.iter() {
@@ -546,19 +565,39 @@ fn write_list<S: Sink + ?Sized>(out: &mut S, l: &ListValue, opts: &WriteOptions)
                 }
             }
             Place::NewNode => {
-                flush(out, &mut lp);
+                flush(out, &mut lp, &mut index);
                 let mut b = ListpackBuilder::new();
                 b.push_str(e);
                 lp = Some(b);
             }
             Place::Plain => {
-                flush(out, &mut lp);
+                flush(out, &mut lp, &mut index);
                 write_len(out, CONTAINER_PLAIN);
-                write_string(out, e, opts.compression);
+                write_node(out, e, compressed(index), opts.compression);
+                index += 1;
             }
         }
     }
-    flush(out, &mut lp);
+    flush(out, &mut lp, &mut index);
+}
+
+/// One quicklist node's data: in the LZF form quicklist keeps it in (`__quicklistCompressNode`:
+/// at least 48 bytes, compressed into no more room than the node, saving more than 8 bytes),
+/// else as any other string.
+fn write_node<S: Sink + ?Sized>(out: &mut S, data: &[u8], compressed: bool, z: bool) {
+    if compressed && data.len() >= MIN_COMPRESS_BYTES {
+        let mut lzf = Vec::new();
+        if let Some(n) = encode::lzf_compress(data, data.len(), &mut lzf)
+            && n + MIN_COMPRESS_IMPROVE < data.len()
+        {
+            out.put(&[LZF_BLOB]);
+            write_len(out, n as u64);
+            write_len(out, data.len() as u64);
+            out.put(&lzf[..n]);
+            return;
+        }
+    }
+    write_string(out, data, z);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -654,7 +693,7 @@ fn write_stream<S: Sink + ?Sized>(out: &mut S, s: &StreamValue, z: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keyspace::{StrValue, Thresholds};
+    use crate::keyspace::StrValue;
     use bytes::Bytes;
 
     fn list_of(items: &[&[u8]]) -> Value {
@@ -719,6 +758,5 @@ mod tests {
                 assert_eq!(nodes, 5000usize.div_ceil(fill as usize));
             }
         }
-        let _ = Thresholds::default();
     }
 }
