@@ -7,62 +7,183 @@
 //! `CONFIG GET` prints and parses the ones it uses when they are read or set.
 
 use indexmap::IndexMap;
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
 static DEFAULTS: &str = include_str!("config_defaults.tsv");
+static TYPES: &str = include_str!("config_types.tsv");
 
-/// Directive names that are other names for a canonical one (Redis's `alias`).
-pub const ALIASES: &[(&str, &str)] = &[
-    ("slaveof", "replicaof"),
-    ("slave-serve-stale-data", "replica-serve-stale-data"),
-    ("slave-read-only", "replica-read-only"),
-    ("slave-ignore-maxmemory", "replica-ignore-maxmemory"),
-    ("slave-lazy-flush", "replica-lazy-flush"),
-    ("slave-priority", "replica-priority"),
-    ("slave-announce-ip", "replica-announce-ip"),
-    ("slave-announce-port", "replica-announce-port"),
-    ("min-slaves-to-write", "min-replicas-to-write"),
-    ("min-slaves-max-lag", "min-replicas-max-lag"),
-    ("repl-ping-slave-period", "repl-ping-replica-period"),
-    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
-    ("hash-max-ziplist-value", "hash-max-listpack-value"),
-    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
-    ("zset-max-ziplist-value", "zset-max-listpack-value"),
-    ("list-max-ziplist-size", "list-max-listpack-size"),
-    ("slave-announced", "replica-announced"),
-    ("cluster-slave-validity-factor", "cluster-replica-validity-factor"),
-    ("cluster-slave-no-failover", "cluster-replica-no-failover"),
+/// Directives that only answer to their exact name: `CONFIG GET *` does not list them (Redis's
+/// `HIDDEN_CONFIG`), with their defaults.
+pub const HIDDEN: &[(&str, &str)] = &[
+    ("key-load-delay", "0"),
+    ("rdb-key-save-delay", "0"),
+    ("loading-process-events-interval-bytes", "2097152"),
 ];
+
+/// What a directive's value is, as found by probing Redis 7.0 (`config_types.tsv`). It decides
+/// how `CONFIG SET` validates a value (and with which error text), how the value is stored
+/// and how `CONFIG REWRITE` writes it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kind {
+    /// `yes` / `no`.
+    Bool,
+    /// An integer (Redis's `string2ll`: no `+`, no leading zero) within bounds.
+    Int { min: i128, max: i128 },
+    /// A memory size (`1gb`, `64kb`...), shown in bytes.
+    Mem { min: i128, max: i128 },
+    /// A memory size or a percentage (`10%`, stored as written).
+    Percent {
+        min: i128,
+        max: i128,
+        max_percent: i64,
+    },
+    /// One of a fixed list of names.
+    Enum(Vec<String>),
+    /// Any string.
+    Str,
+    /// Only settable at startup: "can't set immutable config".
+    Immutable,
+    /// Refused unless `enable-protected-configs` allows it: "can't set protected config".
+    Protected,
+    /// A directive with its own syntax (`save`, `client-output-buffer-limit`...), parsed by hand.
+    Special,
+}
+
+/// One directive of the table.
+#[derive(Clone, Debug)]
+pub struct Directive {
+    pub name: String,
+    pub kind: Kind,
+    /// For an alias (`slave-read-only`), the directive it stands for.
+    pub alias_of: Option<String>,
+    pub default: String,
+    pub hidden: bool,
+}
+
+/// Every directive Redis 7.0 has (aliases included), and a case-insensitive index.
+pub struct DirectiveTable {
+    pub all: Vec<Directive>,
+    index: HashMap<String, usize>,
+}
+
+impl DirectiveTable {
+    /// Look a directive up by any spelling of its name.
+    pub fn lookup(&self, name: &str) -> Option<&Directive> {
+        self.index
+            .get(&name.to_ascii_lowercase())
+            .map(|&i| &self.all[i])
+    }
+}
+
+/// The table, built once from the two generated files.
+pub fn directives() -> &'static DirectiveTable {
+    static TABLE: OnceLock<DirectiveTable> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut defaults: HashMap<&str, &str> = HashMap::new();
+        for line in DEFAULTS
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
+            let (k, v) = line.split_once('\t').unwrap_or((line, ""));
+            defaults.insert(k, v);
+        }
+        for (k, v) in HIDDEN {
+            defaults.insert(k, v);
+        }
+        let mut all = Vec::new();
+        for line in TYPES
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
+            let cols: Vec<&str> = line.split('\t').collect();
+            let (name, kind, detail, alias) = (
+                cols[0],
+                cols[1],
+                cols.get(2).copied().unwrap_or(""),
+                cols.get(3).copied(),
+            );
+            let nums: Vec<i128> = detail.split(' ').filter_map(|n| n.parse().ok()).collect();
+            let kind = match (kind, nums.as_slice()) {
+                ("bool", _) => Kind::Bool,
+                ("int", [min, max]) => Kind::Int {
+                    min: *min,
+                    max: *max,
+                },
+                ("mem", [min, max]) => Kind::Mem {
+                    min: *min,
+                    max: *max,
+                },
+                ("percent", [min, max, p]) => Kind::Percent {
+                    min: *min,
+                    max: *max,
+                    max_percent: *p as i64,
+                },
+                ("enum", _) => Kind::Enum(detail.split(',').map(String::from).collect()),
+                ("string", _) => Kind::Str,
+                ("immutable", _) => Kind::Immutable,
+                ("protected", _) => Kind::Protected,
+                _ => Kind::Special,
+            };
+            let alias_of = alias.filter(|a| *a != "-").map(String::from);
+            let default = defaults
+                .get(alias_of.as_deref().unwrap_or(name))
+                .copied()
+                .unwrap_or("")
+                .to_string();
+            let hidden = HIDDEN.iter().any(|(h, _)| *h == name);
+            all.push(Directive {
+                name: name.to_string(),
+                kind,
+                alias_of,
+                default,
+                hidden,
+            });
+        }
+        let index = all
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.name.clone(), i))
+            .collect();
+        DirectiveTable { all, index }
+    })
+}
 
 /// The configuration of one server.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// canonical name -> value as CONFIG GET prints it
     values: IndexMap<String, String>,
+    /// The file the server was started with (absolute), for CONFIG REWRITE and INFO's
+    /// `config_file`.
+    pub file: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
     fn default() -> Self {
         let mut values = IndexMap::new();
-        for line in DEFAULTS.lines() {
-            if line.starts_with('#') || line.is_empty() {
-                continue;
+        for d in &directives().all {
+            if d.alias_of.is_none() {
+                values.insert(d.name.clone(), d.default.clone());
             }
-            let (k, v) = line.split_once('\t').unwrap_or((line, ""));
-            if ALIASES.iter().any(|(a, _)| *a == k) {
-                continue;
-            }
-            values.insert(k.to_string(), v.to_string());
         }
-        let dir = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| ".".into());
+        let dir = std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|_| ".".into());
         values.insert("dir".into(), dir);
-        Config { values }
+        Config { values, file: None }
     }
 }
 
 /// Resolve an alias to its canonical name (lowercase).
 pub fn canonical(name: &str) -> String {
     let lower = name.to_ascii_lowercase();
-    ALIASES.iter().find(|(a, _)| *a == lower).map(|(_, c)| c.to_string()).unwrap_or(lower)
+    match directives().lookup(&lower) {
+        Some(Directive {
+            alias_of: Some(c), ..
+        }) => c.clone(),
+        _ => lower,
+    }
 }
 
 impl Config {
@@ -82,18 +203,15 @@ impl Config {
     }
 
     /// Every (name, value) whose name matches a glob pattern, aliases included, as CONFIG GET.
+    /// Hidden directives only match their exact name.
     pub fn matching(&self, pattern: &[u8]) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        for (k, v) in &self.values {
-            if crate::glob::matches(pattern, k.as_bytes(), true) {
-                out.push((k.clone(), v.clone()));
-            }
-        }
-        for (alias, canon) in ALIASES {
-            if crate::glob::matches(pattern, alias.as_bytes(), true) {
-                if let Some(v) = self.values.get(*canon) {
-                    out.push((alias.to_string(), v.clone()));
-                }
+        for d in &directives().all {
+            if !d.hidden
+                && crate::glob::matches(pattern, d.name.as_bytes(), true)
+                && let Some(v) = self.get(&d.name)
+            {
+                out.push((d.name.clone(), v.to_string()));
             }
         }
         out
@@ -108,29 +226,446 @@ impl Config {
     }
 
     pub fn get_i64(&self, name: &str) -> i64 {
-        self.get(name).and_then(|v| parse_memory(v)).unwrap_or(0)
+        self.get(name).and_then(parse_memory).unwrap_or(0)
     }
 }
 
-/// Redis's `memtoull`: a number with an optional unit (`k`/`kb`, `m`/`mb`, `g`/`gb`; `k` is
-/// 1000 and `kb` 1024), case-insensitive.
+/// Redis's `memtoull`: digits with an optional unit (`b`, `k`/`kb`, `m`/`mb`, `g`/`gb`; `k` is
+/// 1000 and `kb` 1024), case-insensitive. Like the original it does not detect overflow: the
+/// number saturates and the multiplication wraps (so `20000000000gb` is accepted), an empty
+/// number is 0, and a leading `-` is refused.
+pub fn memtoull(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.first() == Some(&b'-') {
+        return None;
+    }
+    let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    let mul: u64 = match s[digits..].to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1_000_000,
+        "mb" => 1024 * 1024,
+        "g" => 1_000_000_000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    if digits >= 128 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &c in &b[..digits] {
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add((c - b'0') as u64))
+            .unwrap_or(u64::MAX);
+    }
+    Some(v.wrapping_mul(mul))
+}
+
+/// A memory value as a signed number (what most code wants), `None` when it is not one.
 pub fn parse_memory(s: &str) -> Option<i64> {
-    let lower = s.to_ascii_lowercase();
-    let units: &[(&str, i64)] = &[
-        ("gb", 1024 * 1024 * 1024),
-        ("mb", 1024 * 1024),
-        ("kb", 1024),
-        ("g", 1_000_000_000),
-        ("m", 1_000_000),
-        ("k", 1000),
-        ("b", 1),
-    ];
-    for (u, mul) in units {
-        if let Some(num) = lower.strip_suffix(u) {
-            return num.parse::<i64>().ok()?.checked_mul(*mul);
+    memtoull(s).map(|v| v as i64)
+}
+
+/// C's `strtoll` used on a whole token: leading blanks and a sign are allowed, the rest must
+/// be digits, overflow saturates; an empty token is 0 (`save` relies on that quirk).
+fn strtoll_whole(s: &str) -> Option<i64> {
+    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    if digits.is_empty() {
+        return if s.is_empty() { Some(0) } else { None };
+    }
+    if !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let mut v: i128 = 0;
+    for c in digits.bytes() {
+        v = (v * 10 + (c - b'0') as i128).min(i64::MAX as i128 + 1);
+    }
+    let v = if neg { -v } else { v };
+    Some(v.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
+}
+
+/// Check a number against a directive's bounds the way Redis does: types whose upper bound
+/// does not fit a signed 64-bit number are unsigned, so a negative input wraps around.
+fn check_bounds(v: i64, min: i128, max: i128) -> Result<(), String> {
+    let x: i128 = if max > i64::MAX as i128 {
+        v as u64 as i128
+    } else {
+        v as i128
+    };
+    if x < min || x > max {
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
+    }
+    Ok(())
+}
+
+/// The flags of `notify-keyspace-events` in the order Redis prints them.
+const KEYSPACE_CLASSES: &str = "g$lshzxetd";
+
+fn parse_keyspace_events(v: &str) -> Result<String, String> {
+    let mut set = std::collections::BTreeSet::new();
+    for c in v.chars() {
+        match c {
+            'A' => set.extend(KEYSPACE_CLASSES.chars()),
+            'g' | '$' | 'l' | 's' | 'h' | 'z' | 'x' | 'e' | 't' | 'd' | 'n' | 'K' | 'E' | 'm' => {
+                set.insert(c);
+            }
+            _ => return Err("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into()),
         }
     }
-    lower.parse::<i64>().ok()
+    let mut out = String::new();
+    if KEYSPACE_CLASSES.chars().all(|c| set.contains(&c)) {
+        out.push('A');
+    } else {
+        out.extend(
+            KEYSPACE_CLASSES
+                .chars()
+                .chain(['n'])
+                .filter(|c| set.contains(c)),
+        );
+    }
+    out.extend(['K', 'E', 'm'].into_iter().filter(|c| set.contains(c)));
+    Ok(out)
+}
+
+/// The three client classes of `client-output-buffer-limit`, in the order CONFIG GET shows
+/// them, with Redis's name for each.
+const OBUF_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
+
+fn parse_obuf_limits(current: &str, v: &str) -> Result<String, String> {
+    let args = crate::resp::split::split_args(v.as_bytes())
+        .map_err(|_| "Wrong number of arguments in buffer limit configuration.".to_string())?;
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    if !args.len().is_multiple_of(4) {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    let mut parts: Vec<String> = current.split(' ').map(String::from).collect();
+    if parts.len() != 12 {
+        parts = directives()
+            .lookup("client-output-buffer-limit")
+            .unwrap()
+            .default
+            .split(' ')
+            .map(String::from)
+            .collect();
+    }
+    // Check everything before changing anything: the whole value is accepted or refused.
+    let mut updates = Vec::new();
+    for c in args.chunks(4) {
+        let class = match c[0].to_ascii_lowercase().as_str() {
+            "normal" => 0,
+            "slave" | "replica" => 1,
+            "pubsub" => 2,
+            _ => {
+                return Err("Invalid client class specified in buffer limit configuration.".into());
+            }
+        };
+        let secs = strtoll_whole(&c[3]).filter(|s| *s >= 0 && !c[3].is_empty());
+        match (memtoull(&c[1]), memtoull(&c[2]), secs) {
+            (Some(h), Some(s), Some(t)) => updates.push((class, h, s, t)),
+            _ => {
+                return Err(
+                    "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                        .into(),
+                );
+            }
+        }
+    }
+    for (class, h, s, t) in updates {
+        parts[class * 4] = OBUF_CLASSES[class].to_string();
+        parts[class * 4 + 1] = h.to_string();
+        parts[class * 4 + 2] = s.to_string();
+        parts[class * 4 + 3] = t.to_string();
+    }
+    Ok(parts.join(" "))
+}
+
+/// Validate `value` for directive `d` and return it in the form CONFIG GET shows, or the
+/// reason Redis gives for refusing it. `current` is the present value (for directives that
+/// are updated piecewise).
+pub fn parse_value(d: &Directive, value: &str, current: &str) -> Result<String, String> {
+    let canon = d.alias_of.as_deref().unwrap_or(&d.name);
+    match &d.kind {
+        Kind::Bool => match value.to_ascii_lowercase().as_str() {
+            v @ ("yes" | "no") => Ok(v.to_string()),
+            _ => Err("argument must be 'yes' or 'no'".into()),
+        },
+        Kind::Int { min, max } => {
+            let v = crate::resp::request::parse_i64(value.as_bytes())
+                .ok_or_else(|| "argument couldn't be parsed into an integer".to_string())?;
+            check_bounds(v, *min, *max)?;
+            // Redis keeps `hz` within what its cron supports (CONFIG_MIN_HZ..CONFIG_MAX_HZ).
+            let v = if canon == "hz" { v.clamp(1, 500) } else { v };
+            Ok(v.to_string())
+        }
+        Kind::Mem { min, max } => {
+            let v = memtoull(value).ok_or_else(|| "argument must be a memory value".to_string())?;
+            check_bounds(v as i64, *min, *max)?;
+            Ok(v.to_string())
+        }
+        Kind::Percent {
+            min,
+            max,
+            max_percent,
+        } => {
+            const BAD: &str = "argument must be a memory or percent value";
+            if let Some(p) = value.strip_suffix('%').filter(|p| !p.is_empty()) {
+                let p = crate::resp::request::parse_i64(p.as_bytes())
+                    .filter(|p| *p >= 0)
+                    .ok_or(BAD)?;
+                if p > *max_percent {
+                    return Err(format!(
+                        "percentage argument must be less or equal to {max_percent}"
+                    ));
+                }
+                return Ok(if p == 0 { "0".into() } else { format!("{p}%") });
+            }
+            let v = memtoull(value).ok_or(BAD)?;
+            check_bounds(v as i64, *min, *max)?;
+            Ok(v.to_string())
+        }
+        // The shutdown directives are flag sets: names separated by single spaces, shown in the
+        // list's order, `default` being the empty set.
+        Kind::Enum(names) if canon.starts_with("shutdown-on-sig") => {
+            let words: Vec<&str> = value.split(' ').collect();
+            let mut on = vec![false; names.len()];
+            for w in &words {
+                match names.iter().position(|n| n.eq_ignore_ascii_case(w)) {
+                    Some(i) => on[i] = true,
+                    None => {
+                        return Err(format!(
+                            "argument(s) must be one of the following: {}",
+                            names.join(", ")
+                        ));
+                    }
+                }
+            }
+            let set: Vec<&str> = names
+                .iter()
+                .zip(&on)
+                .filter(|(n, on)| **on && *n != "default")
+                .map(|(n, _)| n.as_str())
+                .collect();
+            Ok(if set.is_empty() {
+                "default".into()
+            } else {
+                set.join(" ")
+            })
+        }
+        Kind::Enum(names) => match names.iter().find(|n| n.eq_ignore_ascii_case(value)) {
+            Some(n) => Ok(n.clone()),
+            None => Err(format!(
+                "argument(s) must be one of the following: {}",
+                names.join(", ")
+            )),
+        },
+        Kind::Str if canon == "proc-title-template" => {
+            if proc_title_template_ok(value) {
+                Ok(value.to_string())
+            } else {
+                Err("template format is invalid or contains unknown variables".into())
+            }
+        }
+        Kind::Str | Kind::Immutable | Kind::Protected => Ok(value.to_string()),
+        Kind::Special => parse_special(canon, value, current),
+    }
+}
+
+/// Redis checks a process title template by expanding it: every `{name}` must be a known
+/// variable, and the result must not be blank. When it checks, `{title}`, `{server-mode}` and
+/// `{unixsocket}` expand to nothing (observed on 7.0.15), the others to something.
+fn proc_title_template_ok(t: &str) -> bool {
+    let mut rest = t;
+    let mut visible = false;
+    while let Some(open) = rest.find('{') {
+        visible |= !rest[..open].trim_matches(' ').is_empty();
+        let Some(close) = rest[open..].find('}') else {
+            return false;
+        };
+        match &rest[open + 1..open + close] {
+            "title" | "server-mode" | "unixsocket" => {}
+            "listen-addr" | "port" | "tls-port" | "config-file" => visible = true,
+            _ => return false,
+        }
+        rest = &rest[open + close + 1..];
+    }
+    visible || !rest.trim_matches(' ').is_empty()
+}
+
+fn parse_special(name: &str, value: &str, current: &str) -> Result<String, String> {
+    match name {
+        "save" => {
+            if value.is_empty() {
+                return Ok(String::new());
+            }
+            let toks: Vec<&str> = value.split(' ').collect();
+            let mut out = Vec::new();
+            for (i, t) in toks.iter().enumerate() {
+                match strtoll_whole(t) {
+                    Some(v) if (i % 2 == 0 && v >= 1) || (i % 2 == 1 && v >= 0) => {
+                        out.push(v.to_string())
+                    }
+                    _ => return Err("Invalid save parameters".into()),
+                }
+            }
+            if !toks.len().is_multiple_of(2) {
+                return Err("Invalid save parameters".into());
+            }
+            Ok(out.join(" "))
+        }
+        "client-output-buffer-limit" => parse_obuf_limits(current, value),
+        "oom-score-adj-values" => {
+            let toks: Vec<&str> = value.split(' ').collect();
+            if toks.len() != 3 {
+                return Err("wrong number of arguments".into());
+            }
+            let mut out = Vec::new();
+            for t in toks {
+                match strtoll_whole(t).filter(|_| !t.is_empty()) {
+                    Some(v) if (-2000..=2000).contains(&v) => out.push(v.to_string()),
+                    _ => return Err(
+                        "Invalid oom-score-adj-values, elements must be between -2000 and 2000."
+                            .into(),
+                    ),
+                }
+            }
+            Ok(out.join(" "))
+        }
+        "notify-keyspace-events" => parse_keyspace_events(value),
+        "latency-tracking-info-percentiles" => {
+            let mut out = Vec::new();
+            for t in value.split(' ').filter(|_| !value.is_empty()) {
+                let v: f64 = t.parse().map_err(|_| {
+                    "Invalid latency-tracking-info-percentiles parameters".to_string()
+                })?;
+                if !(0.0..=100.0).contains(&v) {
+                    return Err("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]".into());
+                }
+                out.push(format!("{v}"));
+            }
+            Ok(out.join(" "))
+        }
+        "bind" => {
+            let ok = value.split_whitespace().all(|a| {
+                let a = a.strip_prefix('-').unwrap_or(a);
+                a == "*" || a == "::*" || a.parse::<std::net::IpAddr>().is_ok()
+            });
+            if !ok {
+                return Err("Failed to bind to specified addresses.".into());
+            }
+            Ok(value.split_whitespace().collect::<Vec<_>>().join(" "))
+        }
+        _ => Ok(value.to_string()),
+    }
+}
+
+/// The outcome of a failed CONFIG SET: the exact error line Redis 7.0 sends (without `-`).
+#[derive(Debug, PartialEq, Eq)]
+pub struct SetError(pub String);
+
+impl Config {
+    /// CONFIG SET with any number of `name value` pairs, all or nothing, checked in Redis's
+    /// order: every name first (unknown, immutable, protected, duplicate: the first problem in
+    /// argument order wins, an unknown name being reported in its own words), then every value
+    /// in order; if one is refused, the values set before it are restored.
+    pub fn set_many(&mut self, pairs: &[(&str, &str)]) -> Result<Vec<String>, SetError> {
+        let table = directives();
+        let mut unknown: Option<&str> = None;
+        let mut failed: Option<(String, &str)> = None;
+        let mut seen: Vec<&Directive> = Vec::new();
+        for (name, _) in pairs {
+            let Some(d) = table.lookup(name) else {
+                if unknown.is_none() && failed.is_none() {
+                    unknown = Some(name);
+                }
+                continue;
+            };
+            if unknown.is_some() || failed.is_some() {
+                continue;
+            }
+            if d.kind == Kind::Immutable {
+                failed = Some((name.to_string(), "can't set immutable config"));
+            } else if d.kind == Kind::Protected && self.get_str("enable-protected-configs") != "yes"
+            {
+                failed = Some((name.to_string(), "can't set protected config"));
+            } else if seen.iter().any(|s| s.name == d.name) {
+                failed = Some((name.to_string(), "duplicate parameter"));
+            }
+            seen.push(d);
+        }
+        if let Some(u) = unknown {
+            return Err(SetError(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{u}'"
+            )));
+        }
+        if let Some((n, why)) = failed {
+            return Err(SetError(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{n}') - {why}"
+            )));
+        }
+        let backup = self.values.clone();
+        let mut changed = Vec::new();
+        for (d, (_, value)) in seen.iter().zip(pairs) {
+            let canon = d.alias_of.clone().unwrap_or_else(|| d.name.clone());
+            let current = self.get_str(&canon).to_string();
+            match parse_value(d, value, &current) {
+                Ok(v) => {
+                    if v != current {
+                        changed.push(canon.clone());
+                    }
+                    self.values.insert(canon, v);
+                }
+                Err(why) => {
+                    self.values = backup;
+                    return Err(SetError(format!(
+                        "ERR CONFIG SET failed (possibly related to argument '{}') - {why}",
+                        d.name
+                    )));
+                }
+            }
+        }
+        Ok(changed)
+    }
+
+    /// CONFIG GET: the directives matching any of the patterns (an argument without glob
+    /// characters is looked up exactly and echoed as the client spelled it), each once.
+    /// Redis returns them in hash-table order, which is random per process; rtool keeps
+    /// the order in which they matched.
+    pub fn get_many(&self, patterns: &[&[u8]]) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        let has = |out: &Vec<(String, String)>, n: &str| {
+            out.iter().any(|(k, _)| k.eq_ignore_ascii_case(n))
+        };
+        for p in patterns {
+            if !p.iter().any(|c| matches!(c, b'[' | b'*' | b'?')) {
+                let name = String::from_utf8_lossy(p).into_owned();
+                if has(&out, &name) {
+                    continue;
+                }
+                if let (Some(_), Some(v)) = (directives().lookup(&name), self.get(&name)) {
+                    out.push((name, v.to_string()));
+                }
+                continue;
+            }
+            for (k, v) in self.matching(p) {
+                if !has(&out, &k) {
+                    out.push((k, v));
+                }
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -145,6 +680,13 @@ mod tests {
         assert_eq!(c.get("save"), Some("3600 1 300 100 60 10000"));
         assert_eq!(c.get_i64("proto-max-bulk-len"), 512 * 1024 * 1024);
         assert!(c.matching(b"slave-read-only").len() == 1);
+        assert_eq!(c.get("lua-time-limit"), Some("5000"));
+        assert_eq!(c.matching(b"*").len(), 192);
+        assert!(c.matching(b"key-load*").is_empty());
+        assert_eq!(
+            c.get_many(&[b"key-load-delay"]),
+            vec![("key-load-delay".to_string(), "0".to_string())]
+        );
     }
 
     #[test]
@@ -153,12 +695,215 @@ mod tests {
         assert_eq!(parse_memory("1g"), Some(1_000_000_000));
         assert_eq!(parse_memory("64KB"), Some(65536));
         assert_eq!(parse_memory("x"), None);
+        assert_eq!(memtoull(""), Some(0));
+        assert_eq!(memtoull("gb"), Some(0));
+        assert_eq!(memtoull("-1"), None);
+        assert_eq!(memtoull("1 gb"), None);
+        assert_eq!(memtoull("18446744073709551616"), Some(u64::MAX));
+        assert_eq!(memtoull("20000000000gb"), Some(3028092406290448384));
+    }
+
+    fn set(c: &mut Config, pairs: &[(&str, &str)]) -> String {
+        match c.set_many(pairs) {
+            Ok(_) => "OK".into(),
+            Err(SetError(e)) => e,
+        }
+    }
+
+    /// Expected texts observed on Redis 7.0.15.
+    #[test]
+    fn config_set_like_redis() {
+        let mut c = Config::default();
+        let f = |n: &str, w: &str| {
+            format!("ERR CONFIG SET failed (possibly related to argument '{n}') - {w}")
+        };
+        assert_eq!(
+            set(&mut c, &[("timeout", "abc")]),
+            f("timeout", "argument couldn't be parsed into an integer")
+        );
+        assert_eq!(
+            set(&mut c, &[("timeout", "-1")]),
+            f(
+                "timeout",
+                "argument must be between 0 and 2147483647 inclusive"
+            )
+        );
+        assert_eq!(
+            set(&mut c, &[("maxclients", "-1")]),
+            f(
+                "maxclients",
+                "argument must be between 1 and 4294967295 inclusive"
+            )
+        );
+        assert_eq!(
+            set(&mut c, &[("foo", "1"), ("databases", "2")]),
+            "ERR Unknown option or number of arguments for CONFIG SET - 'foo'"
+        );
+        assert_eq!(
+            set(&mut c, &[("databases", "2"), ("foo", "1")]),
+            f("databases", "can't set immutable config")
+        );
+        assert_eq!(
+            set(&mut c, &[("timeout", "1"), ("TIMEOUT", "2")]),
+            f("TIMEOUT", "duplicate parameter")
+        );
+        assert_eq!(
+            set(&mut c, &[("SLAVE-READ-ONLY", "maybe")]),
+            f("slave-read-only", "argument must be 'yes' or 'no'")
+        );
+        assert_eq!(
+            set(&mut c, &[("dir", "/tmp")]),
+            f("dir", "can't set protected config")
+        );
+        assert_eq!(
+            set(&mut c, &[("appendfsync", "foo")]),
+            f(
+                "appendfsync",
+                "argument(s) must be one of the following: everysec, always, no"
+            )
+        );
+        // Atomic: the first value is restored when the second is refused.
+        assert_eq!(
+            set(&mut c, &[("timeout", "5"), ("hz", "abc")]),
+            f("hz", "argument couldn't be parsed into an integer")
+        );
+        assert_eq!(c.get("timeout"), Some("0"));
+        assert_eq!(
+            set(
+                &mut c,
+                &[
+                    ("hz", "1000"),
+                    ("maxmemory", "1GB"),
+                    ("activerehashing", "NO")
+                ]
+            ),
+            "OK"
+        );
+        assert_eq!(
+            (c.get("hz"), c.get("maxmemory"), c.get("activerehashing")),
+            (Some("500"), Some("1073741824"), Some("no"))
+        );
+        assert_eq!(set(&mut c, &[("maxmemory-clients", "5%")]), "OK");
+        assert_eq!(c.get("maxmemory-clients"), Some("5%"));
+        assert_eq!(
+            set(&mut c, &[("maxmemory-clients", "101%")]),
+            f(
+                "maxmemory-clients",
+                "percentage argument must be less or equal to 100"
+            )
+        );
+        assert_eq!(
+            set(&mut c, &[("maxmemory-clients", "05%")]),
+            f(
+                "maxmemory-clients",
+                "argument must be a memory or percent value"
+            )
+        );
+        assert_eq!(
+            set(&mut c, &[("proto-max-bulk-len", "18446744073709551615")]),
+            f(
+                "proto-max-bulk-len",
+                "argument must be between 1048576 and 9223372036854775807 inclusive"
+            )
+        );
+        assert_eq!(set(&mut c, &[("notify-keyspace-events", "KEn")]), "OK");
+        assert_eq!(c.get("notify-keyspace-events"), Some("nKE"));
+        assert_eq!(
+            set(&mut c, &[("notify-keyspace-events", "Kg$lshzxetdmn")]),
+            "OK"
+        );
+        assert_eq!(c.get("notify-keyspace-events"), Some("AKm"));
+        assert_eq!(set(&mut c, &[("save", "01 5")]), "OK");
+        assert_eq!(c.get("save"), Some("1 5"));
+        assert_eq!(
+            set(&mut c, &[("save", "  100   10  ")]),
+            f("save", "Invalid save parameters")
+        );
+        assert_eq!(
+            set(&mut c, &[("client-output-buffer-limit", "replica 1mb 2 3")]),
+            "OK"
+        );
+        assert_eq!(
+            c.get("client-output-buffer-limit"),
+            Some("normal 0 0 0 slave 1048576 2 3 pubsub 33554432 8388608 60")
+        );
+        assert_eq!(
+            set(&mut c, &[("client-output-buffer-limit", "normal 1 2 -3")]),
+            f(
+                "client-output-buffer-limit",
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+            )
+        );
+        assert_eq!(
+            set(&mut c, &[("oom-score-adj-values", "1  2 3")]),
+            f("oom-score-adj-values", "wrong number of arguments")
+        );
+        assert_eq!(
+            set(
+                &mut c,
+                &[("latency-tracking-info-percentiles", "0.5 1e1 99.99999")]
+            ),
+            "OK"
+        );
+        assert_eq!(
+            c.get("latency-tracking-info-percentiles"),
+            Some("0.5 10 99.99999")
+        );
+        assert_eq!(set(&mut c, &[("lua-time-limit", "4000")]), "OK");
+        let bad = f(
+            "proc-title-template",
+            "template format is invalid or contains unknown variables",
+        );
+        for t in [
+            "{title}",
+            "",
+            "   ",
+            "{title}   ",
+            "{Title}",
+            "{}",
+            "a{b",
+            "{title",
+            "{server-mode}",
+        ] {
+            assert_eq!(set(&mut c, &[("proc-title-template", t)]), bad, "{t:?}");
+        }
+        for t in [
+            "{title} x",
+            "x {title}",
+            "{listen-addr}",
+            "{title}{port}",
+            "abc",
+            "{title} }",
+        ] {
+            assert_eq!(set(&mut c, &[("proc-title-template", t)]), "OK", "{t:?}");
+        }
+        assert_eq!(c.get("busy-reply-threshold"), Some("4000"));
+    }
+
+    #[test]
+    fn config_get_patterns() {
+        let c = Config::default();
+        let g = c.get_many(&[b"TIMEOUT", b"timeout", b"*out"]);
+        let names: Vec<&str> = g.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names[0], "TIMEOUT");
+        assert_eq!(
+            names
+                .iter()
+                .filter(|n| n.eq_ignore_ascii_case("timeout"))
+                .count(),
+            1
+        );
+        assert!(names.contains(&"repl-timeout"));
+        assert!(c.get_many(&[b"nosuch"]).is_empty());
+        assert_eq!(c.get_many(&[b"slave*"]).len(), 8);
     }
 }
 
 /// A configuration error, worded like Redis's fatal config error.
 #[derive(Debug, thiserror::Error)]
-#[error("\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration file, at line {line}\n>>> '{text}'\n{reason}")]
+#[error(
+    "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration file, at line {line}\n>>> '{text}'\n{reason}"
+)]
 pub struct ConfigError {
     pub line: usize,
     pub text: String,
@@ -171,16 +916,24 @@ pub const IGNORED_DIRECTIVES: &[&str] = &["rename-command", "user", "loadmodule"
 impl Config {
     /// Build the configuration like `redis-server [file] [--name value ...]`: the file first
     /// (with its `include`s), then the command-line options, which win.
-    pub fn load(file: Option<&std::path::Path>, options: &[String]) -> Result<(Config, Vec<String>), ConfigError> {
+    pub fn load(
+        file: Option<&std::path::Path>,
+        options: &[String],
+    ) -> Result<(Config, Vec<String>), ConfigError> {
         let mut cfg = Config::default();
         let mut notes = Vec::new();
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
                 line: 0,
                 text: path.display().to_string(),
-                reason: format!("Fatal error, can't open config file '{}': {e}", path.display()),
+                reason: format!(
+                    "Fatal error, can't open config file '{}': {e}",
+                    path.display()
+                ),
             })?;
             cfg.apply_text(&text, path.parent(), &mut notes, 0)?;
+            // Absolute, because the server changes directory to `dir` after loading.
+            cfg.file = Some(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
         }
         // `--port 6380 --replicaof 127.0.0.1 6379` becomes "port 6380\nreplicaof 127.0.0.1 6379".
         let mut text = String::new();
@@ -196,6 +949,11 @@ impl Config {
             }
         }
         cfg.apply_text(&text, None, &mut notes, 0)?;
+        // CONFIG GET dir answers the absolute working directory (Redis asks getcwd), and the
+        // server changes into `dir` right after loading: resolve a relative one now.
+        if let Ok(abs) = std::fs::canonicalize(cfg.get_str("dir")) {
+            cfg.set_raw("dir", &abs.display().to_string());
+        }
         Ok((cfg, notes))
     }
 
@@ -213,32 +971,44 @@ impl Config {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let err = |reason: &str| ConfigError { line: i + 1, text: line.to_string(), reason: reason.to_string() };
-            let args = crate::resp::split::split_args(line.as_bytes()).map_err(|_| err("Unbalanced quotes in configuration line"))?;
+            let err = |reason: &str| ConfigError {
+                line: i + 1,
+                text: line.to_string(),
+                reason: reason.to_string(),
+            };
+            let args = crate::resp::split::split_args(line.as_bytes())
+                .map_err(|_| err("Unbalanced quotes in configuration line"))?;
             if args.is_empty() {
                 continue;
             }
             let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
-            let vals: Vec<String> = args[1..].iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+            let vals: Vec<String> = args[1..]
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
             if name == "include" {
                 if vals.len() != 1 || depth > 16 {
                     return Err(err("Bad directive or wrong number of arguments"));
                 }
                 let mut p = std::path::PathBuf::from(&vals[0]);
-                if p.is_relative() {
-                    if let Some(b) = base {
-                        if !p.exists() {
-                            p = b.join(p);
-                        }
-                    }
+                if p.is_relative()
+                    && let Some(b) = base
+                    && !p.exists()
+                {
+                    p = b.join(p);
                 }
-                let inc = std::fs::read_to_string(&p)
-                    .map_err(|e| err(&format!("Fatal error, can't open config file '{}': {e}", p.display())))?;
+                let inc = std::fs::read_to_string(&p).map_err(|e| {
+                    err(&format!(
+                        "Fatal error, can't open config file '{}': {e}",
+                        p.display()
+                    ))
+                })?;
                 self.apply_text(&inc, p.parent(), notes, depth + 1)?;
                 continue;
             }
             if IGNORED_DIRECTIVES.contains(&name.as_str()) {
-                let note = format!("Config directive '{name}' is not supported by rtool and is ignored");
+                let note =
+                    format!("Config directive '{name}' is not supported by rtool and is ignored");
                 if !notes.contains(&note) {
                     notes.push(note);
                 }
@@ -252,49 +1022,35 @@ impl Config {
             match canon.as_str() {
                 // `save` lines accumulate; the first one in a file replaces the default.
                 "save" => {
-                    if value.is_empty() || value == "\"\"" {
-                        self.set_raw("save", "");
-                    } else if !save_reset {
-                        self.set_raw("save", &value);
+                    let v = if !save_reset || value.is_empty() {
+                        value
                     } else {
                         let cur = self.get_str("save").to_string();
-                        let v = if cur.is_empty() { value } else { format!("{cur} {value}") };
-                        self.set_raw("save", &v);
-                    }
+                        if cur.is_empty() {
+                            value
+                        } else {
+                            format!("{cur} {value}")
+                        }
+                    };
+                    let v = parse_special("save", &v, "").map_err(|r| err(&r))?;
+                    self.set_raw("save", &v);
                     save_reset = true;
                 }
-                // One line per class; CONFIG GET shows all three classes on one line.
-                "client-output-buffer-limit" => {
-                    let cur = self.get_str(&canon).to_string();
-                    let mut parts: Vec<String> = cur.split(' ').map(String::from).collect();
-                    if vals.len() == 4 && parts.len() == 12 {
-                        let class = match vals[0].as_str() {
-                            "slave" => "replica",
-                            c => c,
-                        };
-                        if let Some(pos) = parts.chunks(4).position(|c| c[0] == class) {
-                            for (k, v) in vals[1..].iter().enumerate() {
-                                parts[pos * 4 + 1 + k] = parse_memory(v).map(|n| n.to_string()).unwrap_or_else(|| v.clone());
-                            }
-                        }
-                        self.set_raw(&canon, &parts.join(" "));
-                    } else {
-                        self.set_raw(&canon, &value);
-                    }
-                }
                 _ => {
-                    if vals.is_empty() && !matches!(canon.as_str(), "requirepass" | "masterauth" | "masteruser" | "logfile" | "pidfile") {
-                        return Err(err("Bad directive or wrong number of arguments"));
+                    let d = directives().lookup(&name).expect("known directive");
+                    if vals.is_empty()
+                        && !matches!(
+                            d.kind,
+                            Kind::Str | Kind::Immutable | Kind::Protected | Kind::Special
+                        )
+                    {
+                        return Err(err("wrong number of arguments"));
                     }
-                    let value = if MEMORY_DIRECTIVES.contains(&canon.as_str()) {
-                        match parse_memory(&value) {
-                            Some(n) => n.to_string(),
-                            None => return Err(err("argument must be a memory value")),
-                        }
-                    } else {
-                        value
-                    };
-                    self.set_raw(&canon, &value);
+                    // Immutable directives are set from files like any other; check the
+                    // value with the rules of its kind when the kind is known.
+                    let current = self.get_str(&canon).to_string();
+                    let v = parse_value(d, &value, &current).map_err(|r| err(&r))?;
+                    self.set_raw(&canon, &v);
                 }
             }
         }
@@ -302,20 +1058,12 @@ impl Config {
     }
 }
 
-/// Directives whose value is a memory size (accepting `1gb`, shown by CONFIG GET in bytes).
-pub const MEMORY_DIRECTIVES: &[&str] = &[
-    "maxmemory",
-    "proto-max-bulk-len",
-    "client-query-buffer-limit",
-    "repl-backlog-size",
-    "auto-aof-rewrite-min-size",
-    "stream-node-max-bytes",
-    "active-defrag-ignore-bytes",
-    "maxmemory-clients",
-];
-
 fn quote(s: &str) -> String {
-    if !s.is_empty() && !s.bytes().any(|c| c.is_ascii_whitespace() || c == b'"' || c == b'\'' || c == b'\\') {
+    if !s.is_empty()
+        && !s
+            .bytes()
+            .any(|c| c.is_ascii_whitespace() || c == b'"' || c == b'\'' || c == b'\\')
+    {
         return s.to_string();
     }
     let mut q = String::from("\"");
@@ -339,10 +1087,24 @@ mod load_tests {
     fn file_then_options() {
         let dir = tempfile::tempdir().unwrap();
         let inc = dir.path().join("base.conf");
-        std::fs::write(&inc, "port 7000\nsave 900 1\nsave 300 10\nslave-read-only no\n").unwrap();
+        std::fs::write(
+            &inc,
+            "port 7000\nsave 900 1\nsave 300 10\nslave-read-only no\n",
+        )
+        .unwrap();
         let main = dir.path().join("redis.conf");
-        std::fs::write(&main, format!("include {}\nmaxmemory 1gb\nrename-command FLUSHALL \"\"\n", inc.display())).unwrap();
-        let opts: Vec<String> = ["--port", "6380", "--replicaof", "127.0.0.1 6379"].iter().map(|s| s.to_string()).collect();
+        std::fs::write(
+            &main,
+            format!(
+                "include {}\nmaxmemory 1gb\nrename-command FLUSHALL \"\"\n",
+                inc.display()
+            ),
+        )
+        .unwrap();
+        let opts: Vec<String> = ["--port", "6380", "--replicaof", "127.0.0.1 6379"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let (c, notes) = Config::load(Some(&main), &opts).unwrap();
         assert_eq!(c.get("port"), Some("6380"));
         assert_eq!(c.get("save"), Some("900 1 300 10"));
@@ -363,5 +1125,272 @@ mod load_tests {
             let mut c = Config::default();
             c.apply_text(&text, None, &mut Vec::new(), 0).unwrap();
         }
+    }
+}
+
+/// The line Redis puts before the directives CONFIG REWRITE had to append.
+pub const REWRITE_SIGNATURE: &str = "# Generated by CONFIG REWRITE";
+
+/// Immutable directives whose value is a free string (quoted when rewritten).
+const IMMUTABLE_STRINGS: &[&str] = &[
+    "logfile",
+    "pidfile",
+    "unixsocket",
+    "aclfile",
+    "syslog-ident",
+    "cluster-config-file",
+    "appendfilename",
+    "appenddirname",
+    "server_cpulist",
+    "bio_cpulist",
+    "aof_rewrite_cpulist",
+    "bgsave_cpulist",
+];
+
+/// Redis's `sdscatrepr`: a double-quoted string with C escapes.
+pub fn repr(s: &str) -> String {
+    let mut q = String::from("\"");
+    for b in s.bytes() {
+        match b {
+            b'\\' => q.push_str("\\\\"),
+            b'"' => q.push_str("\\\""),
+            b'\n' => q.push_str("\\n"),
+            b'\r' => q.push_str("\\r"),
+            b'\t' => q.push_str("\\t"),
+            7 => q.push_str("\\a"),
+            8 => q.push_str("\\b"),
+            0x20..=0x7e => q.push(b as char),
+            _ => q.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    q.push('"');
+    q
+}
+
+/// How CONFIG REWRITE writes a byte count: the largest unit that divides it exactly.
+pub fn format_memory(bytes: u64) -> String {
+    const KB: u64 = 1024;
+    match bytes {
+        0 => "0".into(),
+        b if b % (KB * KB * KB) == 0 => format!("{}gb", b / (KB * KB * KB)),
+        b if b % (KB * KB) == 0 => format!("{}mb", b / (KB * KB)),
+        b if b % KB == 0 => format!("{}kb", b / KB),
+        b => b.to_string(),
+    }
+}
+
+impl Config {
+    /// The lines CONFIG REWRITE writes for one (canonical) directive, each with whether it
+    /// must be written even if the file does not mention the directive (its value differs
+    /// from the default, or Redis always writes it).
+    fn rewrite_lines(&self, d: &Directive) -> Vec<(String, bool)> {
+        let name = d.name.as_str();
+        let value = self.get_str(name);
+        let force = value != d.default;
+        match name {
+            "save" => {
+                if value.is_empty() {
+                    return vec![("save \"\"".into(), force)];
+                }
+                let toks: Vec<&str> = value.split(' ').collect();
+                toks.chunks(2)
+                    .map(|p| (format!("save {}", p.join(" ")), force))
+                    .collect()
+            }
+            "client-output-buffer-limit" => {
+                let cur: Vec<&str> = value.split(' ').collect();
+                let def: Vec<&str> = d.default.split(' ').collect();
+                if cur.len() != 12 || def.len() != 12 {
+                    return vec![];
+                }
+                (0..3)
+                    .map(|i| {
+                        let c = &cur[i * 4..i * 4 + 4];
+                        let class = if c[0] == "slave" { "replica" } else { c[0] };
+                        let mem = |s: &str| {
+                            s.parse::<u64>()
+                                .map(format_memory)
+                                .unwrap_or_else(|_| s.to_string())
+                        };
+                        let line = format!("{name} {class} {} {} {}", mem(c[1]), mem(c[2]), c[3]);
+                        (line, c != &def[i * 4..i * 4 + 4])
+                    })
+                    .collect()
+            }
+            // No master: the directive disappears from the file.
+            "replicaof" if value.is_empty() => vec![],
+            // Always written, as Redis does.
+            "dir" => vec![(format!("dir {}", repr(value)), true)],
+            "latency-tracking-info-percentiles" => vec![(format!("{name} {value}"), true)],
+            "notify-keyspace-events" => vec![(format!("{name} {}", repr(value)), force)],
+            _ => {
+                let shown = match &d.kind {
+                    Kind::Mem { .. } | Kind::Percent { .. } => match value.parse::<u64>() {
+                        Ok(b) => format_memory(b),
+                        Err(_) => value.to_string(),
+                    },
+                    Kind::Str | Kind::Protected => repr(value),
+                    Kind::Immutable if IMMUTABLE_STRINGS.contains(&name) => repr(value),
+                    _ => value.to_string(),
+                };
+                vec![(format!("{name} {shown}"), force)]
+            }
+        }
+    }
+
+    /// The new text of a config file after CONFIG REWRITE, Redis style: comments, blank lines
+    /// and lines rtool does not manage (`include`, `rename-command`...) stay as they are; the
+    /// first line of each directive is replaced by its current value, its other lines are
+    /// blanked, and directives that must be written but had no line are appended after
+    /// [`REWRITE_SIGNATURE`]. Aliases in the file are rewritten under their canonical name.
+    pub fn rewrite_text(&self, old: &str) -> String {
+        let mut lines: Vec<String> = old
+            .lines()
+            .map(|l| l.trim_end_matches('\r').to_string())
+            .collect();
+        let mut needs_signature = true;
+        let mut by_option: HashMap<String, std::collections::VecDeque<usize>> = HashMap::new();
+        for (i, line) in lines.iter().enumerate() {
+            let t = line.trim();
+            if t.is_empty() || t.starts_with('#') {
+                if t == REWRITE_SIGNATURE {
+                    needs_signature = false;
+                }
+                continue;
+            }
+            let Ok(args) = crate::resp::split::split_args(t.as_bytes()) else {
+                continue;
+            };
+            let Some(first) = args.first() else { continue };
+            let name = String::from_utf8_lossy(first).to_ascii_lowercase();
+            if directives().lookup(&name).is_some() {
+                by_option.entry(canonical(&name)).or_default().push_back(i);
+            }
+        }
+        // New directives go after an empty line, so they stand apart from the old text.
+        lines.push(String::new());
+        for d in directives().all.iter().filter(|d| d.alias_of.is_none()) {
+            let mut old_lines = by_option.remove(&d.name).unwrap_or_default();
+            for (line, force) in self.rewrite_lines(d) {
+                if let Some(i) = old_lines.pop_front() {
+                    lines[i] = line;
+                } else if force {
+                    if needs_signature {
+                        lines.push(REWRITE_SIGNATURE.to_string());
+                        needs_signature = false;
+                    }
+                    lines.push(line);
+                }
+            }
+            for i in old_lines {
+                lines[i].clear();
+            }
+        }
+        while lines.last().is_some_and(|l| l.is_empty()) {
+            lines.pop();
+        }
+        let mut out = lines.join("\n");
+        out.push('\n');
+        out
+    }
+
+    /// CONFIG REWRITE: rewrite the file the server was started with (through a temporary file
+    /// and a rename, so a crash never leaves half a config). Errors are the reply texts.
+    pub fn rewrite(&self) -> Result<(), String> {
+        let Some(path) = &self.file else {
+            return Err("The server is running without a config file".into());
+        };
+        let old = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(format!("Rewriting config file: {e}")),
+        };
+        let text = self.rewrite_text(&old);
+        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+        let res = std::fs::write(&tmp, text.as_bytes())
+            .and_then(|_| std::fs::File::open(&tmp).and_then(|f| f.sync_all()))
+            .and_then(|_| std::fs::rename(&tmp, path));
+        if let Err(e) = res {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(format!("Rewriting config file: {e}"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod rewrite_tests {
+    use super::*;
+
+    /// The same file, the same CONFIG SETs and the same expectations as a run of Redis 7.0.15
+    /// (lines Redis derives from things rtool does not have — `daemonize`, `pidfile`,
+    /// `logfile`, the ACL `user` line — left out; Redis appends in hash order, rtool in name
+    /// order).
+    #[test]
+    fn rewrite_like_redis() {
+        let old = "# my comment\nport 17413\nsave \"\"\ntimeout 5\n\n# another\nhz 20\nhz 30\nslave-read-only yes\nmaxmemory 100mb\nrename-command FLUSHALL \"\"\ninclude /x/inc.conf\nloglevel notice\n";
+        let (mut c, _) = Config::load(None, &[]).unwrap();
+        c.apply_text(
+            &old.replace("include /x/inc.conf\n", ""),
+            None,
+            &mut Vec::new(),
+            0,
+        )
+        .unwrap();
+        c.set_raw("dir", "/tmp/dc/rw");
+        let pairs = [
+            ("timeout", "7"),
+            ("maxmemory", "2gb"),
+            ("replica-read-only", "no"),
+            ("notify-keyspace-events", "KEA"),
+            ("save", "100 1 200 2"),
+            ("client-output-buffer-limit", "normal 1mb 2mb 3"),
+            ("masterauth", "x y"),
+            ("hz", "10"),
+            ("maxmemory-clients", "5%"),
+            ("replica-announce-ip", "a\"b"),
+            ("stream-node-max-bytes", "4097"),
+        ];
+        c.set_many(&pairs).unwrap();
+        let new = c.rewrite_text(old);
+        let expect_head = "# my comment\nport 17413\nsave 100 1\ntimeout 7\n\n# another\nhz 10\n\nreplica-read-only no\nmaxmemory 2gb\nrename-command FLUSHALL \"\"\ninclude /x/inc.conf\nloglevel notice\n\n# Generated by CONFIG REWRITE\n";
+        assert!(new.starts_with(expect_head), "{new}");
+        let tail: std::collections::BTreeSet<&str> = new[expect_head.len()..].lines().collect();
+        let want: std::collections::BTreeSet<&str> = [
+            "latency-tracking-info-percentiles 50 99 99.9",
+            "dir \"/tmp/dc/rw\"",
+            "notify-keyspace-events \"AKE\"",
+            "maxmemory-clients 5%",
+            "masterauth \"x y\"",
+            "stream-node-max-bytes 4097",
+            "client-output-buffer-limit normal 1mb 2mb 3",
+            "replica-announce-ip \"a\\\"b\"",
+            "save 200 2",
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(tail, want);
+        // A second rewrite with nothing new changes nothing.
+        assert_eq!(c.rewrite_text(&new), new);
+    }
+
+    #[test]
+    fn rewrite_needs_a_file() {
+        assert_eq!(
+            Config::default().rewrite(),
+            Err("The server is running without a config file".into())
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.conf");
+        std::fs::write(&p, "port 7000\n").unwrap();
+        let (mut c, _) = Config::load(Some(&p), &[]).unwrap();
+        c.set_many(&[("timeout", "9")]).unwrap();
+        c.rewrite().unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(
+            text.starts_with("port 7000\n\n# Generated by CONFIG REWRITE\n"),
+            "{text}"
+        );
+        assert!(text.contains("\ntimeout 9\n"));
     }
 }

@@ -8,7 +8,11 @@ pub fn matches(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
 }
 
 fn eq(a: u8, b: u8, nocase: bool) -> bool {
-    if nocase { a.eq_ignore_ascii_case(&b) } else { a == b }
+    if nocase {
+        a.eq_ignore_ascii_case(&b)
+    } else {
+        a == b
+    }
 }
 
 fn match_at(mut p: &[u8], mut s: &[u8], nocase: bool, depth: usize) -> bool {
@@ -67,7 +71,11 @@ fn match_at(mut p: &[u8], mut s: &[u8], nocase: bool, depth: usize) -> bool {
                         }
                         let c = s[0];
                         let (lc, la, lb) = if nocase {
-                            (c.to_ascii_lowercase(), a.to_ascii_lowercase(), b.to_ascii_lowercase())
+                            (
+                                c.to_ascii_lowercase(),
+                                a.to_ascii_lowercase(),
+                                b.to_ascii_lowercase(),
+                            )
                         } else {
                             (c, a, b)
                         };

@@ -47,7 +47,11 @@ struct Sink {
     file: Option<std::fs::File>,
 }
 
-static SINK: Mutex<Sink> = Mutex::new(Sink { level: Level::Notice, role: 'M', file: None });
+static SINK: Mutex<Sink> = Mutex::new(Sink {
+    level: Level::Notice,
+    role: 'M',
+    file: None,
+});
 
 /// Set where and what to log. An empty `logfile` means stdout.
 pub fn configure(level: Level, logfile: &str) -> std::io::Result<()> {
@@ -56,7 +60,12 @@ pub fn configure(level: Level, logfile: &str) -> std::io::Result<()> {
     s.file = if logfile.is_empty() {
         None
     } else {
-        Some(std::fs::OpenOptions::new().create(true).append(true).open(logfile)?)
+        Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(logfile)?,
+        )
     };
     Ok(())
 }
@@ -72,7 +81,14 @@ pub fn log(level: Level, msg: &str) {
     if level < s.level {
         return;
     }
-    let line = format!("{}:{} {} {} {}\n", std::process::id(), s.role, timestamp(), level.mark(), msg);
+    let line = format!(
+        "{}:{} {} {} {}\n",
+        std::process::id(),
+        s.role,
+        timestamp(),
+        level.mark(),
+        msg
+    );
     match s.file.as_mut() {
         Some(f) => {
             let _ = f.write_all(line.as_bytes());
@@ -99,12 +115,16 @@ pub fn verbose(msg: &str) {
 
 /// `23 Nov 2026 10:00:00.000` (UTC; Redis uses local time, and these machines run in UTC).
 pub fn timestamp() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = now.as_secs() as i64;
     let ms = now.subsec_millis();
     let (y, m, d) = civil_from_days(secs.div_euclid(86400));
     let tod = secs.rem_euclid(86400);
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     format!(
         "{:02} {} {} {:02}:{:02}:{:02}.{:03}",
         d,

@@ -10,7 +10,11 @@ pub struct ServeArgs {
     /// A redis.conf-style file, then `--directive value` overrides, exactly like redis-server:
     /// `rtool serve redis.conf --port 6380 --replicaof "127.0.0.1 6379"`.
     /// With nothing, serves on 127.0.0.1:6379 with Redis's defaults.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "CONFIG AND OPTIONS")]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CONFIG AND OPTIONS"
+    )]
     pub args: Vec<String>,
 }
 
@@ -49,9 +53,14 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
     std::env::set_current_dir(&dir).with_context(|| format!("Can't chdir to '{dir}'"))?;
     let threads = config.get_i64("io-threads").clamp(1, 128) as usize;
     let rt = if threads == 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
     } else {
-        tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()?
     };
     rt.block_on(async move {
         log::set_role('M');
@@ -59,7 +68,9 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
         let server = match crate::net::Server::bind(config).await {
             Ok(s) => s,
             Err(e) => {
-                log::warning(&format!("Failed listening on port {port} (tcp), aborting: {e}"));
+                log::warning(&format!(
+                    "Failed listening on port {port} (tcp), aborting: {e}"
+                ));
                 return Ok(1);
             }
         };

@@ -29,17 +29,40 @@ pub struct Blocking {
 }
 
 impl Blocking {
-    pub fn add(&mut self, id: u64, db: usize, resp3: bool, argv: &[&[u8]], keys: Vec<Bytes>, deadline: Option<i64>) {
+    pub fn add(
+        &mut self,
+        id: u64,
+        db: usize,
+        resp3: bool,
+        argv: &[&[u8]],
+        keys: Vec<Bytes>,
+        deadline: Option<i64>,
+    ) {
         for k in &keys {
-            self.by_key.entry((db, k.clone())).or_default().push_back(id);
+            self.by_key
+                .entry((db, k.clone()))
+                .or_default()
+                .push_back(id);
         }
         let argv = argv.iter().map(|a| Bytes::copy_from_slice(a)).collect();
-        self.clients.insert(id, BlockedClient { id, db, resp3, argv, keys, deadline });
+        self.clients.insert(
+            id,
+            BlockedClient {
+                id,
+                db,
+                resp3,
+                argv,
+                keys,
+                deadline,
+            },
+        );
     }
 
     /// Unblock a client (served, timed out, killed). Returns whether it was blocked.
     pub fn remove(&mut self, id: u64) -> bool {
-        let Some(bc) = self.clients.remove(&id) else { return false };
+        let Some(bc) = self.clients.remove(&id) else {
+            return false;
+        };
         for k in bc.keys {
             let slot = (bc.db, k);
             if let Some(q) = self.by_key.get_mut(&slot) {
@@ -83,11 +106,18 @@ impl Blocking {
 
     /// Clients waiting on a key, oldest first.
     pub fn waiting_on(&self, db: usize, key: &Bytes) -> Vec<u64> {
-        self.by_key.get(&(db, key.clone())).map(|q| q.iter().copied().collect()).unwrap_or_default()
+        self.by_key
+            .get(&(db, key.clone()))
+            .map(|q| q.iter().copied().collect())
+            .unwrap_or_default()
     }
 
     /// Clients blocked with a deadline that has passed.
     pub fn timed_out(&self, now_ms: i64) -> Vec<u64> {
-        self.clients.values().filter(|c| matches!(c.deadline, Some(d) if d <= now_ms)).map(|c| c.id).collect()
+        self.clients
+            .values()
+            .filter(|c| matches!(c.deadline, Some(d) if d <= now_ms))
+            .map(|c| c.id)
+            .collect()
     }
 }

@@ -122,7 +122,11 @@ impl ClientInfo {
 
     /// One line of CLIENT LIST / CLIENT INFO, fields in Redis 7.0's order.
     pub fn line(&self, now_ms: i64) -> String {
-        let name = self.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+        let name = self
+            .name
+            .as_ref()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .unwrap_or_default();
         format!(
             "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=16384 obl=0 oll=0 omem=0 tot-mem=22400 events=r cmd={} user=default redir=-1 resp={}",
             self.id,
@@ -137,7 +141,11 @@ impl ClientInfo {
             self.psub,
             self.multi,
             self.qbuf,
-            if self.last_cmd.is_empty() { "NULL" } else { &self.last_cmd },
+            if self.last_cmd.is_empty() {
+                "NULL"
+            } else {
+                &self.last_cmd
+            },
             self.resp
         )
     }

@@ -38,7 +38,8 @@ fn echo(ctx: &mut Ctx, argv: &[&[u8]]) {
 }
 
 fn select(ctx: &mut Ctx, argv: &[&[u8]]) {
-    let Some(id) = crate::resp::request::parse_i64(argv[1]).filter(|v| i32::try_from(*v).is_ok()) else {
+    let Some(id) = crate::resp::request::parse_i64(argv[1]).filter(|v| i32::try_from(*v).is_ok())
+    else {
         ctx.out.err(errors::NOT_INTEGER);
         return;
     };
@@ -87,7 +88,8 @@ fn check_password(ctx: &mut Ctx, user: Option<&[u8]>, pass: &[u8]) -> bool {
         ctx.client.authenticated = true;
         true
     } else {
-        ctx.out.err("-WRONGPASS invalid username-password pair or user is disabled.");
+        ctx.out
+            .err("-WRONGPASS invalid username-password pair or user is disabled.");
         false
     }
 }
@@ -97,7 +99,11 @@ fn auth(ctx: &mut Ctx, argv: &[&[u8]]) {
         ctx.out.err(errors::SYNTAX);
         return;
     }
-    let (user, pass) = if argv.len() == 3 { (Some(argv[1]), argv[2]) } else { (None, argv[1]) };
+    let (user, pass) = if argv.len() == 3 {
+        (Some(argv[1]), argv[2])
+    } else {
+        (None, argv[1])
+    };
     if check_password(ctx, user, pass) {
         ctx.out.ok();
     }
@@ -114,7 +120,8 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) {
                 return;
             }
             None => {
-                ctx.out.err("Protocol version is not an integer or out of range");
+                ctx.out
+                    .err("Protocol version is not an integer or out of range");
                 return;
             }
         }
@@ -132,7 +139,10 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) {
             setname = Some(argv[i + 1]);
             i += 2;
         } else {
-            ctx.out.err(&format!("Syntax error in HELLO option '{}'", String::from_utf8_lossy(argv[i])));
+            ctx.out.err(&format!(
+                "Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(argv[i])
+            ));
             return;
         }
     }
@@ -142,11 +152,16 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) {
     }
     if let Some(n) = setname {
         if !valid_name(n) {
-            ctx.out.err("Client names cannot contain spaces, newlines or special characters.");
+            ctx.out
+                .err("Client names cannot contain spaces, newlines or special characters.");
             return;
         }
         if let Some(info) = ctx.engine.clients.get_mut(&ctx.client.id) {
-            info.name = if n.is_empty() { None } else { Some(Bytes::copy_from_slice(n)) };
+            info.name = if n.is_empty() {
+                None
+            } else {
+                Some(Bytes::copy_from_slice(n))
+            };
         }
     }
     ctx.client.resp3 = ver == 3;
@@ -154,7 +169,11 @@ fn hello(ctx: &mut Ctx, argv: &[&[u8]]) {
     if let Some(info) = ctx.engine.clients.get_mut(&ctx.client.id) {
         info.resp = ver as u8;
     }
-    let role = if ctx.engine.is_replica { "replica" } else { "master" };
+    let role = if ctx.engine.is_replica {
+        "replica"
+    } else {
+        "master"
+    };
     ctx.out.map(7);
     ctx.out.bulk(b"server");
     ctx.out.bulk(b"redis");
@@ -184,21 +203,36 @@ fn client(ctx: &mut Ctx, argv: &[&[u8]]) {
         b"id" => ctx.out.int(ctx.client.id as i64),
         b"setname" => {
             if !valid_name(argv[2]) {
-                ctx.out.err("Client names cannot contain spaces, newlines or special characters.");
+                ctx.out
+                    .err("Client names cannot contain spaces, newlines or special characters.");
                 return;
             }
             if let Some(info) = ctx.engine.clients.get_mut(&ctx.client.id) {
-                info.name = if argv[2].is_empty() { None } else { Some(Bytes::copy_from_slice(argv[2])) };
+                info.name = if argv[2].is_empty() {
+                    None
+                } else {
+                    Some(Bytes::copy_from_slice(argv[2]))
+                };
             }
             ctx.out.ok();
         }
-        b"getname" => match ctx.engine.clients.get(&ctx.client.id).and_then(|i| i.name.clone()) {
+        b"getname" => match ctx
+            .engine
+            .clients
+            .get(&ctx.client.id)
+            .and_then(|i| i.name.clone())
+        {
             Some(n) => ctx.out.bulk(&n),
             None => ctx.out.null(),
         },
         b"info" => {
             sync_self(ctx);
-            let line = ctx.engine.clients.get(&ctx.client.id).map(|i| i.line(now)).unwrap_or_default();
+            let line = ctx
+                .engine
+                .clients
+                .get(&ctx.client.id)
+                .map(|i| i.line(now))
+                .unwrap_or_default();
             ctx.out.verbatim(format!("{line}\n").as_bytes());
         }
         b"list" => {
@@ -211,8 +245,14 @@ fn client(ctx: &mut Ctx, argv: &[&[u8]]) {
             while i < argv.len() {
                 if eq_ic(argv[i], "type") && i + 1 < argv.len() {
                     let t = argv[i + 1].to_ascii_lowercase();
-                    if !matches!(t.as_slice(), b"normal" | b"master" | b"replica" | b"slave" | b"pubsub") {
-                        ctx.out.err(&format!("Unknown client type '{}'", String::from_utf8_lossy(argv[i + 1])));
+                    if !matches!(
+                        t.as_slice(),
+                        b"normal" | b"master" | b"replica" | b"slave" | b"pubsub"
+                    ) {
+                        ctx.out.err(&format!(
+                            "Unknown client type '{}'",
+                            String::from_utf8_lossy(argv[i + 1])
+                        ));
                         return;
                     }
                     typ = Some(t);
@@ -245,7 +285,11 @@ fn client(ctx: &mut Ctx, argv: &[&[u8]]) {
                     let is_pubsub = info.sub + info.psub > 0;
                     let ok = match t.as_slice() {
                         b"pubsub" => is_pubsub,
-                        b"normal" => !is_pubsub && !info.flags_extra.contains('S') && !info.flags_extra.contains('M'),
+                        b"normal" => {
+                            !is_pubsub
+                                && !info.flags_extra.contains('S')
+                                && !info.flags_extra.contains('M')
+                        }
                         b"master" => info.flags_extra.contains('M'),
                         _ => info.flags_extra.contains('S'),
                     };
@@ -273,13 +317,16 @@ fn client(ctx: &mut Ctx, argv: &[&[u8]]) {
             }
         }
         b"unblock" => {
-            let Some(id) = arg_i64(ctx.out, argv[2]) else { return };
+            let Some(id) = arg_i64(ctx.out, argv[2]) else {
+                return;
+            };
             let with_error = match argv.get(3) {
                 None => false,
                 Some(a) if eq_ic(a, "timeout") => false,
                 Some(a) if eq_ic(a, "error") => true,
                 Some(_) => {
-                    ctx.out.err("CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+                    ctx.out
+                        .err("CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
                     return;
                 }
             };
@@ -311,7 +358,9 @@ fn client(ctx: &mut Ctx, argv: &[&[u8]]) {
             }
         }
         b"pause" | b"unpause" => ctx.out.ok(),
-        b"tracking" | b"caching" | b"trackinginfo" => ctx.out.err("client tracking is not supported by rtool"),
+        b"tracking" | b"caching" | b"trackinginfo" => {
+            ctx.out.err("client tracking is not supported by rtool")
+        }
         _ => super::server::help_reply(ctx, "CLIENT", &[]),
     }
 }
@@ -319,7 +368,12 @@ fn client(ctx: &mut Ctx, argv: &[&[u8]]) {
 /// Update this client's own registry entry before it is shown.
 fn sync_self(ctx: &mut Ctx) {
     let db = ctx.client.db;
-    let multi = ctx.client.multi.as_ref().map(|m| m.len() as i64).unwrap_or(-1);
+    let multi = ctx
+        .client
+        .multi
+        .as_ref()
+        .map(|m| m.len() as i64)
+        .unwrap_or(-1);
     if let Some(info) = ctx.engine.clients.get_mut(&ctx.client.id) {
         info.db = db;
         info.multi = multi;
@@ -331,7 +385,12 @@ fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) {
     // Old form: CLIENT KILL addr:port -> +OK or an error.
     if argv.len() == 3 {
         let addr = String::from_utf8_lossy(argv[2]).into_owned();
-        let id = ctx.engine.clients.values().find(|c| c.addr == addr).map(|c| c.id);
+        let id = ctx
+            .engine
+            .clients
+            .values()
+            .find(|c| c.addr == addr)
+            .map(|c| c.id);
         match id {
             Some(id) => {
                 kill(ctx, id);
@@ -341,7 +400,7 @@ fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) {
         }
         return;
     }
-    if argv.len() % 2 != 0 {
+    if !argv.len().is_multiple_of(2) {
         ctx.out.err(errors::SYNTAX);
         return;
     }
@@ -369,7 +428,8 @@ fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) {
             f_type = Some(v.to_ascii_lowercase());
         } else if eq_ic(k, "user") {
             if v != b"default" {
-                ctx.out.err(&format!("No such user '{}'", String::from_utf8_lossy(v)));
+                ctx.out
+                    .err(&format!("No such user '{}'", String::from_utf8_lossy(v)));
                 return;
             }
         } else if eq_ic(k, "skipme") {

@@ -91,6 +91,8 @@ pub struct Engine {
     call_depth: u32,
     /// 40 hex characters identifying this run of the server (INFO `run_id`).
     pub run_id: String,
+    /// The replication ID (INFO `master_replid`): 40 hex characters, new at each start.
+    pub replid: String,
     pub start_ms: i64,
     pub requests: Vec<Request>,
     /// Set while the server is a replica: writes from clients are refused, keys are not
@@ -99,19 +101,30 @@ pub struct Engine {
     pub rng: u64,
     /// True while EXEC runs the queued commands: blocking commands must not block then.
     pub in_exec: bool,
+    /// While blocked clients are served: the key that became ready. Redis serves a client
+    /// blocked on several keys from that key, not from the first of its keys.
+    pub serving_key: Option<Bytes>,
+    /// `DEBUG SET-ACTIVE-EXPIRE 0` turns the active expire cycle off (tests use it to make
+    /// expiry deterministic: only lazy expiry then).
+    pub active_expire: bool,
     /// Unix seconds of the last successful save (LASTSAVE, INFO `rdb_last_save_time`).
     pub lastsave: i64,
 }
 
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// 40 random hex characters (run IDs, replication IDs).
 pub fn random_hex40() -> String {
     use rand::RngExt;
     let mut rng = rand::rng();
-    (0..40).map(|_| char::from_digit(rng.random_range(0..16u32), 16).unwrap()).collect()
+    (0..40)
+        .map(|_| char::from_digit(rng.random_range(0..16u32), 16).unwrap())
+        .collect()
 }
 
 impl Engine {
@@ -135,11 +148,14 @@ impl Engine {
             pending_prop: Vec::new(),
             call_depth: 0,
             run_id: random_hex40(),
+            replid: random_hex40(),
             start_ms: now_ms(),
             requests: Vec::new(),
             is_replica: false,
             rng: now_ms() as u64 | 1,
             in_exec: false,
+            serving_key: None,
+            active_expire: true,
             lastsave: now_ms() / 1000,
         };
         e.reload_cached_config();
@@ -178,7 +194,12 @@ impl Engine {
     }
 
     /// Register a new connection; returns its client id.
-    pub fn add_client(&mut self, addr: String, laddr: String, tx: tokio::sync::mpsc::UnboundedSender<ClientMsg>) -> u64 {
+    pub fn add_client(
+        &mut self,
+        addr: String,
+        laddr: String,
+        tx: tokio::sync::mpsc::UnboundedSender<ClientMsg>,
+    ) -> u64 {
         let id = self.next_client_id;
         self.next_client_id += 1;
         self.stats.total_connections_received += 1;
@@ -247,8 +268,12 @@ impl Engine {
 
     /// A whole database changed (FLUSHDB, SWAPDB...): every WATCH on it fails.
     pub fn touch_db(&mut self, db: Option<usize>) {
-        let ids: Vec<u64> =
-            self.watched.iter().filter(|((d, _), _)| db.is_none() || Some(*d) == db).flat_map(|(_, v)| v.clone()).collect();
+        let ids: Vec<u64> = self
+            .watched
+            .iter()
+            .filter(|((d, _), _)| db.is_none() || Some(*d) == db)
+            .flat_map(|(_, v)| v.clone())
+            .collect();
         for id in ids {
             if let Some(c) = self.clients.get_mut(&id) {
                 c.dirty_cas = true;
@@ -272,11 +297,18 @@ impl Engine {
     }
 
     /// Delete an expired key: count it, tell WATCH, propagate `DEL key`.
+    ///
+    /// The DEL joins the effects of the command that found the key expired, so a write on a
+    /// lazily expired key reaches replicas as `MULTI, DEL k, SET k .., EXEC` while a read
+    /// sends a lone `DEL` (observed on Redis 7.0.15). The active cycle's DELs go alone.
     pub fn delete_expired(&mut self, db: usize, key: &[u8]) {
         self.keyspace.dbs[db].remove(key);
         self.stats.expired_keys += 1;
         self.touch_key(db, key);
-        self.propagate(db, vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)]);
+        self.propagate(
+            db,
+            vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)],
+        );
     }
 
     /// Queue a write for propagation; it is written to the replication log when the
@@ -326,13 +358,17 @@ impl Engine {
             }
             let waiting = self.blocking.waiting_on(db, &key);
             for id in waiting {
-                let Some(bc) = self.blocking.get(id).cloned() else { continue };
+                let Some(bc) = self.blocking.get(id).cloned() else {
+                    continue;
+                };
                 let mut client = Client::new(id, true);
                 client.db = bc.db;
                 client.resp3 = bc.resp3;
                 let mut out = Reply::new(bc.resp3);
                 let argv: Vec<&[u8]> = bc.argv.iter().map(|a| a.as_ref()).collect();
+                self.serving_key = Some(key.clone());
                 let blocked_again = self.call_blocked(&mut client, &argv, &mut out);
+                self.serving_key = None;
                 if blocked_again {
                     continue;
                 }
@@ -347,12 +383,37 @@ impl Engine {
 
     /// Run a blocked client's command again; true if it would still block.
     fn call_blocked(&mut self, client: &mut Client, argv: &[&[u8]], out: &mut Reply) -> bool {
-        let Some(idx) = self.table.lookup(argv[0]) else { return false };
+        let Some(idx) = self.table.lookup(argv[0]) else {
+            return false;
+        };
         let table = self.table.clone();
         let spec = &table.specs[idx];
-        let mut ctx = Ctx { engine: self, client, out, rewrite: None, block: None, unblocking: true };
-        run_handler(&mut ctx, spec, argv);
-        let blocked = ctx.block.is_some();
+        let db = client.db;
+        let dirty_before = self.dirty;
+        self.call_depth += 1;
+        let (blocked, rewrite) = {
+            let mut ctx = Ctx {
+                engine: self,
+                client,
+                out,
+                rewrite: None,
+                block: None,
+                block_argv: None,
+                unblocking: true,
+            };
+            run_handler(&mut ctx, spec, argv);
+            (ctx.block.is_some(), ctx.rewrite.take())
+        };
+        // A served client's writes propagate like any command's (Redis's blocked.c
+        // propagates the pop or the XCLAIMs it did for the client).
+        match rewrite {
+            Some(cmds) => cmds.into_iter().for_each(|c| self.propagate(db, c)),
+            None if self.dirty > dirty_before && spec.is(flags::WRITE) => {
+                self.propagate(db, argv.iter().map(|a| Bytes::copy_from_slice(a)).collect())
+            }
+            None => {}
+        }
+        self.call_depth -= 1;
         self.finish_call();
         blocked
     }
@@ -367,7 +428,7 @@ impl Engine {
     /// volatile keys, sample 20 keys with a TTL, delete the expired ones, and repeat while
     /// more than a quarter of the sample was expired, within a time budget.
     pub fn active_expire_cycle(&mut self, budget_us: u64) {
-        if self.is_replica {
+        if self.is_replica || !self.active_expire {
             return;
         }
         let start = std::time::Instant::now();
@@ -402,13 +463,20 @@ impl Engine {
                 if ttl_n > 0 {
                     let avg = ttl_sum / ttl_n;
                     let d = &mut self.keyspace.dbs[db];
-                    d.avg_ttl = if d.avg_ttl == 0 { avg } else { (d.avg_ttl / 50) * 49 + avg / 50 };
+                    d.avg_ttl = if d.avg_ttl == 0 {
+                        avg
+                    } else {
+                        (d.avg_ttl / 50) * 49 + avg / 50
+                    };
                 }
                 let n = expired.len();
                 for k in expired {
                     self.delete_expired(db, &k);
                 }
-                if sampled == 0 || n * 4 <= sampled || start.elapsed().as_micros() as u64 > budget_us {
+                if sampled == 0
+                    || n * 4 <= sampled
+                    || start.elapsed().as_micros() as u64 > budget_us
+                {
                     break;
                 }
             }
@@ -462,18 +530,33 @@ pub fn execute(engine: &mut Engine, client: &mut Client, argv: &[&[u8]], out: &m
     }
     if !client.authenticated && !spec.is(flags::NO_AUTH) {
         // AUTH, HELLO and QUIT are the only commands an unauthenticated client may send.
-        reject(engine, client, out, "-NOAUTH Authentication required.", Some(&spec.name));
+        reject(
+            engine,
+            client,
+            out,
+            "-NOAUTH Authentication required.",
+            Some(&spec.name),
+        );
         return Flow::Continue;
     }
     // In MULTI everything but the transaction commands is queued.
-    if client.multi.is_some() && !matches!(spec.name.as_str(), "exec" | "discard" | "multi" | "watch" | "quit" | "reset") {
+    if client.multi.is_some()
+        && !matches!(
+            spec.name.as_str(),
+            "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+        )
+    {
         if spec.is(flags::NO_MULTI) {
-            let msg = format!("Command not allowed inside a transaction");
+            let msg = "Command not allowed inside a transaction".to_string();
             client.multi_error = true;
             reject(engine, client, out, &msg, Some(&spec.name));
             return Flow::Continue;
         }
-        client.multi.as_mut().unwrap().push(argv.iter().map(|a| Bytes::copy_from_slice(a)).collect());
+        client
+            .multi
+            .as_mut()
+            .unwrap()
+            .push(argv.iter().map(|a| Bytes::copy_from_slice(a)).collect());
         out.simple("QUEUED");
         return Flow::Continue;
     }
@@ -482,7 +565,15 @@ pub fn execute(engine: &mut Engine, client: &mut Client, argv: &[&[u8]], out: &m
         && client.subscriptions() > 0
         && !matches!(
             spec.name.as_str(),
-            "subscribe" | "ssubscribe" | "unsubscribe" | "sunsubscribe" | "psubscribe" | "punsubscribe" | "ping" | "quit" | "reset"
+            "subscribe"
+                | "ssubscribe"
+                | "unsubscribe"
+                | "sunsubscribe"
+                | "psubscribe"
+                | "punsubscribe"
+                | "ping"
+                | "quit"
+                | "reset"
         )
     {
         let msg = format!(
@@ -492,8 +583,18 @@ pub fn execute(engine: &mut Engine, client: &mut Client, argv: &[&[u8]], out: &m
         reject(engine, client, out, &msg, Some(&spec.name));
         return Flow::Continue;
     }
-    if engine.is_replica && spec.is(flags::WRITE) && !client.is_master && engine.config.get_bool("replica-read-only") {
-        reject(engine, client, out, "-READONLY You can't write against a read only replica.", Some(&spec.name));
+    if engine.is_replica
+        && spec.is(flags::WRITE)
+        && !client.is_master
+        && engine.config.get_bool("replica-read-only")
+    {
+        reject(
+            engine,
+            client,
+            out,
+            "-READONLY You can't write against a read only replica.",
+            Some(&spec.name),
+        );
         return Flow::Continue;
     }
     let flow = call(engine, client, spec, argv, out);
@@ -509,7 +610,12 @@ fn reject(engine: &mut Engine, client: &mut Client, out: &mut Reply, msg: &str, 
         client.multi_error = true;
     }
     if let Some(c) = cmd {
-        engine.stats.commands.entry(c.to_string()).or_default().rejected += 1;
+        engine
+            .stats
+            .commands
+            .entry(c.to_string())
+            .or_default()
+            .rejected += 1;
     }
     count_error(engine, msg);
     out.err(msg);
@@ -518,37 +624,57 @@ fn reject(engine: &mut Engine, client: &mut Client, out: &mut Reply, msg: &str, 
 fn count_error(engine: &mut Engine, msg: &str) {
     engine.stats.total_error_replies += 1;
     let code = msg.strip_prefix('-').unwrap_or("ERR");
-    let code = if msg.starts_with('-') { code.split(' ').next().unwrap_or("ERR") } else { "ERR" };
+    let code = if msg.starts_with('-') {
+        code.split(' ').next().unwrap_or("ERR")
+    } else {
+        "ERR"
+    };
     *engine.stats.errors.entry(code.to_string()).or_default() += 1;
 }
 
 /// Redis's `call`: run the handler, count it, propagate what it changed.
-pub fn call(engine: &mut Engine, client: &mut Client, spec: &super::CommandSpec, argv: &[&[u8]], out: &mut Reply) -> Flow {
+pub fn call(
+    engine: &mut Engine,
+    client: &mut Client,
+    spec: &super::CommandSpec,
+    argv: &[&[u8]],
+    out: &mut Reply,
+) -> Flow {
     let started = std::time::Instant::now();
     let dirty_before = engine.dirty;
     let out_before = out.len();
     engine.call_depth += 1;
     let db = client.db;
-    let (rewrite, block) = {
-        let mut ctx = Ctx { engine, client, out, rewrite: None, block: None, unblocking: false };
+    let (rewrite, block, block_argv) = {
+        let mut ctx = Ctx {
+            engine,
+            client,
+            out,
+            rewrite: None,
+            block: None,
+            block_argv: None,
+            unblocking: false,
+        };
         run_handler(&mut ctx, spec, argv);
-        (ctx.rewrite.take(), ctx.block.take())
+        (ctx.rewrite.take(), ctx.block.take(), ctx.block_argv.take())
     };
-    engine.call_depth -= 1;
     let changed = engine.dirty > dirty_before;
-    if spec.is(flags::WRITE) || spec.is(flags::MAY_REPLICATE) {
-        match rewrite {
-            Some(cmds) => {
-                for c in cmds {
-                    engine.propagate(db, c);
-                }
+    // A handler that said what to propagate is believed (PUBLISH is not flagged `write` but
+    // goes to replicas); otherwise a write command that changed data goes as typed.
+    match rewrite {
+        Some(cmds) => {
+            for c in cmds {
+                engine.propagate(db, c);
             }
-            None if changed && spec.is(flags::WRITE) => {
-                engine.propagate(db, argv.iter().map(|a| Bytes::copy_from_slice(a)).collect());
-            }
-            None => {}
         }
+        None if changed && spec.is(flags::WRITE) => {
+            engine.propagate(db, argv.iter().map(|a| Bytes::copy_from_slice(a)).collect());
+        }
+        None => {}
     }
+    // Still "inside" the call while its writes are queued, so that several of them (SPOP's
+    // SREMs) leave together, wrapped in MULTI/EXEC.
+    engine.call_depth -= 1;
     engine.finish_call();
     let st = engine.stats.commands.entry(spec.name.clone()).or_default();
     st.calls += 1;
@@ -557,12 +683,25 @@ pub fn call(engine: &mut Engine, client: &mut Client, spec: &super::CommandSpec,
     // An error reply from the handler counts as a failed call.
     if out.len() > out_before && out.buf[out_before] == b'-' {
         engine.stats.commands.get_mut(&spec.name).unwrap().failed += 1;
-        let end = out.buf[out_before..].iter().position(|&c| c == b'\r').map(|p| out_before + p).unwrap_or(out.len());
-        let msg = format!("-{}", String::from_utf8_lossy(&out.buf[out_before + 1..end]));
+        let end = out.buf[out_before..]
+            .iter()
+            .position(|&c| c == b'\r')
+            .map(|p| out_before + p)
+            .unwrap_or(out.len());
+        let msg = format!(
+            "-{}",
+            String::from_utf8_lossy(&out.buf[out_before + 1..end])
+        );
         count_error(engine, &msg);
     }
     if let Some((keys, deadline)) = block {
-        engine.blocking.add(client.id, client.db, client.resp3, argv, keys, deadline);
+        let rerun: Option<Vec<&[u8]>> = block_argv
+            .as_ref()
+            .map(|v| v.iter().map(|a| a.as_ref()).collect());
+        let argv = rerun.as_deref().unwrap_or(argv);
+        engine
+            .blocking
+            .add(client.id, client.db, client.resp3, argv, keys, deadline);
         if let Some(info) = engine.clients.get_mut(&client.id) {
             info.blocked = true;
         }
@@ -572,7 +711,11 @@ pub fn call(engine: &mut Engine, client: &mut Client, spec: &super::CommandSpec,
     if client.close_after_reply {
         return Flow::Close;
     }
-    if engine.requests.iter().any(|r| matches!(r, super::engine::Request::Shutdown { .. })) {
+    if engine
+        .requests
+        .iter()
+        .any(|r| matches!(r, super::engine::Request::Shutdown { .. }))
+    {
         return Flow::Shutdown;
     }
     Flow::Continue
@@ -583,7 +726,8 @@ fn run_handler(ctx: &mut Ctx, spec: &super::CommandSpec, argv: &[&[u8]]) {
         Some(h) => h(ctx, argv),
         None => {
             // A command Redis has and rtool does not implement (yet): say so plainly.
-            ctx.out.err(&format!("'{}' is not supported by rtool", spec.name));
+            ctx.out
+                .err(&format!("'{}' is not supported by rtool", spec.name));
         }
     }
 }

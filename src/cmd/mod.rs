@@ -17,6 +17,7 @@
 
 pub mod blocking;
 pub mod client;
+pub mod collection;
 pub mod config;
 pub mod connection;
 pub mod engine;
@@ -63,7 +64,8 @@ use bytes::Bytes;
 
 /// Standard error texts (Redis's `shared.*err` objects), so every command says them the same.
 pub mod errors {
-    pub const WRONGTYPE: &str = "-WRONGTYPE Operation against a key holding the wrong kind of value";
+    pub const WRONGTYPE: &str =
+        "-WRONGTYPE Operation against a key holding the wrong kind of value";
     pub const SYNTAX: &str = "syntax error";
     pub const NOT_INTEGER: &str = "value is not an integer or out of range";
     pub const NOT_FLOAT: &str = "value is not a valid float";
@@ -84,6 +86,9 @@ pub struct Ctx<'a> {
     /// Set by a blocking command that found nothing to pop: the keys to wait on and the
     /// absolute deadline in ms (None = forever).
     pub block: Option<(Vec<Bytes>, Option<i64>)>,
+    /// With `block`: the command to re-run when a key is ready, if not the one typed (XREAD
+    /// turns `$` into the stream's last ID at the time it blocked).
+    pub block_argv: Option<Vec<Bytes>>,
     /// True when the command is re-run for a client that was blocked on a key that became
     /// ready; a blocking command must not block "again" with a new timeout then.
     pub unblocking: bool,
@@ -102,14 +107,27 @@ impl<'a> Ctx<'a> {
     }
 
     /// Look a key up for reading, expiring it first if its time has passed (lazy expiry).
+    /// Counts a keyspace hit or miss (INFO stats), like Redis's `lookupKeyRead`.
     pub fn lookup(&mut self, key: &[u8]) -> Option<&Value> {
-        self.expire_if_needed(key);
-        self.engine.keyspace.dbs[self.client.db].dict.get(key)
+        if self.expire_if_needed(key) {
+            // On a replica the key is still there but must look absent.
+            self.engine.stats.keyspace_misses += 1;
+            return None;
+        }
+        let v = self.engine.keyspace.dbs[self.client.db].dict.get(key);
+        if v.is_some() {
+            self.engine.stats.keyspace_hits += 1;
+        } else {
+            self.engine.stats.keyspace_misses += 1;
+        }
+        v
     }
 
-    /// Look a key up for writing (same expiry rule).
+    /// Look a key up for writing (same expiry rule, no hit/miss counting).
     pub fn lookup_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
-        self.expire_if_needed(key);
+        if self.expire_if_needed(key) {
+            return None;
+        }
         self.engine.keyspace.dbs[self.client.db].dict.get_mut(key)
     }
 
@@ -156,18 +174,38 @@ impl<'a> Ctx<'a> {
 
     /// Store a new value under a key (dropping its TTL), and tell WATCH.
     pub fn set_value(&mut self, key: &[u8], v: Value) {
+        self.stream_leaving(key);
         let k = Bytes::copy_from_slice(key);
         self.db().set(k, v);
         self.touch(key);
     }
 
+    /// Store a new value under a key and keep its TTL if it had one.
+    pub fn set_value_keep_ttl(&mut self, key: &[u8], v: Value) {
+        self.stream_leaving(key);
+        let k = Bytes::copy_from_slice(key);
+        self.db().set_keep_ttl(k, v);
+        self.touch(key);
+    }
+
     /// Delete a key (and its TTL), telling WATCH. Returns whether it existed.
     pub fn delete(&mut self, key: &[u8]) -> bool {
+        self.stream_leaving(key);
         let existed = self.db().remove(key).is_some();
         if existed {
             self.touch(key);
         }
         existed
+    }
+
+    /// A stream is about to be deleted or overwritten: clients blocked on it in XREADGROUP
+    /// must hear about it (Redis signals the key as ready when a stream leaves it).
+    fn stream_leaving(&mut self, key: &[u8]) {
+        if !self.engine.blocking.is_empty()
+            && matches!(self.db().dict.get(key), Some(Value::Stream(_)))
+        {
+            self.key_ready(key);
+        }
     }
 }
 
@@ -192,7 +230,10 @@ pub fn parse_f64(a: &[u8]) -> Option<f64> {
         "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
         "-inf" | "-infinity" => f64::NEG_INFINITY,
         _ => {
-            if !s.bytes().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-')) {
+            if !s
+                .bytes()
+                .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
+            {
                 return None;
             }
             s.parse::<f64>().ok()?

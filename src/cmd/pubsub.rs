@@ -69,7 +69,12 @@ fn subscribe(ctx: &mut Ctx, argv: &[&[u8]]) {
     for ch in &argv[1..] {
         let ch = Bytes::copy_from_slice(ch);
         if ctx.client.channels.insert(ch.clone()) {
-            ctx.engine.pubsub.channels.entry(ch.clone()).or_default().insert(ctx.client.id);
+            ctx.engine
+                .pubsub
+                .channels
+                .entry(ch.clone())
+                .or_default()
+                .insert(ctx.client.id);
         }
         let n = ctx.client.subscriptions();
         confirm(ctx.out, b"subscribe", Some(&ch), n);
@@ -81,7 +86,12 @@ fn psubscribe(ctx: &mut Ctx, argv: &[&[u8]]) {
     for p in &argv[1..] {
         let p = Bytes::copy_from_slice(p);
         if ctx.client.patterns.insert(p.clone()) {
-            ctx.engine.pubsub.patterns.entry(p.clone()).or_default().insert(ctx.client.id);
+            ctx.engine
+                .pubsub
+                .patterns
+                .entry(p.clone())
+                .or_default()
+                .insert(ctx.client.id);
         }
         let n = ctx.client.subscriptions();
         confirm(ctx.out, b"psubscribe", Some(&p), n);
@@ -90,9 +100,16 @@ fn psubscribe(ctx: &mut Ctx, argv: &[&[u8]]) {
 }
 
 fn unsubscribe_generic(ctx: &mut Ctx, argv: &[&[u8]], pattern: bool) {
-    let kind: &[u8] = if pattern { b"punsubscribe" } else { b"unsubscribe" };
+    let kind: &[u8] = if pattern {
+        b"punsubscribe"
+    } else {
+        b"unsubscribe"
+    };
     let names: Vec<Bytes> = if argv.len() > 1 {
-        argv[1..].iter().map(|a| Bytes::copy_from_slice(a)).collect()
+        argv[1..]
+            .iter()
+            .map(|a| Bytes::copy_from_slice(a))
+            .collect()
     } else if pattern {
         ctx.client.patterns.iter().cloned().collect()
     } else {
@@ -108,12 +125,12 @@ fn unsubscribe_generic(ctx: &mut Ctx, argv: &[&[u8]], pattern: bool) {
         } else {
             (&mut ctx.client.channels, &mut ctx.engine.pubsub.channels)
         };
-        if mine.remove(&name) {
-            if let Some(s) = registry.get_mut(&name) {
-                s.shift_remove(&ctx.client.id);
-                if s.is_empty() {
-                    registry.shift_remove(&name);
-                }
+        if mine.remove(&name)
+            && let Some(s) = registry.get_mut(&name)
+        {
+            s.shift_remove(&ctx.client.id);
+            if s.is_empty() {
+                registry.shift_remove(&name);
             }
         }
         let n = ctx.client.subscriptions();
@@ -171,7 +188,9 @@ fn publish(ctx: &mut Ctx, argv: &[&[u8]]) {
     let n = publish_message(ctx.engine, argv[1], argv[2]);
     ctx.out.int(n);
     // Replicas get every PUBLISH (Redis propagates it with PROPAGATE_REPL only).
-    ctx.propagate_as(vec![argv.iter().map(|a| Bytes::copy_from_slice(a)).collect()]);
+    ctx.propagate_as(vec![
+        argv.iter().map(|a| Bytes::copy_from_slice(a)).collect(),
+    ]);
 }
 
 fn pubsub(ctx: &mut Ctx, argv: &[&[u8]]) {
@@ -196,7 +215,13 @@ fn pubsub(ctx: &mut Ctx, argv: &[&[u8]]) {
             ctx.out.map(argv.len() - 2);
             for ch in &argv[2..] {
                 ctx.out.bulk(ch);
-                let n = ctx.engine.pubsub.channels.get(*ch).map(|s| s.len()).unwrap_or(0);
+                let n = ctx
+                    .engine
+                    .pubsub
+                    .channels
+                    .get(*ch)
+                    .map(|s| s.len())
+                    .unwrap_or(0);
                 ctx.out.int(n as i64);
             }
         }

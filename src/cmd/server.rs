@@ -25,12 +25,14 @@ pub const HANDLERS: &[(&str, Handler)] = &[
 /// Reply to `<CMD> HELP` with a list of lines.
 pub fn help_reply(ctx: &mut Ctx, cmd: &str, lines: &[&str]) {
     ctx.out.array(lines.len() + 3);
-    ctx.out.simple(&format!("{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"));
+    ctx.out.simple(&format!(
+        "{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
     for l in lines {
         ctx.out.simple(l);
     }
     ctx.out.simple("HELP");
-    ctx.out.simple("    Print this help.");
+    ctx.out.simple("    Prints this help.");
 }
 
 fn dbsize(ctx: &mut Ctx, _argv: &[&[u8]]) {
@@ -95,7 +97,9 @@ fn swapdb(ctx: &mut Ctx, argv: &[&[u8]]) {
 }
 
 fn time(ctx: &mut Ctx, _argv: &[&[u8]]) {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     ctx.out.array(2);
     ctx.out.bulk(now.as_secs().to_string().as_bytes());
     ctx.out.bulk(now.subsec_micros().to_string().as_bytes());
@@ -122,7 +126,25 @@ fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) {
     ctx.engine.requests.push(Request::Shutdown { save });
 }
 
+/// `enable-debug-command`: DEBUG is refused unless `yes`, or `local` and the client is on the
+/// loopback interface (Redis 7.0's `mustObeyClient`/`allowProtectedAction`).
+fn debug_allowed(ctx: &Ctx) -> bool {
+    match ctx.engine.config.get_str("enable-debug-command") {
+        "yes" => true,
+        "local" => ctx
+            .engine
+            .clients
+            .get(&ctx.client.id)
+            .and_then(|c| c.addr.parse::<std::net::SocketAddr>().ok())
+            .is_some_and(|a| a.ip().is_loopback()),
+        _ => false,
+    }
+}
+
 fn debug(ctx: &mut Ctx, argv: &[&[u8]]) {
+    if !debug_allowed(ctx) {
+        return ctx.out.err("DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
+    }
     let sub = argv[1].to_ascii_lowercase();
     match sub.as_slice() {
         b"sleep" if argv.len() >= 3 => {
@@ -133,17 +155,20 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) {
         }
         b"digest" => {
             let d = crate::keyspace::digest::dataset(&ctx.engine.keyspace);
-            ctx.out.bulk(d.as_bytes());
+            ctx.out.simple(&d);
         }
         b"digest-value" => {
             ctx.out.array(argv.len() - 2);
             for k in &argv[2..] {
                 let db = ctx.client.db;
                 let d = crate::keyspace::digest::key(&ctx.engine.keyspace.dbs[db], k);
-                ctx.out.bulk(d.as_bytes());
+                ctx.out.simple(&d);
             }
         }
-        b"set-active-expire" if argv.len() >= 3 => ctx.out.ok(),
+        b"set-active-expire" if argv.len() >= 3 => {
+            ctx.engine.active_expire = argv[2] != b"0";
+            ctx.out.ok();
+        }
         b"object" if argv.len() >= 3 => {
             let enc = ctx.lookup(argv[2]).map(|v| v.encoding());
             match enc {
@@ -211,8 +236,11 @@ fn command(ctx: &mut Ctx, argv: &[&[u8]]) {
         }
         b"docs" => {
             // Enough for redis-cli: a map of name -> (empty) doc map.
-            let names: Vec<usize> =
-                if argv.len() > 2 { argv[2..].iter().filter_map(|n| find(&table, n)).collect() } else { table.top_level().collect() };
+            let names: Vec<usize> = if argv.len() > 2 {
+                argv[2..].iter().filter_map(|n| find(&table, n)).collect()
+            } else {
+                table.top_level().collect()
+            };
             ctx.out.map(names.len());
             for i in names {
                 ctx.out.bulk(table.specs[i].name.as_bytes());
@@ -220,7 +248,10 @@ fn command(ctx: &mut Ctx, argv: &[&[u8]]) {
             }
         }
         b"list" => {
-            let mut names: Vec<&str> = table.top_level().map(|i| table.specs[i].name.as_str()).collect();
+            let mut names: Vec<&str> = table
+                .top_level()
+                .map(|i| table.specs[i].name.as_str())
+                .collect();
             names.sort();
             ctx.out.array(names.len());
             for n in names {
@@ -254,7 +285,9 @@ fn command(ctx: &mut Ctx, argv: &[&[u8]]) {
 fn find(table: &super::table::Table, name: &[u8]) -> Option<usize> {
     let s = String::from_utf8_lossy(name).to_ascii_lowercase();
     match s.split_once('|') {
-        Some((p, sub)) => table.lookup(p.as_bytes()).and_then(|p| table.lookup_sub(p, sub.as_bytes())),
+        Some((p, sub)) => table
+            .lookup(p.as_bytes())
+            .and_then(|p| table.lookup_sub(p, sub.as_bytes())),
         None => table.lookup(name),
     }
 }
@@ -264,7 +297,11 @@ pub fn key_positions(spec: &CommandSpec, argc: usize) -> Vec<usize> {
     if spec.first_key <= 0 {
         return vec![];
     }
-    let last = if spec.last_key < 0 { argc as i32 + spec.last_key } else { spec.last_key };
+    let last = if spec.last_key < 0 {
+        argc as i32 + spec.last_key
+    } else {
+        spec.last_key
+    };
     let step = spec.step.max(1);
     let mut v = Vec::new();
     let mut i = spec.first_key;

@@ -98,7 +98,10 @@ pub struct Table {
 impl Table {
     /// The table of Redis 7.0's commands with rtool's handlers attached.
     pub fn new(handlers: &[(&str, Handler)]) -> Table {
-        let mut t = Table { specs: Vec::new(), top: HashMap::new() };
+        let mut t = Table {
+            specs: Vec::new(),
+            top: HashMap::new(),
+        };
         for line in TSV.lines() {
             if line.starts_with('#') || line.is_empty() {
                 continue;
@@ -111,8 +114,24 @@ impl Table {
                 last_key: f[3].parse().unwrap_or(0),
                 step: f[4].parse().unwrap_or(0),
                 flags: flags::parse(f.get(5).copied().unwrap_or("")),
-                flag_names: f.get(5).map(|s| s.split(',').filter(|x| !x.is_empty()).map(String::from).collect()).unwrap_or_default(),
-                categories: f.get(6).map(|s| s.split(',').filter(|x| !x.is_empty()).map(String::from).collect()).unwrap_or_default(),
+                flag_names: f
+                    .get(5)
+                    .map(|s| {
+                        s.split(',')
+                            .filter(|x| !x.is_empty())
+                            .map(String::from)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                categories: f
+                    .get(6)
+                    .map(|s| {
+                        s.split(',')
+                            .filter(|x| !x.is_empty())
+                            .map(String::from)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
                 handler: None,
                 subcommands: HashMap::new(),
             };
@@ -129,10 +148,10 @@ impl Table {
         }
         // Subcommands may be listed before their parent in the sorted file: link them now.
         for i in 0..t.specs.len() {
-            if let Some((parent, sub)) = t.specs[i].name.clone().split_once('|') {
-                if let Some(&p) = t.top.get(parent.as_bytes()) {
-                    t.specs[p].subcommands.insert(sub.as_bytes().to_vec(), i);
-                }
+            if let Some((parent, sub)) = t.specs[i].name.clone().split_once('|')
+                && let Some(&p) = t.top.get(parent.as_bytes())
+            {
+                t.specs[p].subcommands.insert(sub.as_bytes().to_vec(), i);
             }
         }
         for (name, h) in handlers {
@@ -143,7 +162,9 @@ impl Table {
         }
         // A subcommand without a handler of its own is handled by its container.
         for p in 0..t.specs.len() {
-            let Some(h) = t.specs[p].handler else { continue };
+            let Some(h) = t.specs[p].handler else {
+                continue;
+            };
             let subs: Vec<usize> = t.specs[p].subcommands.values().copied().collect();
             for s in subs {
                 if t.specs[s].handler.is_none() {

@@ -42,10 +42,15 @@ fn exec(ctx: &mut Ctx, _argv: &[&[u8]]) {
     };
     if std::mem::take(&mut ctx.client.multi_error) {
         ctx.engine.unwatch_all(ctx.client);
-        ctx.out.err("-EXECABORT Transaction discarded because of previous errors.");
+        ctx.out
+            .err("-EXECABORT Transaction discarded because of previous errors.");
         return;
     }
-    let dirty_cas = ctx.engine.clients.get(&ctx.client.id).is_some_and(|c| c.dirty_cas);
+    let dirty_cas = ctx
+        .engine
+        .clients
+        .get(&ctx.client.id)
+        .is_some_and(|c| c.dirty_cas);
     ctx.engine.unwatch_all(ctx.client);
     if dirty_cas {
         ctx.out.null_array();
@@ -56,11 +61,14 @@ fn exec(ctx: &mut Ctx, _argv: &[&[u8]]) {
     ctx.engine.in_exec = true;
     for cmd in &queued {
         let argv: Vec<&[u8]> = cmd.iter().map(|a| a.as_ref()).collect();
-        let Some(mut idx) = table.lookup(argv[0]) else { continue };
-        if !table.specs[idx].subcommands.is_empty() && argv.len() >= 2 {
-            if let Some(s) = table.lookup_sub(idx, argv[1]) {
-                idx = s;
-            }
+        let Some(mut idx) = table.lookup(argv[0]) else {
+            continue;
+        };
+        if !table.specs[idx].subcommands.is_empty()
+            && argv.len() >= 2
+            && let Some(s) = table.lookup_sub(idx, argv[1])
+        {
+            idx = s;
         }
         call(ctx.engine, ctx.client, &table.specs[idx], &argv, ctx.out);
     }
@@ -75,11 +83,20 @@ fn watch(ctx: &mut Ctx, argv: &[&[u8]]) {
     let db = ctx.client.db;
     for k in &argv[1..] {
         let key = Bytes::copy_from_slice(k);
-        if ctx.client.watched.iter().any(|(d, w)| *d == db && *w == key) {
+        if ctx
+            .client
+            .watched
+            .iter()
+            .any(|(d, w)| *d == db && *w == key)
+        {
             continue;
         }
         ctx.client.watched.push((db, key.clone()));
-        ctx.engine.watched.entry((db, key)).or_default().push(ctx.client.id);
+        ctx.engine
+            .watched
+            .entry((db, key))
+            .or_default()
+            .push(ctx.client.id);
     }
     ctx.out.ok();
 }

@@ -8,7 +8,7 @@
 //! so the order of keys does not matter either.
 
 use super::{Db, Keyspace, Value};
-use super::{HashValue, SetValue, ZSetValue};
+use super::{HashValue, SetValue};
 
 type Digest = [u8; 20];
 
@@ -69,13 +69,10 @@ fn value_digest(digest: &mut Digest, v: &Value, has_expire: bool) {
             }
         },
         Value::ZSet(z) => {
-            let items = match z {
-                ZSetValue::Listpack(v) | ZSetValue::Skiplist(v) => v,
-            };
-            for (m, score) in items.iter() {
+            for (m, score) in z.iter() {
                 let mut e = [0u8; 20];
                 mix(&mut e, m);
-                mix(&mut e, crate::resp::reply::fmt_double(*score).as_bytes());
+                mix(&mut e, crate::resp::reply::fmt_double(score).as_bytes());
                 xor(digest, &e);
             }
         }

@@ -183,6 +183,8 @@ pub struct Keyspace {
 
 impl Keyspace {
     pub fn new(n: usize) -> Self {
-        Keyspace { dbs: (0..n).map(|_| Db::default()).collect() }
+        Keyspace {
+            dbs: (0..n).map(|_| Db::default()).collect(),
+        }
     }
 }

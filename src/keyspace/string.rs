@@ -43,18 +43,28 @@ impl StrValue {
     /// A string created from bytes without the integer check (e.g. INCRBYFLOAT's result,
     /// which Redis creates with `createStringObject`).
     pub fn plain(bytes: Bytes) -> Self {
-        let enc = if bytes.len() <= EMBSTR_SIZE_LIMIT { StrEncoding::Embstr } else { StrEncoding::Raw };
+        let enc = if bytes.len() <= EMBSTR_SIZE_LIMIT {
+            StrEncoding::Embstr
+        } else {
+            StrEncoding::Raw
+        };
         StrValue { bytes, enc }
     }
 
     /// A string that a command modified in place (APPEND, SETRANGE, SETBIT): always `raw`.
     pub fn raw(bytes: Bytes) -> Self {
-        StrValue { bytes, enc: StrEncoding::Raw }
+        StrValue {
+            bytes,
+            enc: StrEncoding::Raw,
+        }
     }
 
     /// An integer (INCR and friends).
     pub fn int(n: i64) -> Self {
-        StrValue { bytes: Bytes::from(n.to_string()), enc: StrEncoding::Int }
+        StrValue {
+            bytes: Bytes::from(n.to_string()),
+            enc: StrEncoding::Int,
+        }
     }
 
     pub fn encoding(&self) -> &'static str {

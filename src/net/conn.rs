@@ -34,7 +34,10 @@ const READ_CHUNK: usize = 64 * 1024;
 
 pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
-    let laddr = stream.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let laddr = stream
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let (tx, mut rx) = mpsc::unbounded_channel();
     // Admission: protected mode and maxclients, checked like Redis before any command.
     enum Admit {
@@ -43,7 +46,11 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
     }
     let admit = {
         let mut e = shared.lock();
-        if protected_mode_denies(e.config.get_bool("protected-mode"), e.auth_required(), &peer) {
+        if protected_mode_denies(
+            e.config.get_bool("protected-mode"),
+            e.auth_required(),
+            &peer,
+        ) {
             Admit::Denied(DENIED.as_bytes())
         } else if e.clients.len() as i64 >= e.config.get_i64("maxclients") {
             e.stats.rejected_connections += 1;
@@ -146,13 +153,21 @@ async fn sleep_until_ms(deadline: Option<i64>) {
 }
 
 /// Run every complete command in `inbuf` under one lock acquisition.
-fn process_input(shared: &Shared, client: &mut Client, inbuf: &mut BytesMut, out: &mut Reply) -> Flow {
+fn process_input(
+    shared: &Shared,
+    client: &mut Client,
+    inbuf: &mut BytesMut,
+    out: &mut Reply,
+) -> Flow {
     let mut e = shared.lock();
     e.now_ms = crate::cmd::engine::now_ms();
     let mut pos = 0;
     let mut flow = Flow::Continue;
     while pos < inbuf.len() {
-        let limits = Limits { max_bulk_len: e.limits.max_bulk_len, unauthenticated: !client.authenticated };
+        let limits = Limits {
+            max_bulk_len: e.limits.max_bulk_len,
+            unauthenticated: !client.authenticated,
+        };
         out.resp3 = client.resp3;
         let before = out.len();
         let parsed = parse_request(&inbuf[pos..], &limits);
@@ -169,7 +184,10 @@ fn process_input(shared: &Shared, client: &mut Client, inbuf: &mut BytesMut, out
             }
             Err(err) => {
                 // Redis replies the error and closes the connection after writing it.
-                log::verbose(&format!("Protocol error ({err}) from client: id={}", client.id));
+                log::verbose(&format!(
+                    "Protocol error ({err}) from client: id={}",
+                    client.id
+                ));
                 out.err(&err.to_string());
                 pos = inbuf.len();
                 flow = Flow::Close;
@@ -192,7 +210,10 @@ fn process_input(shared: &Shared, client: &mut Client, inbuf: &mut BytesMut, out
         }
     }
     // Keep the registry's view of this client fresh (CLIENT LIST).
-    let (db, multi) = (client.db, client.multi.as_ref().map(|m| m.len() as i64).unwrap_or(-1));
+    let (db, multi) = (
+        client.db,
+        client.multi.as_ref().map(|m| m.len() as i64).unwrap_or(-1),
+    );
     let now = e.now_ms;
     if let Some(info) = e.clients.get_mut(&client.id) {
         info.db = db;

@@ -59,7 +59,11 @@ impl Server {
         let bind = config.get_str("bind").to_string();
         let mut listeners = Vec::new();
         for (addr, optional) in bind_addrs(&bind, port) {
-            let sock = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() };
+            let sock = if addr.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()
+            } else {
+                tokio::net::TcpSocket::new_v6()
+            };
             let res = sock.and_then(|s| {
                 s.set_reuseaddr(true)?;
                 s.bind(addr)?;
@@ -69,7 +73,9 @@ impl Server {
                 Ok(l) => listeners.push(l),
                 Err(e) if optional => log::verbose(&format!("Skipping optional bind {addr}: {e}")),
                 Err(e) => {
-                    log::warning(&format!("Warning: Could not create server TCP listening socket {addr}: {e}"));
+                    log::warning(&format!(
+                        "Warning: Could not create server TCP listening socket {addr}: {e}"
+                    ));
                     return Err(e);
                 }
             }
@@ -83,7 +89,13 @@ impl Server {
     /// A server on listeners the caller bound.
     pub fn with_listeners(config: Config, listeners: Vec<TcpListener>) -> Server {
         let engine = Engine::new(config);
-        Server { shared: Arc::new(Shared { engine: Mutex::new(engine), shutdown: Notify::new() }), listeners }
+        Server {
+            shared: Arc::new(Shared {
+                engine: Mutex::new(engine),
+                shutdown: Notify::new(),
+            }),
+            listeners,
+        }
     }
 
     /// The first listener's address.
@@ -116,9 +128,13 @@ impl Server {
 /// persistence exists) save.
 fn prepare_shutdown(shared: &Shared) {
     let mut e = shared.lock();
-    let save = e.requests.iter().find_map(|r| match r {
-        Request::Shutdown { save } => Some(*save),
-    });
+    let save = e
+        .requests
+        .iter()
+        .map(|r| match r {
+            Request::Shutdown { save } => *save,
+        })
+        .next();
     if save.is_none() {
         log::warning("Received SIGTERM scheduling shutdown...");
     }
@@ -158,7 +174,8 @@ async fn cron(shared: Arc<Shared>) {
         let now = crate::cmd::engine::now_ms();
         let st = &mut e.stats;
         if st.last_sample_ms > 0 && now > st.last_sample_ms {
-            let ops = (st.total_commands_processed - st.last_sample_cmds) as f64 * 1000.0 / (now - st.last_sample_ms) as f64;
+            let ops = (st.total_commands_processed - st.last_sample_cmds) as f64 * 1000.0
+                / (now - st.last_sample_ms) as f64;
             st.ops_samples.push(ops);
             if st.ops_samples.len() > 16 {
                 st.ops_samples.remove(0);

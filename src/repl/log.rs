@@ -91,12 +91,16 @@ mod tests {
 
     #[test]
     fn select_is_emitted_and_counted() {
-        let mut l = ReplLog { active: true, ..Default::default() };
+        let mut l = ReplLog {
+            active: true,
+            ..Default::default()
+        };
         l.feed(0, &[b"set", b"k", b"v"]);
-        // *2 $6 SELECT $1 0 = 23 bytes, *3 $3 set $1 k $1 v = 29 bytes
-        assert_eq!(l.offset(), 23 + 29);
+        // "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n" = 4+4+8+4+3 = 23 bytes,
+        // "*3\r\n$3\r\nset\r\n$1\r\nk\r\n$1\r\nv\r\n" = 4+4+5+4+3+4+3 = 27 bytes
+        assert_eq!(l.offset(), 23 + 27);
         l.feed(0, &[b"del", b"k"]);
-        assert_eq!(l.offset(), 23 + 29 + 20);
+        assert_eq!(l.offset(), 23 + 27 + 20);
         let b = l.take_pending();
         assert!(b.starts_with(b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nset"));
     }

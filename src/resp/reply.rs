@@ -17,7 +17,10 @@ pub struct Reply {
 
 impl Reply {
     pub fn new(resp3: bool) -> Self {
-        Reply { buf: BytesMut::with_capacity(16 * 1024), resp3 }
+        Reply {
+            buf: BytesMut::with_capacity(16 * 1024),
+            resp3,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -233,7 +236,11 @@ pub fn fmt_g(d: f64, prec: usize) -> String {
         return if d > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if d == 0.0 {
-        return if d.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let p = prec.max(1);
     // Scientific form with p significant digits tells us the decimal exponent after rounding.

@@ -33,7 +33,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_bulk_len: 512 * 1024 * 1024, unauthenticated: false }
+        Limits {
+            max_bulk_len: 512 * 1024 * 1024,
+            unauthenticated: false,
+        }
     }
 }
 
@@ -89,7 +92,13 @@ pub fn parse_request<'a>(buf: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, P
 }
 
 fn parse_inline(buf: &[u8]) -> Result<Parsed<'_>, ProtocolError> {
-    let Some(nl) = memchr::memchr(b'\n', buf) else {
+    // Redis looks for the newline with `strchr`, which stops at a NUL byte: a NUL before the
+    // newline makes the line look unfinished until the 64 KiB limit. Same here.
+    let nl = match memchr::memchr2(b'\n', 0, buf) {
+        Some(i) if buf[i] == b'\n' => Some(i),
+        _ => None,
+    };
+    let Some(nl) = nl else {
         if buf.len() > INLINE_MAX_SIZE {
             return Err(ProtocolError::TooBigInline);
         }
@@ -105,7 +114,11 @@ fn parse_inline(buf: &[u8]) -> Result<Parsed<'_>, ProtocolError> {
 
 /// Find the `\r` that ends a header line starting at `pos`, Redis style: the line must be
 /// followed by `\n` too, and a header longer than 64 KiB is an error of the given kind.
-fn header_end(buf: &[u8], pos: usize, too_big: ProtocolError) -> Result<Option<usize>, ProtocolError> {
+fn header_end(
+    buf: &[u8],
+    pos: usize,
+    too_big: ProtocolError,
+) -> Result<Option<usize>, ProtocolError> {
     match memchr::memchr(b'\r', &buf[pos..]) {
         None => {
             if buf.len() - pos > INLINE_MAX_SIZE {
@@ -179,7 +192,11 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
     if s == b"0" {
         return Some(0);
     }
-    let (neg, digits) = if s[0] == b'-' { (true, &s[1..]) } else { (false, s) };
+    let (neg, digits) = if s[0] == b'-' {
+        (true, &s[1..])
+    } else {
+        (false, s)
+    };
     if digits.is_empty() || digits[0] == b'0' {
         return None;
     }
@@ -229,14 +246,31 @@ mod tests {
     #[test]
     fn errors_have_redis_texts() {
         assert_eq!(
-            one(b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\nfooz\r\n").unwrap_err().to_string(),
+            one(b"*3\r\n$3\r\nSET\r\n$1\r\nx\r\nfooz\r\n")
+                .unwrap_err()
+                .to_string(),
             "Protocol error: expected '$', got 'f'"
         );
-        assert_eq!(one(b"*abc\r\n").unwrap_err(), ProtocolError::InvalidMultibulkLength);
-        assert_eq!(one(b"*1\r\n$-5\r\n").unwrap_err(), ProtocolError::InvalidBulkLength);
-        assert_eq!(one(b"*1\r\n$536870913\r\n").unwrap_err(), ProtocolError::InvalidBulkLength);
-        assert_eq!(one(b"SET \"a b\r\n").unwrap_err(), ProtocolError::UnbalancedQuotes);
-        assert_eq!(one(&vec![b'a'; INLINE_MAX_SIZE + 1]).unwrap_err(), ProtocolError::TooBigInline);
+        assert_eq!(
+            one(b"*abc\r\n").unwrap_err(),
+            ProtocolError::InvalidMultibulkLength
+        );
+        assert_eq!(
+            one(b"*1\r\n$-5\r\n").unwrap_err(),
+            ProtocolError::InvalidBulkLength
+        );
+        assert_eq!(
+            one(b"*1\r\n$536870913\r\n").unwrap_err(),
+            ProtocolError::InvalidBulkLength
+        );
+        assert_eq!(
+            one(b"SET \"a b\r\n").unwrap_err(),
+            ProtocolError::UnbalancedQuotes
+        );
+        assert_eq!(
+            one(&vec![b'a'; INLINE_MAX_SIZE + 1]).unwrap_err(),
+            ProtocolError::TooBigInline
+        );
     }
 
     #[test]

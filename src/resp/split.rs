@@ -11,6 +11,11 @@ pub struct UnbalancedQuotes;
 
 /// Split `line` into arguments like Redis's `sdssplitargs`.
 pub fn split_args(line: &[u8]) -> Result<Vec<Vec<u8>>, UnbalancedQuotes> {
+    // Redis works on a C string here: a NUL byte ends the line.
+    let line = match memchr::memchr(0, line) {
+        Some(nul) => &line[..nul],
+        None => line,
+    };
     let mut out = Vec::new();
     let mut i = 0;
     let n = line.len();
@@ -80,7 +85,7 @@ pub fn split_args(line: &[u8]) -> Result<Vec<Vec<u8>>, UnbalancedQuotes> {
                     break;
                 }
                 match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    b' ' | b'\n' | b'\r' | b'\t' => break,
                     b'"' => inq = true,
                     b'\'' => insq = true,
                     c => cur.push(c),
@@ -128,5 +133,6 @@ mod tests {
         assert!(split_args(br#"set "a"b"#).is_err());
         assert!(split_args(br#"set "abc"#).is_err());
         assert!(split_args(b"set 'abc").is_err());
+        assert_eq!(split_args(b"a\0b c").unwrap(), vec![b"a".to_vec()]);
     }
 }

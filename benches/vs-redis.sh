@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Side-by-side throughput of rtool and real Redis 7.0, measured in one run with the same
+# client (redis-benchmark), alternating servers so both see the same machine conditions.
+#
+#   bash benches/vs-redis.sh            # -c 50 -n 1000000, -P 1 and -P 16, SET and GET
+#   N=200000 ROUNDS=1 bash benches/vs-redis.sh
+#
+# Prints requests/second per server and the ratio rtool/redis (>= 1.0 means rtool is at
+# least as fast). Both servers listen on 127.0.0.1 on free ports and are stopped at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-1000000}
+ROUNDS=${ROUNDS:-2}
+CLIENTS=${CLIENTS:-50}
+TESTS=${TESTS:-set,get}
+
+cargo build --release -q
+RTOOL=target/release/rtool
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+work=$(mktemp -d)
+rp=$(free_port); tp=$(free_port)
+redis-server --port "$rp" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" --logfile "$work/redis.log" &
+rpid=$!
+"$RTOOL" serve --port "$tp" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" --logfile "$work/rtool.log" &
+tpid=$!
+trap 'kill $rpid $tpid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+for p in "$rp" "$tp"; do
+  for _ in $(seq 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.05; done
+done
+
+# rps SERVER_PORT PIPELINE TEST -> requests per second
+rps() {
+  redis-benchmark -p "$1" -c "$CLIENTS" -n "$N" -P "$2" -t "$3" --csv 2>/dev/null \
+    | awk -F'","' 'NR>1 {gsub(/"/,"",$2); print $2; exit}'
+}
+
+printf '%-6s %-4s %14s %14s %8s\n' test P redis rtool ratio
+for P in 1 16; do
+  for t in ${TESTS//,/ }; do
+    r_sum=0; x_sum=0
+    for _ in $(seq "$ROUNDS"); do
+      r=$(rps "$rp" "$P" "$t"); x=$(rps "$tp" "$P" "$t")
+      r_sum=$(python3 -c "print($r_sum+$r)"); x_sum=$(python3 -c "print($x_sum+$x)")
+    done
+    python3 -c "r=$r_sum/$ROUNDS; x=$x_sum/$ROUNDS; print(f'{\"$t\":<6} {$P:<4} {r:14.0f} {x:14.0f} {x/r:8.2f}')"
+  done
+done

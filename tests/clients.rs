@@ -1,0 +1,127 @@
+//! Real Redis clients against `rtool serve`: `redis-cli` (one-shot commands, `--pipe` mass
+//! insertion) and `redis-benchmark`. These are the tools people will point at rtool first.
+
+mod util;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use util::{Server, have_redis};
+
+fn cli(port: u16, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .arg("-p")
+        .arg(port.to_string())
+        .args(args)
+        .output()
+        .expect("redis-cli");
+    assert!(
+        out.status.success(),
+        "redis-cli {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn redis_cli_one_shot_commands() {
+    if !have_redis() {
+        return;
+    }
+    let s = Server::rtool(&[]);
+    assert_eq!(cli(s.port, &["ping"]), "PONG\n");
+    assert_eq!(cli(s.port, &["set", "greeting", "hello world"]), "OK\n");
+    assert_eq!(cli(s.port, &["get", "greeting"]), "hello world\n");
+    assert_eq!(cli(s.port, &["incr", "n"]), "1\n");
+    assert_eq!(cli(s.port, &["--no-raw", "get", "nosuch"]), "(nil)\n");
+    assert!(cli(s.port, &["info", "server"]).contains("redis_version:7.0.15"));
+    // RESP3 through redis-cli -3.
+    assert_eq!(cli(s.port, &["-3", "get", "greeting"]), "hello world\n");
+}
+
+#[test]
+fn redis_cli_pipe_mass_insertion() {
+    if !have_redis() {
+        return;
+    }
+    let s = Server::rtool(&[]);
+    let n = 20_000;
+    let mut payload = Vec::new();
+    for i in 0..n {
+        let (k, v) = (format!("key:{i}"), format!("value:{i}"));
+        payload.extend_from_slice(
+            format!(
+                "*3\r\n$3\r\nSET\r\n${}\r\n{k}\r\n${}\r\n{v}\r\n",
+                k.len(),
+                v.len()
+            )
+            .as_bytes(),
+        );
+    }
+    let mut child = Command::new("redis-cli")
+        .args(["-p", &s.port.to_string(), "--pipe"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&payload).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains(&format!("errors: 0, replies: {n}")), "{text}");
+    assert_eq!(cli(s.port, &["dbsize"]), format!("{n}\n"));
+    assert_eq!(cli(s.port, &["get", "key:12345"]), "value:12345\n");
+}
+
+#[test]
+fn redis_benchmark_runs_without_errors() {
+    if !have_redis() {
+        return;
+    }
+    let s = Server::rtool(&[]);
+    let tests = "set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,zpopmin,lrange,mset";
+    let out = Command::new("redis-benchmark")
+        .args([
+            "-p",
+            &s.port.to_string(),
+            "-c",
+            "10",
+            "-n",
+            "2000",
+            "-r",
+            "1000",
+            "-t",
+            tests,
+            "--csv",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // redis-benchmark reports a server error reply on stderr ("Error from server: ...").
+    assert!(!stderr.contains("Error from server"), "{stderr}");
+    for t in [
+        "SET",
+        "GET",
+        "INCR",
+        "LPUSH",
+        "RPUSH",
+        "LPOP",
+        "RPOP",
+        "SADD",
+        "HSET",
+        "SPOP",
+        "ZADD",
+        "ZPOPMIN",
+        "LRANGE_100",
+        "MSET",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(&format!("\"{t}"))),
+            "{t} missing from:\n{stdout}"
+        );
+    }
+    // The server is still healthy and holds what the benchmark wrote.
+    assert_eq!(cli(s.port, &["ping"]), "PONG\n");
+    assert_eq!(cli(s.port, &["type", "mylist"]), "list\n");
+}
