@@ -14,6 +14,7 @@
 //! | 1 formats | [`error`] | the library's error types, carrying the offset and phase where decoding stopped |
 //! | 1 formats | [`log`] | Redis's log line format (`pid:M 23 Nov 2026 10:00:00.000 * ...`) |
 //! | 1 formats | [`glob`] | Redis's `stringmatchlen` glob matcher (KEYS, SCAN MATCH, PSUBSCRIBE, CONFIG GET) |
+//! | 1 formats | [`rdb`] | RDB snapshots: a streaming sans-IO reader (versions 1-12) giving events with byte offsets |
 //! | 1 formats | [`ld80`] | x87 80-bit long double arithmetic, for INCRBYFLOAT's exact output |
 //! | 2 models | [`config`] | Redis's directives and defaults, `redis.conf` parsing, CONFIG GET/SET values |
 //! | 2 models | [`keyspace`] | the 16 databases: values, their Redis 7 encodings, expiry (lazy and the active cycle) |
