@@ -4,5 +4,6 @@
 //! and the AOF all read from this one log.
 
 pub mod log;
+pub mod stream;
 
 pub use log::ReplLog;
