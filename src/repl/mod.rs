@@ -6,5 +6,6 @@
 pub mod backlog;
 pub mod log;
 pub mod master;
+pub mod stream;
 
 pub use log::ReplLog;
