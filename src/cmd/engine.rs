@@ -64,7 +64,13 @@ pub struct CmdStat {
 /// carry out itself because they involve I/O.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
-    Shutdown { save: Option<bool> },
+    Shutdown {
+        save: Option<bool>,
+    },
+    /// REPLICAOF host port: start a link to this master (generation of `Engine::master`).
+    ConnectMaster {
+        generation: u64,
+    },
 }
 
 /// Everything commands can touch; lives behind one lock.
@@ -106,6 +112,11 @@ pub struct Engine {
     pub persist: crate::persist::PersistState,
     /// Set when replica links must look at their state again (a snapshot finished).
     pub repl_wakeup: bool,
+    /// The master, when this server is a replica (REPLICAOF).
+    pub master: Option<crate::repl::replica::MasterLink>,
+    /// Set while the master's stream is applied: the commands' own propagation is off, the
+    /// master's bytes are relayed as they came instead (DESIGN.md invariant 2).
+    pub proxying: bool,
     /// Clients blocked in WAIT: (client id, the offset its writes reached, replicas wanted).
     pub waiting_acks: Vec<(u64, u64, usize)>,
     /// A WAIT blocked: ask replicas for an ACK (`REPLCONF GETACK *`) after this batch.
@@ -172,6 +183,8 @@ impl Engine {
             },
             repl_wakeup: false,
             waiting_acks: Vec::new(),
+            master: None,
+            proxying: false,
             get_ack: false,
             rng: now_ms() as u64 | 1,
             in_exec: false,
@@ -338,6 +351,9 @@ impl Engine {
     /// Queue a write for propagation; it is written to the replication log when the
     /// outermost command returns (so a command's effects stay together).
     pub fn propagate(&mut self, db: usize, args: Vec<Bytes>) {
+        if self.proxying {
+            return;
+        }
         self.pending_prop.push((db, args));
         if self.call_depth == 0 {
             self.flush_propagation();

@@ -465,7 +465,64 @@ fn stats(ctx: &Ctx, w: &mut Writer) {
 fn replication(ctx: &Ctx, w: &mut Writer) {
     let e = &*ctx.engine;
     w.section("Replication");
-    w.field("role", "master");
+    if let Some(m) = &e.master {
+        use crate::repl::replica::ReplState;
+        w.field("role", "slave");
+        w.field("master_host", &m.host);
+        w.field("master_port", m.port);
+        w.field("master_link_status", m.state.link_status());
+        w.field(
+            "master_last_io_seconds_ago",
+            if m.state == ReplState::Connected {
+                (e.now_ms - m.last_io_ms) / 1000
+            } else {
+                -1
+            },
+        );
+        w.field(
+            "master_sync_in_progress",
+            (m.state == ReplState::Transfer) as u8,
+        );
+        w.field("slave_read_repl_offset", e.repl.offset());
+        w.field("slave_repl_offset", e.repl.offset());
+        if m.state == ReplState::Transfer {
+            let left = if m.sync_size >= 0 {
+                m.sync_size - m.sync_read as i64
+            } else {
+                -1
+            };
+            w.field("master_sync_total_bytes", m.sync_size);
+            w.field("master_sync_read_bytes", m.sync_read);
+            w.field("master_sync_left_bytes", left);
+            let perc = if m.sync_size > 0 {
+                m.sync_read as f64 * 100.0 / m.sync_size as f64
+            } else {
+                0.0
+            };
+            w.field("master_sync_perc", format!("{perc:.2}"));
+            w.field(
+                "master_sync_last_io_seconds_ago",
+                (e.now_ms - m.last_io_ms) / 1000,
+            );
+        }
+        if m.state != ReplState::Connected {
+            w.field(
+                "master_link_down_since_seconds",
+                (e.now_ms - m.down_since_ms) / 1000,
+            );
+        }
+        w.field("slave_priority", e.config.get_i64("replica-priority"));
+        w.field(
+            "slave_read_only",
+            e.config.get_bool("replica-read-only") as u8,
+        );
+        w.field(
+            "replica_announced",
+            e.config.get_bool("replica-announced") as u8,
+        );
+    } else {
+        w.field("role", "master");
+    }
     w.field("connected_slaves", e.replicas.len());
     for (i, r) in e.replicas.values().enumerate() {
         let lag = (e.now_ms - r.ack_time_ms) / 1000;

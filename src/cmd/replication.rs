@@ -17,7 +17,93 @@ pub const HANDLERS: &[(&str, Handler)] = &[
     ("sync", sync),
     ("role", role),
     ("wait", wait),
+    ("replicaof", replicaof),
+    ("slaveof", replicaof),
 ];
+
+/// REPLICAOF host port / REPLICAOF NO ONE (and its old name SLAVEOF).
+fn replicaof(ctx: &mut Ctx, argv: &[&[u8]]) {
+    let who = ctx
+        .engine
+        .clients
+        .get(&ctx.client.id)
+        .map(|c| format!("id={} addr={}", c.id, c.addr))
+        .unwrap_or_default();
+    if eq_ic(argv[1], "no") && eq_ic(argv[2], "one") {
+        if ctx.engine.master.take().is_some() {
+            promote(ctx.engine);
+            log::notice(&format!("MASTER MODE enabled (user request from '{who}')"));
+        }
+        return ctx.out.ok();
+    }
+    let Some(port) = crate::resp::request::parse_i64(argv[2]).filter(|p| (0..=65535).contains(p))
+    else {
+        return ctx.out.err("Invalid master port");
+    };
+    let host = String::from_utf8_lossy(argv[1]).into_owned();
+    if let Some(m) = &ctx.engine.master
+        && m.host.eq_ignore_ascii_case(&host)
+        && m.port as i64 == port
+    {
+        log::notice(
+            "REPLICAOF would result into synchronization with the master we are already connected with. No operation performed.",
+        );
+        return ctx.out.simple("OK Already connected to specified master");
+    }
+    become_replica(ctx.engine, host.clone(), port as u16, false);
+    log::notice(&format!(
+        "REPLICAOF {host}:{port} enabled (user request from '{who}')"
+    ));
+    ctx.out.ok();
+}
+
+/// Start replicating `host:port` (Redis's `replicationSetMaster`): replicas of ours are
+/// disconnected (they must learn of the change), and the link task is asked for.
+pub fn become_replica(engine: &mut super::Engine, host: String, port: u16, from_scratch: bool) {
+    let generation = engine
+        .master
+        .as_ref()
+        .map(|m| m.generation + 1)
+        .unwrap_or(1);
+    engine.master = Some(crate::repl::replica::MasterLink {
+        host: host.clone(),
+        port,
+        generation,
+        state: crate::repl::replica::ReplState::Connect,
+        last_io_ms: engine.now_ms,
+        down_since_ms: engine.now_ms,
+        sync_read: 0,
+        sync_size: -1,
+        from_scratch,
+    });
+    engine.is_replica = true;
+    log::set_role('S');
+    let ids: Vec<u64> = engine.replicas.keys().copied().collect();
+    for id in ids {
+        crate::persist::close_replica(engine, id);
+    }
+    log::notice(&format!("Connecting to MASTER {host}:{port}"));
+    engine
+        .requests
+        .push(super::engine::Request::ConnectMaster { generation });
+}
+
+/// REPLICAOF NO ONE: a new history starts here; the master's ID becomes our secondary ID so
+/// our former siblings can still PSYNC (Redis's `replicationUnsetMaster`).
+fn promote(engine: &mut super::Engine) {
+    engine.is_replica = false;
+    log::set_role('M');
+    let new_id = super::engine::random_hex40();
+    engine.repl.shift_replid(&new_id);
+    log::notice(&format!(
+        "Setting secondary replication ID to {}, valid up to offset: {}. New replication ID is {}",
+        engine.repl.replid2, engine.repl.second_repl_offset, engine.repl.replid
+    ));
+    let ids: Vec<u64> = engine.replicas.keys().copied().collect();
+    for id in ids {
+        crate::persist::close_replica(engine, id);
+    }
+}
 
 /// WAIT numreplicas timeout: block until that many replicas acknowledged this client's last
 /// write (or the timeout in ms passes; 0 waits forever), then reply how many did. Blocking
@@ -126,7 +212,14 @@ fn start_sync(ctx: &mut Ctx, psync: Option<(String, &[u8])>) {
     if ctx.client.is_replica {
         return;
     }
-    if ctx.engine.is_replica {
+    // A replica can feed replicas of its own (a chain), but only while its own master link
+    // is up: it has nothing consistent to offer otherwise.
+    let link_up = ctx
+        .engine
+        .master
+        .as_ref()
+        .is_none_or(|m| m.state == crate::repl::replica::ReplState::Connected);
+    if !link_up {
         return ctx
             .out
             .err("-NOMASTERLINK Can't SYNC while not connected with my master");
@@ -209,6 +302,20 @@ fn attach(ctx: &mut Ctx, info: ReplicaInfo) {
 
 fn role(ctx: &mut Ctx, _argv: &[&[u8]]) {
     let e = &*ctx.engine;
+    if let Some(m) = &e.master {
+        ctx.out.array(5);
+        ctx.out.bulk(b"slave");
+        ctx.out.bulk(m.host.as_bytes());
+        ctx.out.int(m.port as i64);
+        ctx.out.bulk(m.state.role_name().as_bytes());
+        ctx.out
+            .int(if m.state == crate::repl::replica::ReplState::Connected {
+                e.repl.offset() as i64
+            } else {
+                -1
+            });
+        return;
+    }
     let replicas: Vec<(String, u16, u64)> = e
         .replicas
         .values()

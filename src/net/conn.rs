@@ -75,11 +75,14 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
     loop {
         // 1. Run whatever complete commands are buffered.
         if client.blocked.is_none() && !inbuf.is_empty() && !closing {
-            let (flow, (timeout_now, qbuf_now)) =
+            let (flow, (timeout_now, qbuf_now), spawn_links) =
                 process_input(&shared, &mut client, &mut inbuf, &mut out);
             qbuf_limit = qbuf_now;
             // CONFIG SET timeout applies to connected clients too.
             timeout_s = timeout_now;
+            if spawn_links {
+                super::server::spawn_requested_links(&shared);
+            }
             // PSYNC/SYNC made this connection a replica link: it is served by its own loop.
             if client.is_replica {
                 let rest = inbuf.split();
@@ -174,7 +177,7 @@ fn process_input(
     client: &mut Client,
     inbuf: &mut BytesMut,
     out: &mut Reply,
-) -> (Flow, (i64, i64)) {
+) -> (Flow, (i64, i64), bool) {
     let mut e = shared.lock();
     e.now_ms = crate::cmd::engine::now_ms();
     let mut pos = 0;
@@ -238,6 +241,11 @@ fn process_input(
         info.qbuf = inbuf.len() - pos;
     }
     let limits = (e.timeout_s, e.query_buffer_limit);
+    // REPLICAOF asked for a master link, which only the runtime can start.
+    let spawn_links = !e.requests.is_empty()
+        && e.requests
+            .iter()
+            .any(|r| matches!(r, crate::cmd::engine::Request::ConnectMaster { .. }));
     // Writes this batch propagated become one block of the replication stream; the replica
     // links waiting for it are woken once per batch.
     // A WAIT blocked in this batch: ask the replicas where they are, through the stream.
@@ -250,5 +258,5 @@ fn process_input(
         shared.repl_notify.notify_waiters();
     }
     inbuf.advance(pos);
-    (flow, limits)
+    (flow, limits, spawn_links)
 }

@@ -121,6 +121,19 @@ impl Server {
             tasks.push(tokio::spawn(accept_loop(l, shared)));
         }
         tasks.push(tokio::spawn(cron(shared.clone())));
+        // `replicaof` in the configuration: a replica from the start, with no history to offer.
+        {
+            let mut e = shared.lock();
+            let target = e.config.get_str("replicaof").to_string();
+            let mut parts = target.split_whitespace();
+            if let (Some(host), Some(port)) = (
+                parts.next(),
+                parts.next().and_then(|p| p.parse::<u16>().ok()),
+            ) {
+                crate::cmd::replication::become_replica(&mut e, host.to_string(), port, true);
+            }
+        }
+        spawn_requested_links(&shared);
         log::notice("Ready to accept connections");
         tokio::select! {
             _ = stop => {}
@@ -133,17 +146,33 @@ impl Server {
     }
 }
 
+/// Start the master links REPLICAOF asked for (the engine cannot spawn tasks itself).
+pub fn spawn_requested_links(shared: &Arc<Shared>) {
+    let gens: Vec<u64> = {
+        let mut e = shared.lock();
+        let mut gens = Vec::new();
+        e.requests.retain(|r| match r {
+            Request::ConnectMaster { generation } => {
+                gens.push(*generation);
+                false
+            }
+            _ => true,
+        });
+        gens
+    };
+    for g in gens {
+        tokio::spawn(super::master_link::run(shared.clone(), g));
+    }
+}
+
 /// What Redis does on the way out (`prepareForShutdown`): say so, tell clients, and (once
 /// persistence exists) save.
 fn prepare_shutdown(shared: &Shared) {
     let mut e = shared.lock();
-    let save = e
-        .requests
-        .iter()
-        .map(|r| match r {
-            Request::Shutdown { save } => *save,
-        })
-        .next();
+    let save = e.requests.iter().find_map(|r| match r {
+        Request::Shutdown { save } => Some(*save),
+        _ => None,
+    });
     if save.is_none() {
         log::warning("Received SIGTERM scheduling shutdown...");
     }

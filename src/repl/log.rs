@@ -91,6 +91,40 @@ impl ReplLog {
         self.offset += (self.pending.len() - before) as u64;
     }
 
+    /// Append bytes exactly as a master sent them (a replica relays its master's stream to its
+    /// own replicas byte for byte, so both links have the same offsets), and remember the
+    /// database they left the stream in.
+    pub fn append_raw(&mut self, raw: &[u8], db: Option<usize>) {
+        if self.active {
+            self.pending.extend_from_slice(raw);
+        }
+        self.offset += raw.len() as u64;
+        if db.is_some() {
+            self.last_db = db;
+        }
+    }
+
+    /// Adopt the master's history after a full resync: its replication ID, its offset, an
+    /// empty backlog from there (Redis's `replicationCreateMasterClient` after loading).
+    pub fn adopt_master(&mut self, replid: &str, offset: u64) {
+        self.pending.clear();
+        self.replid = replid.to_string();
+        self.replid2 = "0".repeat(40);
+        self.second_repl_offset = -1;
+        self.offset = offset;
+        self.taken = offset;
+        self.last_db = None;
+        let size = self.backlog.size;
+        self.backlog = Backlog::new(offset, size);
+    }
+
+    /// The master continued with a new replication ID (+CONTINUE <newid>, after a failover):
+    /// the old one becomes the secondary ID, valid up to here (Redis's `shiftReplicationId`).
+    pub fn shift_replid(&mut self, new_id: &str) {
+        self.replid2 = std::mem::replace(&mut self.replid, new_id.to_string());
+        self.second_repl_offset = self.offset as i64 + 1;
+    }
+
     /// The database the stream last selected (`repl-stream-db` in a snapshot).
     pub fn stream_db(&self) -> Option<usize> {
         self.last_db

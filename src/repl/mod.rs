@@ -6,6 +6,7 @@
 pub mod backlog;
 pub mod log;
 pub mod master;
+pub mod replica;
 pub mod stream;
 
 pub use log::ReplLog;

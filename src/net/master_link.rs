@@ -1,0 +1,372 @@
+//! A replica's link to its master: Redis's `connectWithMaster` / `syncWithMaster` /
+//! `readSyncBulkPayload` and the master client, on one tokio task.
+//!
+//! The conversation, in the order Redis has it (see the handshake chapter of the book): PING;
+//! then AUTH (with `masterauth`), `REPLCONF listening-port`, `REPLCONF capa eof capa psync2`
+//! written back to back, their replies read in order; then `PSYNC <replid> <offset>` with this
+//! server's own history (a replica's replication ID and offset *are* its master's, PSYNC2's
+//! central idea), or `PSYNC ? -1` when it has none. `+FULLRESYNC` is followed by the RDB,
+//! loaded into a fresh keyspace while it streams in and swapped in when complete;
+//! `+CONTINUE` by the rest of the stream. Every byte from the master goes through
+//! `repl::stream`, the decoder the tap uses; every command is applied through the same path
+//! as a client's (`cmd::execute`), and relayed byte for byte to this server's own replicas.
+
+use super::Shared;
+use crate::cmd::client::Client;
+use crate::cmd::execute;
+use crate::keyspace::Keyspace;
+use crate::log;
+use crate::repl::replica::ReplState;
+use crate::repl::stream::{CommandKind, Dir, EventKind, Framing, LinkDecoder};
+use crate::resp::Reply;
+use crate::resp::frame::Frame;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Keep (re)connecting to the master of `generation` until REPLICAOF changes it.
+pub async fn run(shared: Arc<Shared>, generation: u64) {
+    loop {
+        let Some((host, port)) = current(&shared, generation) else {
+            return;
+        };
+        log::notice("MASTER <-> REPLICA sync started");
+        match TcpStream::connect((host.as_str(), port)).await {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                let why = session(&shared, generation, stream).await;
+                if current(&shared, generation).is_none() {
+                    return;
+                }
+                log::notice(&why);
+            }
+            Err(e) => log::warning(&format!(
+                "Error condition on socket for SYNC: {}",
+                os_error_text(&e)
+            )),
+        }
+        set_state(&shared, generation, ReplState::Connect);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if let Some((host, port)) = current(&shared, generation) {
+            log::notice(&format!("Connecting to MASTER {host}:{port}"));
+        }
+    }
+}
+
+/// "Connection refused", as strerror says it (Redis logs the C text).
+fn os_error_text(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::ConnectionRefused => "Connection refused".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// The master's address if this link is still the one wanted.
+fn current(shared: &Shared, generation: u64) -> Option<(String, u16)> {
+    let e = shared.lock();
+    e.master
+        .as_ref()
+        .filter(|m| m.generation == generation)
+        .map(|m| (m.host.clone(), m.port))
+}
+
+fn set_state(shared: &Shared, generation: u64, state: ReplState) {
+    let mut e = shared.lock();
+    let now = e.now_ms;
+    if let Some(m) = e.master.as_mut().filter(|m| m.generation == generation) {
+        if m.state == ReplState::Connected && state != ReplState::Connected {
+            m.down_since_ms = now;
+        }
+        m.state = state;
+    }
+}
+
+fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let mut b = bytes::BytesMut::new();
+    crate::repl::log::encode_command(&mut b, args);
+    b.to_vec()
+}
+
+/// The text of an error reply, if the frame is one.
+fn error_text(f: &Frame) -> Option<String> {
+    use redis_protocol::resp2::types::OwnedFrame as F2;
+    use redis_protocol::resp3::types::OwnedFrame as F3;
+    match f {
+        Frame::Resp2(F2::Error(s)) => Some(s.to_string()),
+        Frame::Resp3(F3::SimpleError { data, .. }) => Some(data.to_string()),
+        _ => None,
+    }
+}
+
+/// One connection to the master, from PING to the link's end. Returns why it ended.
+async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -> String {
+    let mut dec = LinkDecoder::new();
+    let mut events = Vec::new();
+    // What we send is fed to the decoder too: it needs our PSYNC to place +CONTINUE.
+    let mut send_buf: Vec<u8> = Vec::new();
+
+    // Handshake: PING, then AUTH / REPLCONF back to back.
+    let (auth, my_port, psync) = {
+        let mut e = shared.lock();
+        let pass = e.config.get_str("masterauth").to_string();
+        let user = e.config.get_str("masteruser").to_string();
+        let port = e.config.get_i64("port");
+        let from_scratch = e.master.as_ref().is_some_and(|m| m.from_scratch);
+        let psync = if from_scratch {
+            ("?".to_string(), -1)
+        } else {
+            (e.repl.replid.clone(), e.repl.offset() as i64 + 1)
+        };
+        if let Some(m) = e.master.as_mut() {
+            m.state = ReplState::ReceivePingReply;
+        }
+        (
+            if pass.is_empty() {
+                None
+            } else {
+                Some((user, pass))
+            },
+            port,
+            psync,
+        )
+    };
+    send_buf.extend(encode(&[b"PING"]));
+    let mut expect: Vec<&'static str> = vec!["ping"];
+    let mut handshake = Vec::new();
+    if let Some((user, pass)) = &auth {
+        if user.is_empty() {
+            handshake.extend(encode(&[b"AUTH", pass.as_bytes()]));
+        } else {
+            handshake.extend(encode(&[b"AUTH", user.as_bytes(), pass.as_bytes()]));
+        }
+        expect.push("auth");
+    }
+    handshake.extend(encode(&[
+        b"REPLCONF",
+        b"listening-port",
+        my_port.to_string().as_bytes(),
+    ]));
+    expect.push("port");
+    handshake.extend(encode(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"]));
+    expect.push("capa");
+    let psync_cmd = encode(&[b"PSYNC", psync.0.as_bytes(), psync.1.to_string().as_bytes()]);
+
+    if let Err(e) = write(&mut stream, &mut dec, &send_buf).await {
+        return format!("Error condition on socket for SYNC: {e}");
+    }
+    let mut master_client = Client::new(0, true);
+    master_client.is_master = true;
+    let mut loading: Option<(Keyspace, crate::rdb::load::Loader)> = None;
+    let mut full: Option<(String, u64)> = None;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut ack_tick = tokio::time::interval(Duration::from_secs(1));
+    let mut sink = Reply::new(false);
+    loop {
+        tokio::select! {
+            r = stream.read(&mut buf) => {
+                let n = match r {
+                    Ok(0) => return "Connection with master lost.".into(),
+                    Ok(n) => n,
+                    Err(e) => return format!("Connection with master lost: {e}"),
+                };
+                events.clear();
+                if let Err(e) = dec.feed(Dir::MasterToReplica, &buf[..n], &mut events) {
+                    return format!("Protocol error from master: {e}");
+                }
+                {
+                    let mut e = shared.lock();
+                    let now = crate::cmd::engine::now_ms();
+                    e.now_ms = now;
+                    match e.master.as_mut() {
+                        Some(m) if m.generation == generation => m.last_io_ms = now,
+                        _ => return "REPLICAOF changed".into(),
+                    }
+                }
+                for ev in events.drain(..) {
+                    match ev.kind {
+                        EventKind::Keepalive => {}
+                        EventKind::Reply(r) => {
+                            let what = if expect.is_empty() { "?" } else { expect.remove(0) };
+                            let err = error_text(&r.frame);
+                            match (what, err) {
+                                ("ping", Some(t)) if !t.starts_with("NOAUTH") && !t.starts_with("NOPERM") && !t.starts_with("ERR operation not permitted") => {
+                                    return format!("Error reply to PING from master: '-{t}'");
+                                }
+                                ("ping", _) => {
+                                    log::notice("Master replied to PING, replication can continue...");
+                                    set_state(shared, generation, ReplState::ReceiveHandshakeReplies);
+                                    if let Err(e) = write(&mut stream, &mut dec, &handshake).await {
+                                        return format!("Error condition on socket for SYNC: {e}");
+                                    }
+                                }
+                                ("auth", Some(t)) => return format!("Unable to AUTH to MASTER: -{t}"),
+                                ("port", Some(t)) => log::notice(&format!("(Non critical) Master does not understand REPLCONF listening-port: -{t}")),
+                                ("capa", Some(t)) => log::notice(&format!("(Non critical) Master does not understand REPLCONF capa: -{t}")),
+                                _ => {}
+                            }
+                            if what == "capa" {
+                                if psync.0 == "?" {
+                                    log::notice("Partial resynchronization not possible (no cached master)");
+                                } else {
+                                    log::notice(&format!("Trying a partial resynchronization (request {}:{}).", psync.0, psync.1));
+                                }
+                                set_state(shared, generation, ReplState::ReceivePsyncReply);
+                                if let Err(e) = write(&mut stream, &mut dec, &psync_cmd).await {
+                                    return format!("Error condition on socket for SYNC: {e}");
+                                }
+                            }
+                        }
+                        EventKind::FullResync { replid, offset } => {
+                            let id = String::from_utf8_lossy(&replid).into_owned();
+                            let off = offset.unwrap_or(0).max(0) as u64;
+                            log::notice(&format!("Full resync from master: {id}:{off}"));
+                            full = Some((id, off));
+                            set_state(shared, generation, ReplState::Transfer);
+                        }
+                        EventKind::Continue { replid, .. } => {
+                            log::notice("Successful partial resynchronization with master.");
+                            {
+                                let mut e = shared.lock();
+                                if let Some(id) = replid {
+                                    let id = String::from_utf8_lossy(&id).into_owned();
+                                    if id != e.repl.replid {
+                                        e.repl.shift_replid(&id);
+                                        log::notice(&format!("Master replication ID changed to {id}"));
+                                    }
+                                }
+                                if let Some(m) = e.master.as_mut() {
+                                    m.state = ReplState::Connected;
+                                    m.from_scratch = false;
+                                }
+                            }
+                            log::notice("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
+                        }
+                        EventKind::PsyncRefused { text, .. } => {
+                            return format!("Unexpected reply to PSYNC from master: {}", String::from_utf8_lossy(&text));
+                        }
+                        EventKind::TransferAborted { text } => {
+                            return format!("MASTER aborted replication with an error: {}", String::from_utf8_lossy(&text));
+                        }
+                        EventKind::TransferStart(framing) => {
+                            match framing {
+                                Framing::Length(n) => log::notice(&format!("MASTER <-> REPLICA sync: receiving {n} bytes from master to disk")),
+                                Framing::EofMark(_) => log::notice("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk"),
+                            }
+                            loading = Some({
+                                let mut e = shared.lock();
+                                if let Some(m) = e.master.as_mut() {
+                                    m.sync_read = 0;
+                                    m.sync_size = match framing { Framing::Length(n) => n as i64, Framing::EofMark(_) => -1 };
+                                }
+                                (Keyspace::new(e.keyspace.dbs.len()), crate::rdb::load::Loader::new(e.thresholds))
+                            });
+                        }
+                        EventKind::Rdb(rev) => {
+                            let Some((ks, loader)) = loading.as_mut() else { continue };
+                            match loader.push(rev) {
+                                Ok(Some(crate::rdb::load::Loaded::Key(k))) => {
+                                    let Some(db) = ks.dbs.get_mut(k.db as usize) else {
+                                        return "MASTER <-> REPLICA sync: the RDB names a database this server does not have".into();
+                                    };
+                                    let key = k.key.clone();
+                                    db.set(k.key, k.value);
+                                    if let Some(t) = k.expire_ms {
+                                        db.set_expire(&key, t);
+                                    }
+                                }
+                                Ok(_) => {}
+                                Err(e) => return format!("Failed trying to load the MASTER synchronization DB from socket: {e}"),
+                            }
+                        }
+                        EventKind::RdbError(err) => {
+                            return format!("Failed trying to load the MASTER synchronization DB from socket: {err}");
+                        }
+                        EventKind::RdbTrailing { .. } => {}
+                        EventKind::TransferEnd { .. } => {
+                            let Some((ks, _)) = loading.take() else { continue };
+                            let (id, off) = full.take().unwrap_or_default();
+                            let keys: usize = ks.dbs.iter().map(|d| d.len()).sum();
+                            {
+                                let mut e = shared.lock();
+                                log::notice("MASTER <-> REPLICA sync: Flushing old data");
+                                log::notice("MASTER <-> REPLICA sync: Loading DB in memory");
+                                e.keyspace = ks;
+                                e.touch_db(None);
+                                e.repl.adopt_master(&id, off);
+                                // Our own replicas (chained) must resync from the new history.
+                                let subs: Vec<u64> = e.replicas.keys().copied().collect();
+                                for s in subs {
+                                    crate::persist::close_replica(&mut e, s);
+                                }
+                                if let Some(m) = e.master.as_mut() {
+                                    m.state = ReplState::Connected;
+                                    m.from_scratch = false;
+                                }
+                            }
+                            log::notice(&format!("Done loading RDB, keys loaded: {keys}, keys expired: 0."));
+                            log::notice("MASTER <-> REPLICA sync: Finished with success");
+                            master_client.db = 0;
+                            if let Err(e) = send_ack(shared, &mut stream, &mut dec).await {
+                                return format!("Connection with master lost: {e}");
+                            }
+                        }
+                        EventKind::Command(cmd) => {
+                            let raw = encode(&cmd.args.iter().map(|a| a.as_ref()).collect::<Vec<&[u8]>>());
+                            if cmd.kind == CommandKind::Getack {
+                                // Answer with the offset *before* the GETACK, then count it.
+                                if let Err(e) = send_ack(shared, &mut stream, &mut dec).await {
+                                    return format!("Connection with master lost: {e}");
+                                }
+                            }
+                            let wake = {
+                                let mut e = shared.lock();
+                                let argv: Vec<&[u8]> = cmd.args.iter().map(|a| a.as_ref()).collect();
+                                if cmd.kind == CommandKind::Write || matches!(cmd.kind, CommandKind::Select { .. } | CommandKind::Multi | CommandKind::Exec) {
+                                    e.proxying = true;
+                                    execute(&mut e, &mut master_client, &argv, &mut sink);
+                                    e.proxying = false;
+                                    sink.buf.clear();
+                                }
+                                let db = cmd.db.map(|d| d as usize);
+                                e.repl.append_raw(&raw, db);
+                                e.repl.backlog_active && e.repl.seal()
+                            };
+                            if wake {
+                                shared.repl_notify.notify_waiters();
+                            }
+                        }
+                        EventKind::Request(_) => {}
+                    }
+                }
+            }
+            _ = ack_tick.tick() => {
+                let connected = shared.lock().master.as_ref().is_some_and(|m| m.generation == generation && m.state == ReplState::Connected);
+                if current(shared, generation).is_none() {
+                    return "REPLICAOF changed".into();
+                }
+                if connected
+                    && let Err(e) = send_ack(shared, &mut stream, &mut dec).await {
+                        return format!("Connection with master lost: {e}");
+                    }
+            }
+        }
+    }
+}
+
+async fn write(stream: &mut TcpStream, dec: &mut LinkDecoder, bytes: &[u8]) -> std::io::Result<()> {
+    let mut ignored = Vec::new();
+    let _ = dec.feed(Dir::ReplicaToMaster, bytes, &mut ignored);
+    stream.write_all(bytes).await
+}
+
+/// `REPLCONF ACK <offset>`: how much of the stream this replica has processed.
+async fn send_ack(
+    shared: &Shared,
+    stream: &mut TcpStream,
+    dec: &mut LinkDecoder,
+) -> std::io::Result<()> {
+    let off = shared.lock().repl.offset();
+    let cmd = encode(&[b"REPLCONF", b"ACK", off.to_string().as_bytes()]);
+    write(stream, dec, &cmd).await
+}

@@ -1,0 +1,221 @@
+//! rtool as the replica of a real Redis 7.0 master: handshake, full resync (the RDB is
+//! decoded as it streams in), the command stream applied through the same path as clients'
+//! writes, READONLY for clients, ACKs, a partial resync after the link drops, and promotion
+//! with REPLICAOF NO ONE.
+
+mod util;
+
+use std::time::Duration;
+use util::{Conn, Server, have_redis, wait_for};
+
+fn info_field(c: &mut Conn, section: &str, field: &str) -> Option<String> {
+    let text = c.call_str(&["INFO", section]);
+    text.lines().find_map(|l| {
+        l.strip_prefix(&format!("{field}:"))
+            .map(|v| v.trim().to_string())
+    })
+}
+
+#[test]
+fn rtool_replicates_a_real_redis_master() {
+    if !have_redis() {
+        return;
+    }
+    let master = Server::redis(&[
+        "--enable-debug-command",
+        "yes",
+        "--repl-diskless-sync",
+        "no",
+    ]);
+    let mut m = master.conn();
+    m.call(&["SET", "s", "hello"]);
+    m.call(&["RPUSH", "l", "a", "b"]);
+    m.call(&["HSET", "h", "f", "v"]);
+    m.call(&["ZADD", "z", "1", "a"]);
+    m.call(&["SADD", "st", "x", "1"]);
+    m.call(&["XADD", "x", "1-1", "f", "v"]);
+    m.call(&["SET", "ttl", "v", "EX", "1000"]);
+    let replica = Server::rtool(&[
+        "--enable-debug-command",
+        "yes",
+        "--replicaof",
+        "127.0.0.1",
+        &master.port.to_string(),
+    ]);
+    let mut r = replica.conn();
+    assert!(
+        wait_for(Duration::from_secs(20), || info_field(
+            &mut r,
+            "replication",
+            "master_link_status"
+        )
+        .as_deref()
+            == Some("up")),
+        "rtool never synced; its log:\n{}",
+        replica.log_text()
+    );
+    m.call(&["SET", "after", "1"]);
+    m.call(&["INCRBYFLOAT", "f", "2.5"]);
+    m.call(&["SELECT", "2"]);
+    m.call(&["LPUSH", "in2", "v"]);
+    m.call(&["SELECT", "0"]);
+    let synced = |master: &Server, replica: &Server| {
+        info_field(&mut master.conn(), "replication", "master_repl_offset")
+            == info_field(&mut replica.conn(), "replication", "slave_repl_offset")
+    };
+    assert!(
+        wait_for(Duration::from_secs(10), || synced(&master, &replica)),
+        "offsets never met:\n{}",
+        replica.log_text()
+    );
+    assert_eq!(
+        r.call_str(&["DEBUG", "DIGEST"]),
+        m.call_str(&["DEBUG", "DIGEST"])
+    );
+    assert_eq!(
+        r.call(&["SET", "k", "v"]),
+        b"-READONLY You can't write against a read only replica.\r\n"
+    );
+    assert_eq!(
+        info_field(&mut r, "replication", "role").as_deref(),
+        Some("slave")
+    );
+    let log = replica.log_text();
+    for line in [
+        "Master replied to PING, replication can continue...",
+        "Full resync from master: ",
+        "MASTER <-> REPLICA sync: Finished with success",
+    ] {
+        assert!(log.contains(line), "missing {line:?} in:\n{log}");
+    }
+    // The master sees rtool's ACKs.
+    assert!(wait_for(Duration::from_secs(5), || {
+        let s = info_field(&mut master.conn(), "replication", "slave0").unwrap_or_default();
+        s.contains("state=online")
+            && s.contains(&format!(
+                "offset={},",
+                info_field(&mut master.conn(), "replication", "master_repl_offset").unwrap()
+            ))
+    }));
+    // WAIT on the real master counts rtool (it answers GETACK).
+    m.call(&["SET", "w", "1"]);
+    assert_eq!(m.call(&["WAIT", "1", "5000"]), b":1\r\n");
+
+    // Drop the link from the master's side: rtool comes back with PSYNC and continues.
+    assert_eq!(m.call(&["CLIENT", "KILL", "TYPE", "replica"]), b":1\r\n");
+    m.call(&["SET", "while-away", "1"]);
+    assert!(
+        wait_for(Duration::from_secs(20), || info_field(
+            &mut master.conn(),
+            "stats",
+            "sync_partial_ok"
+        )
+        .as_deref()
+            == Some("1")),
+        "{}",
+        replica.log_text()
+    );
+    assert!(wait_for(Duration::from_secs(10), || synced(
+        &master, &replica
+    )));
+    assert_eq!(
+        r.call_str(&["DEBUG", "DIGEST"]),
+        m.call_str(&["DEBUG", "DIGEST"])
+    );
+    assert!(
+        replica
+            .log_text()
+            .contains("Successful partial resynchronization with master.")
+    );
+
+    // Promotion: writable, and a new replication ID with the old one as secondary.
+    let old_id = info_field(&mut r, "replication", "master_replid").unwrap();
+    assert_eq!(r.call(&["REPLICAOF", "NO", "ONE"]), b"+OK\r\n");
+    assert_eq!(
+        info_field(&mut r, "replication", "role").as_deref(),
+        Some("master")
+    );
+    assert_eq!(
+        info_field(&mut r, "replication", "master_replid2").as_deref(),
+        Some(old_id.as_str())
+    );
+    assert_eq!(r.call(&["SET", "k", "v"]), b"+OK\r\n");
+}
+
+/// Seed 000's chain, 6379 <- 6378 <- 6377, with rtool in the middle: real Redis master, rtool
+/// replica, real Redis sub-replica. The sub-replica gets the top master's replication ID and
+/// the same offsets, and every write reaches both.
+#[test]
+fn chain_with_rtool_in_the_middle() {
+    if !have_redis() {
+        return;
+    }
+    let top = Server::redis(&[
+        "--enable-debug-command",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+    ]);
+    let mut t = top.conn();
+    t.call(&["SET", "k1", "v1"]);
+    let mid = Server::rtool(&[
+        "--enable-debug-command",
+        "yes",
+        "--replicaof",
+        "127.0.0.1",
+        &top.port.to_string(),
+    ]);
+    assert!(wait_for(Duration::from_secs(20), || info_field(
+        &mut mid.conn(),
+        "replication",
+        "master_link_status"
+    )
+    .as_deref()
+        == Some("up")));
+    let leaf = Server::redis(&[
+        "--enable-debug-command",
+        "yes",
+        "--replicaof",
+        "127.0.0.1",
+        &mid.port.to_string(),
+        "--repl-diskless-load",
+        "disabled",
+    ]);
+    assert!(
+        wait_for(Duration::from_secs(20), || info_field(
+            &mut leaf.conn(),
+            "replication",
+            "master_link_status"
+        )
+        .as_deref()
+            == Some("up")),
+        "leaf never synced from rtool:\n{}\n{}",
+        mid.log_text(),
+        leaf.log_text()
+    );
+    t.call(&["SET", "k2", "v2"]);
+    t.call(&["HSET", "h", "f", "v"]);
+    let off = || info_field(&mut top.conn(), "replication", "master_repl_offset");
+    assert!(
+        wait_for(Duration::from_secs(10), || info_field(
+            &mut leaf.conn(),
+            "replication",
+            "master_repl_offset"
+        ) == off()),
+        "{}",
+        mid.log_text()
+    );
+    let d = t.call_str(&["DEBUG", "DIGEST"]);
+    assert_eq!(mid.conn().call_str(&["DEBUG", "DIGEST"]), d);
+    assert_eq!(leaf.conn().call_str(&["DEBUG", "DIGEST"]), d);
+    // Same history all the way down.
+    let id = info_field(&mut top.conn(), "replication", "master_replid");
+    assert_eq!(
+        info_field(&mut mid.conn(), "replication", "master_replid"),
+        id
+    );
+    assert_eq!(
+        info_field(&mut leaf.conn(), "replication", "master_replid"),
+        id
+    );
+}
