@@ -21,6 +21,7 @@
 //! | 2 models | [`repl`] | the replication byte log: every propagated write, its offsets (`master_repl_offset`) |
 //! | 3 behaviour | [`cmd`] | one file per command family: parse arguments, apply to the keyspace, reply, say what to propagate |
 //! | 4 runtime | [`net`] | tokio: the listener, one task per connection, configuration, logging, timers |
+//! | 5 shell | [`present`] | printers of decoded events: tables, JSON Lines, RESP commands, byte layout, hex, check reports |
 //! | 5 shell | [`cli`] | clap: one small file per subcommand |
 //!
 //! The write path keeps DESIGN.md's first invariant: a write is applied and its propagated form
@@ -35,6 +36,7 @@ pub mod keyspace;
 pub mod ld80;
 pub mod log;
 pub mod net;
+pub mod present;
 pub mod rdb;
 pub mod repl;
 pub mod resp;

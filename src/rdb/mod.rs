@@ -63,6 +63,7 @@ pub mod types;
 pub mod ziplist;
 pub mod zipmap;
 
+pub use cursor::{StringForm, length_prefix, string_form};
 pub use error::{ErrorKind, Phase, RdbError, ReadError};
 pub use event::{
     Container, ContainerKind, Event, Item, KeyEnd, KeyStart, Magic, PackedPos, Span, StreamId,
