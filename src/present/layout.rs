@@ -184,6 +184,7 @@ impl<W: Write> Layout<W> {
         let bytes = self.peek(from, len.min(16))?;
         let meaning = match length_prefix(&bytes) {
             Some((n, used)) if used as u64 == len => format!("{what}: {n}"),
+            _ if len == 1 => what.to_string(),
             _ => format!("{what} ({len} bytes)"),
         };
         self.line(Pos::File(from), len, depth, field, &meaning)
@@ -199,7 +200,7 @@ impl<W: Write> Layout<W> {
     ) -> io::Result<u64> {
         let head = self.peek(at, 32)?;
         let (desc, len) = match string_form(&head) {
-            Some((StringForm::Raw { len }, h)) => (format!("raw string, {len} bytes"), h as u64 + len),
+            Some((StringForm::Raw { len }, h)) => (format!("raw string, {len} byte{}", if len == 1 { "" } else { "s" }), h as u64 + len),
             Some((StringForm::Int { width, value }, h)) => {
                 (format!("int{} string {value}", width * 8), h as u64)
             }
@@ -523,7 +524,7 @@ fn describe(item: &Item) -> (&'static str, String) {
         } => (
             "pending",
             format!(
-                "{id} delivered {} , {delivery_count} time(s)",
+                "{id} delivered {}, {delivery_count} time(s)",
                 utc(*delivery_time_ms)
             ),
         ),
