@@ -82,7 +82,12 @@ fn snapshot(name: &str, actual: &[u8]) {
             let (x, y) = (el.get(i), al.get(i));
             if x != y && shown < 20 {
                 shown += 1;
-                diff.push_str(&format!("line {}:\n  - {}\n  + {}\n", i + 1, x.unwrap_or(&"<none>"), y.unwrap_or(&"<none>")));
+                diff.push_str(&format!(
+                    "line {}:\n  - {}\n  + {}\n",
+                    i + 1,
+                    x.unwrap_or(&"<none>"),
+                    y.unwrap_or(&"<none>")
+                ));
             }
         }
         panic!(
@@ -108,7 +113,10 @@ fn fixtures() -> Vec<PathBuf> {
 
 /// The fixture's path relative to the repository root, as given on the command line.
 fn rel(p: &Path) -> String {
-    p.strip_prefix(root()).unwrap().to_string_lossy().into_owned()
+    p.strip_prefix(root())
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// The RDB version from a `REDIS000N` header (`None` for other signatures).
@@ -389,7 +397,10 @@ fn normalise(ty: &str, v: &Json) -> Json {
                         .map(|p| {
                             serde_json::json!([
                                 p["id"],
-                                owner.get(p["id"].as_str().unwrap()).cloned().unwrap_or(Json::Null),
+                                owner
+                                    .get(p["id"].as_str().unwrap())
+                                    .cloned()
+                                    .unwrap_or(Json::Null),
                                 p["delivery_time_ms"],
                                 p["delivery_count"]
                             ])
@@ -461,7 +472,10 @@ fn json_lines_equal_the_servers_data() {
         let now = exp["now_ms"].as_i64().unwrap();
         let mut ours = std::collections::BTreeMap::new();
         for k in &keys {
-            let id = (k["db"].as_u64().unwrap(), bin_key(&to_fixture_bin(&k["key"])));
+            let id = (
+                k["db"].as_u64().unwrap(),
+                bin_key(&to_fixture_bin(&k["key"])),
+            );
             ours.insert(id, k.clone());
         }
         for e in exp["keys"].as_array().unwrap() {
@@ -473,7 +487,10 @@ fn json_lines_equal_the_servers_data() {
             assert_eq!(k["type"], e["type"], "{}: {id:?}", rel(&f));
             // `loaded_encoding` is what Redis 7.0 makes of the value; a Valkey 8 server (7.2
             // rules: listpack lists and sets) has its own.
-            if exp["server"].as_str().is_some_and(|s| s.starts_with("redis 7.0")) {
+            if exp["server"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("redis 7.0"))
+            {
                 assert_eq!(k["loaded_encoding"], e["encoding"], "{}: {id:?}", rel(&f));
             }
             assert_eq!(k["expiry_ms"], e["expire_ms"], "{}: {id:?}", rel(&f));
@@ -531,7 +548,8 @@ fn cli(port: u16, db: u64, args: &[&[u8]]) -> Vec<u8> {
 /// consumers' seen/active times (XCLAIM sets them to now) and the radix tree's shape (it
 /// depends on `stream-node-max-entries` of the server that built it).
 fn xinfo_masked(port: u16, db: u64, key: &[u8]) -> String {
-    let out = String::from_utf8_lossy(&cli(port, db, &[b"XINFO", b"STREAM", key, b"FULL"])).into_owned();
+    let out =
+        String::from_utf8_lossy(&cli(port, db, &[b"XINFO", b"STREAM", key, b"FULL"])).into_owned();
     let mut masked = Vec::new();
     let mut mask_next = false;
     for line in out.lines() {
@@ -604,7 +622,15 @@ fn resp_output_rebuilds_the_dataset_in_redis() {
             rel(&f)
         );
         // Digests do not cover consumer groups or functions: compare those directly.
-        let o = rtool(&["rdb", "dump", &rel(&f), "--format", "json", "--type", "stream"]);
+        let o = rtool(&[
+            "rdb",
+            "dump",
+            &rel(&f),
+            "--format",
+            "json",
+            "--type",
+            "stream",
+        ]);
         for line in String::from_utf8(o.stdout).unwrap().lines() {
             let j: Json = serde_json::from_str(line).unwrap();
             if j["type"] != "key" {
@@ -621,7 +647,12 @@ fn resp_output_rebuilds_the_dataset_in_redis() {
             );
         }
         let functions = |p: u16| cli(p, 0, &[b"FUNCTION", b"LIST", b"WITHCODE"]);
-        assert_eq!(functions(loaded.port), functions(rebuilt.port), "{}", rel(&f));
+        assert_eq!(
+            functions(loaded.port),
+            functions(rebuilt.port),
+            "{}",
+            rel(&f)
+        );
         checked += 1;
     }
     assert!(checked >= 20, "only {checked} fixtures checked");
@@ -729,7 +760,12 @@ fn closed_pipe_is_not_an_error() {
     out.read_exact(&mut first).unwrap();
     drop(out);
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     let status = child.wait().unwrap();
     assert!(status.success(), "exit {status:?}, stderr {err}");
     assert_eq!(err, "");
@@ -784,7 +820,13 @@ fn writes_into_a_closed_stdout_do_not_panic() {
     let full = std::fs::OpenOptions::new().write(true).open("/dev/full");
     let Ok(full) = full else { return };
     let o = Command::new(env!("CARGO_BIN_EXE_rtool"))
-        .args(["rdb", "dump", "fixtures/rdb/redis-7.0-all-types.rdb", "--format", "json"])
+        .args([
+            "rdb",
+            "dump",
+            "fixtures/rdb/redis-7.0-all-types.rdb",
+            "--format",
+            "json",
+        ])
         .current_dir(root())
         .stdout(Stdio::from(full))
         .output()

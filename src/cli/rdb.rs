@@ -123,8 +123,7 @@ fn paint(choice: ColorChoice) -> Paint {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
-            io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         }
     };
     Paint { on }
@@ -161,9 +160,9 @@ fn input(path: &Path) -> Result<Progress<File>> {
 
 fn filter(a: &DumpArgs) -> Result<Filter> {
     let key = match &a.key {
-        Some(re) => Some(
-            regex::bytes::Regex::new(re).with_context(|| format!("bad --key regex {re:?}"))?,
-        ),
+        Some(re) => {
+            Some(regex::bytes::Regex::new(re).with_context(|| format!("bad --key regex {re:?}"))?)
+        }
         None => None,
     };
     let value_type = match &a.value_type {
@@ -216,9 +215,7 @@ fn dump(a: DumpArgs) -> Result<i32> {
         }
     };
     if skipped_modules > 0 {
-        eprintln!(
-            "rtool: {skipped_modules} module value(s) left out: no command recreates them"
-        );
+        eprintln!("rtool: {skipped_modules} module value(s) left out: no command recreates them");
     }
     match outcome.error {
         Some(e) => {

@@ -105,7 +105,9 @@ impl<W: Write> Sink for Check<W> {
                 quoted(name, 64),
                 quoted(value, 64)
             )?,
-            Event::SelectDb { db, .. } => writeln!(self.out, "[offset {end}] Selecting DB ID {db}")?,
+            Event::SelectDb { db, .. } => {
+                writeln!(self.out, "[offset {end}] Selecting DB ID {db}")?
+            }
             Event::ResizeDb {
                 db_size,
                 expires_size,
@@ -116,22 +118,33 @@ impl<W: Write> Sink for Check<W> {
             )?,
             Event::Function { code, .. } => {
                 let first = code.split(|&b| b == b'\n').next().unwrap_or(&[]);
-                writeln!(self.out, "[offset {end}] Function library {}", quoted(first, 64))?
+                writeln!(
+                    self.out,
+                    "[offset {end}] Function library {}",
+                    quoted(first, 64)
+                )?
             }
             Event::FunctionPreGa { name, .. } => writeln!(
                 self.out,
                 "[offset {end}] Pre-release function {} (Redis 7.0 GA refuses it)",
                 quoted(name, 64)
             )?,
-            Event::ModuleAux { module, .. } => {
-                writeln!(self.out, "[offset {end}] Module aux data of {}", module.name)?
-            }
+            Event::ModuleAux { module, .. } => writeln!(
+                self.out,
+                "[offset {end}] Module aux data of {}",
+                module.name
+            )?,
             Event::SlotInfo { slot, .. } => writeln!(self.out, "[offset {end}] Slot info {slot}")?,
             Event::KeyStart(k) => self.cur = Some((k.db, k.value_type, k.expire_ms.is_some())),
             Event::KeyEnd(_) => {
                 if let Some((db, vt, exp)) = self.cur.take() {
                     self.keys += 1;
-                    *self.per_db.entry(db).or_default().entry(vt.as_str()).or_default() += 1;
+                    *self
+                        .per_db
+                        .entry(db)
+                        .or_default()
+                        .entry(vt.as_str())
+                        .or_default() += 1;
                     if exp {
                         self.expires_total += 1;
                         *self.expires.entry(db).or_default() += 1;
@@ -177,7 +190,11 @@ impl<W: Write> Sink for Check<W> {
     fn error(&mut self, err: &ReadError) -> io::Result<()> {
         self.failed = true;
         let p = self.paint;
-        writeln!(self.out, "{}", p.paint(Role::Bad, "--- RDB ERROR DETECTED ---"))?;
+        writeln!(
+            self.out,
+            "{}",
+            p.paint(Role::Bad, "--- RDB ERROR DETECTED ---")
+        )?;
         match err {
             ReadError::Io(e) => writeln!(self.out, "[error] reading the file: {e}")?,
             ReadError::Rdb(e) => {
@@ -197,7 +214,11 @@ impl<W: Write> Sink for Check<W> {
                     let mut buf = vec![0u8; (e.offset + 32 - from) as usize];
                     let n = src.read_at(from, &mut buf)?;
                     buf.truncate(n);
-                    writeln!(self.out, "[additional info] Bytes around offset {}:", e.offset)?;
+                    writeln!(
+                        self.out,
+                        "[additional info] Bytes around offset {}:",
+                        e.offset
+                    )?;
                     let mut printer = hexyl::PrinterBuilder::new(&mut self.out)
                         .show_color(p.on)
                         .enable_squeezing(false)

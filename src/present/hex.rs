@@ -102,10 +102,7 @@ impl<W: Write> Sink for HexDump<W> {
             }
             Event::KeyEnd(k) => {
                 let h = self.heading.take().unwrap_or_default();
-                let h = format!(
-                    "{h}: {} bytes at {:#x}",
-                    k.span.len, k.span.offset
-                );
+                let h = format!("{h}: {} bytes at {:#x}", k.span.len, k.span.offset);
                 writeln!(self.out, "{}", self.paint.paint(Role::Heading, h))?;
                 self.dump(Some(k.span))?;
             }

@@ -36,7 +36,9 @@ pub trait ByteSource {
 
 impl ByteSource for [u8] {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(self.len());
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.len());
         let n = buf.len().min(self.len() - start);
         buf[..n].copy_from_slice(&self[start..start + n]);
         Ok(n)
@@ -191,16 +193,13 @@ impl<W: Write> Layout<W> {
     }
 
     /// An RDB string at `at`: its header and payload as one line.
-    fn string_line(
-        &mut self,
-        at: u64,
-        depth: usize,
-        field: &str,
-        value: &[u8],
-    ) -> io::Result<u64> {
+    fn string_line(&mut self, at: u64, depth: usize, field: &str, value: &[u8]) -> io::Result<u64> {
         let head = self.peek(at, 32)?;
         let (desc, len) = match string_form(&head) {
-            Some((StringForm::Raw { len }, h)) => (format!("raw string, {len} byte{}", if len == 1 { "" } else { "s" }), h as u64 + len),
+            Some((StringForm::Raw { len }, h)) => (
+                format!("raw string, {len} byte{}", if len == 1 { "" } else { "s" }),
+                h as u64 + len,
+            ),
             Some((StringForm::Int { width, value }, h)) => {
                 (format!("int{} string {value}", width * 8), h as u64)
             }
@@ -219,7 +218,13 @@ impl<W: Write> Layout<W> {
     fn len_line(&mut self, at: u64, depth: usize, field: &str, what: &str) -> io::Result<u64> {
         let b = self.peek(at, 9)?;
         let (n, used) = length_prefix(&b).unwrap_or((0, 1));
-        self.line(Pos::File(at), used as u64, depth, field, &format!("{what} {n}"))?;
+        self.line(
+            Pos::File(at),
+            used as u64,
+            depth,
+            field,
+            &format!("{what} {n}"),
+        )?;
         Ok(at + used as u64)
     }
 
@@ -264,7 +269,11 @@ impl<W: Write> Layout<W> {
                 }
                 types::OP_EXPIRETIME => {
                     let ms = k.expire_ms.unwrap_or(0);
-                    (5, "EXPIRETIME", format!("expires {} s ({})", ms / 1000, utc(ms)))
+                    (
+                        5,
+                        "EXPIRETIME",
+                        format!("expires {} s ({})", ms / 1000, utc(ms)),
+                    )
                 }
                 types::OP_IDLE => {
                     let used = length_prefix(&b[1..]).map_or(1, |(_, u)| u);
@@ -345,7 +354,13 @@ impl<W: Write> Layout<W> {
             if let Some(id) = c.stream_master_id {
                 let len = c.span.offset.saturating_sub(self.cursor);
                 let at = self.cursor;
-                self.line(Pos::File(at), len, 1, "master ID", &format!("node master ID {id}"))?;
+                self.line(
+                    Pos::File(at),
+                    len,
+                    1,
+                    "master ID",
+                    &format!("node master ID {id}"),
+                )?;
             }
         } else {
             self.gap(c.span.offset, 1, "container", what)?;
@@ -358,7 +373,13 @@ impl<W: Write> Layout<W> {
                 c.span.len
             ));
         }
-        self.line(Pos::File(c.span.offset), c.span.len, 1, c.kind.as_str(), &meaning)?;
+        self.line(
+            Pos::File(c.span.offset),
+            c.span.len,
+            1,
+            c.kind.as_str(),
+            &meaning,
+        )?;
         let inner = c.data_offset.unwrap_or(c.span.end());
         if let Some(d) = c.data_offset {
             self.len_line(c.span.offset, 2, "length", "string length")?;
@@ -372,7 +393,12 @@ impl<W: Write> Layout<W> {
         Ok(())
     }
 
-    fn item(&mut self, item: &Item, span: Span, packed: Option<crate::rdb::PackedPos>) -> io::Result<()> {
+    fn item(
+        &mut self,
+        item: &Item,
+        span: Span,
+        packed: Option<crate::rdb::PackedPos>,
+    ) -> io::Result<()> {
         let in_container = packed.is_some()
             || self
                 .container
@@ -594,7 +620,13 @@ impl<W: Write> Sink for Layout<W> {
                 self.line(Pos::File(span.offset), span.len, 0, "SLOT_INFO", &m)?;
             }
             Event::Function { code, .. } => {
-                self.line(Pos::File(span.offset), 1, 0, "FUNCTION2", "a function library")?;
+                self.line(
+                    Pos::File(span.offset),
+                    1,
+                    0,
+                    "FUNCTION2",
+                    "a function library",
+                )?;
                 self.string_line(span.offset + 1, 1, "code", code)?;
             }
             Event::FunctionPreGa { name, .. } => {

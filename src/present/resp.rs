@@ -247,14 +247,7 @@ impl<W: Write> RespCommands<W> {
         };
         for (field, ms) in &k.field_ttls {
             let ms = ms.to_string();
-            self.cmd(&[
-                b"HPEXPIREAT",
-                &k.key,
-                ms.as_bytes(),
-                b"FIELDS",
-                b"1",
-                field,
-            ])?;
+            self.cmd(&[b"HPEXPIREAT", &k.key, ms.as_bytes(), b"FIELDS", b"1", field])?;
         }
         if let Some(ms) = k.expire_ms {
             let ms = ms.to_string();

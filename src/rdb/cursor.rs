@@ -201,7 +201,11 @@ pub enum StringForm {
 /// Reads the header of the RDB string starting at `b[0]`: its form and the size of the header
 /// (for `Int`, of the whole string). `None` if `b` ends first or the header is invalid.
 pub fn string_form(b: &[u8]) -> Option<(StringForm, usize)> {
-    let mut c = Cur { d: b, p: 0, base: 0 };
+    let mut c = Cur {
+        d: b,
+        p: 0,
+        base: 0,
+    };
     let (n, enc) = c.len_or_enc().ok()?;
     let form = match (n, enc) {
         (len, false) => StringForm::Raw { len },
@@ -229,7 +233,11 @@ pub fn string_form(b: &[u8]) -> Option<(StringForm, usize)> {
 
 /// Reads a length prefix at `b[0]`: its value and its size in bytes (1, 2, 5 or 9).
 pub fn length_prefix(b: &[u8]) -> Option<(u64, usize)> {
-    let mut c = Cur { d: b, p: 0, base: 0 };
+    let mut c = Cur {
+        d: b,
+        p: 0,
+        base: 0,
+    };
     let n = c.len().ok()?;
     Some((n, c.p))
 }
