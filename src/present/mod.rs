@@ -4,7 +4,7 @@
 //! events with byte offsets and never format anything; the printers here consume those events
 //! and never decide what was decoded: a printer may leave things out (a filter, a preview cut
 //! short), but what it shows is what the reader reported. Every printer is a plain library
-//! type that writes to any [`Write`], so tests render into a `Vec<u8>`; colour, width and
+//! type that writes to any [`Write`](std::io::Write), so tests render into a `Vec<u8>`; colour, width and
 //! whether a terminal is attached are decided once in [`crate::cli`] and arrive here as plain
 //! values ([`Paint`], a width).
 //!
@@ -294,7 +294,7 @@ mod tests {
     fn utc_dates() {
         assert_eq!(utc(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(utc(951_782_400_123), "2000-02-29T00:00:00.123Z");
-        assert_eq!(utc(1_795_405_990_000), "2026-11-23T00:33:10.000Z");
+        assert_eq!(utc(1_795_405_990_000), "2026-11-23T03:53:10.000Z");
         assert_eq!(utc(-1), "1969-12-31T23:59:59.999Z");
     }
 

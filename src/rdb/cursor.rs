@@ -187,7 +187,7 @@ pub(super) fn parse_double(s: &str) -> Option<f64> {
 
 /// How an RDB string is stored, as read from its first bytes. Layout views use this to split
 /// a span the reader reported into its length prefix and payload without decoding the file a
-/// second way (the same [`Cur`] reads it).
+/// second way (the same cursor reads it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StringForm {
     /// A length prefix and that many bytes.
