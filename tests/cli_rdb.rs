@@ -835,3 +835,38 @@ fn writes_into_a_closed_stdout_do_not_panic() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("No space left"), "{err}");
 }
+
+#[test]
+fn check_report_contains_every_line_of_redis_check_rdb() {
+    // For a good file, redis-check-rdb's lines appear in rtool's report in the same order and
+    // byte for byte (rtool adds its own lines in between): a learner can hold the two side by
+    // side. Error texts differ (rtool names offsets and phases its own way), so only files
+    // Redis accepts are compared.
+    if !have_redis() {
+        return;
+    }
+    let mut compared = 0;
+    for f in fixtures() {
+        let path = rel(&f);
+        let redis = Command::new("redis-check-rdb")
+            .arg(&path)
+            .current_dir(root())
+            .output()
+            .unwrap();
+        if !redis.status.success() {
+            continue;
+        }
+        let ours = rtool(&["rdb", "check", &path, "--color", "never"]);
+        assert!(ours.status.success(), "{path}");
+        let ours = String::from_utf8(ours.stdout).unwrap();
+        let mut mine = ours.lines();
+        for line in String::from_utf8(redis.stdout).unwrap().lines() {
+            assert!(
+                mine.any(|l| l == line),
+                "{path}: redis-check-rdb's line {line:?} is missing (or out of order) in:\n{ours}"
+            );
+        }
+        compared += 1;
+    }
+    assert!(compared >= 30, "only {compared} files compared");
+}

@@ -231,7 +231,17 @@ fn check(a: CheckArgs) -> Result<i32> {
     let (_, size) = open(&a.file)?;
     let events = crate::rdb::events(input(&a.file)?);
     let stdout = io::stdout().lock();
-    let mut c = Check::new(io::BufWriter::new(stdout), paint, Some(source(&a.file)?));
+    // Redis counts keys "already expired" against the clock; read it once here.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    let mut c = Check::new(
+        io::BufWriter::new(stdout),
+        paint,
+        Some(source(&a.file)?),
+        now_ms,
+    );
     c.start(&a.file.display().to_string(), Some(size))?;
     present::drive(events, &Filter::default(), &mut c as &mut dyn Sink)?;
     Ok(if c.ok() { 0 } else { 1 })

@@ -5,7 +5,9 @@
 //! `\o/ RDB looks OK! \o/` or `--- RDB ERROR DETECTED ---` with what the reader was doing
 //! (the same phase names: `read-object-value`, `check-sum`...), the key and its type. rtool
 //! adds what Redis's checker leaves out: keys per database and type, and a hex window around
-//! the error offset.
+//! the error offset. For a good file every line `redis-check-rdb` prints appears in rtool's
+//! report, byte for byte and in the same order (a test holds it to that); rtool's own lines
+//! come in between.
 
 use super::layout::ByteSource;
 use super::{Paint, Role, Sink, quoted};
@@ -24,15 +26,19 @@ pub struct Check<W: Write> {
     expires: BTreeMap<u64, u64>,
     keys: u64,
     expires_total: u64,
-    /// The key being read: its type, for the counts at its end.
-    cur: Option<(u64, ValueType, bool)>,
+    /// Keys whose expiry is before `now_ms` (Redis's "already expired").
+    expired: u64,
+    now_ms: i64,
+    /// The key being read: its db, type and expiry, for the counts at its end.
+    cur: Option<(u64, ValueType, Option<i64>)>,
     ok: bool,
     failed: bool,
 }
 
 impl<W: Write> Check<W> {
-    /// `src` (the file) is read for the hex window around an error.
-    pub fn new(out: W, paint: Paint, src: Option<Box<dyn ByteSource>>) -> Check<W> {
+    /// `src` (the file) is read for the hex window around an error; `now_ms` is the clock
+    /// the caller read once, for counting keys that have already expired.
+    pub fn new(out: W, paint: Paint, src: Option<Box<dyn ByteSource>>, now_ms: i64) -> Check<W> {
         Check {
             out,
             paint,
@@ -42,6 +48,8 @@ impl<W: Write> Check<W> {
             expires: BTreeMap::new(),
             keys: 0,
             expires_total: 0,
+            expired: 0,
+            now_ms,
             cur: None,
             ok: false,
             failed: false,
@@ -50,10 +58,11 @@ impl<W: Write> Check<W> {
 
     /// The first line, naming the file.
     pub fn start(&mut self, name: &str, size: Option<u64>) -> io::Result<()> {
-        match size {
-            Some(n) => writeln!(self.out, "[offset 0] Checking RDB file {name} ({n} bytes)"),
-            None => writeln!(self.out, "[offset 0] Checking RDB file {name}"),
+        writeln!(self.out, "[offset 0] Checking RDB file {name}")?;
+        if let Some(n) = size {
+            writeln!(self.out, "[info] {n} bytes")?;
         }
+        Ok(())
     }
 
     /// True if the whole file was read and its checksum (if any) matched.
@@ -68,6 +77,7 @@ impl<W: Write> Check<W> {
     fn info(&mut self) -> io::Result<()> {
         writeln!(self.out, "[info] {} keys read", self.keys)?;
         writeln!(self.out, "[info] {} expires", self.expires_total)?;
+        writeln!(self.out, "[info] {} already expired", self.expired)?;
         for (db, types) in &self.per_db {
             let total: u64 = types.values().sum();
             let list = types
@@ -99,11 +109,12 @@ impl<W: Write> Sink for Check<W> {
                     )?;
                 }
             }
+            // Redis's wording and quoting, so the lines compare equal.
             Event::Aux { name, value, .. } => writeln!(
                 self.out,
-                "[offset {end}] AUX FIELD {} = {}",
-                quoted(name, 64),
-                quoted(value, 64)
+                "[offset {end}] AUX FIELD {} = '{}'",
+                AsRedis(name),
+                AsRedis(value)
             )?,
             Event::SelectDb { db, .. } => {
                 writeln!(self.out, "[offset {end}] Selecting DB ID {db}")?
@@ -135,7 +146,7 @@ impl<W: Write> Sink for Check<W> {
                 module.name
             )?,
             Event::SlotInfo { slot, .. } => writeln!(self.out, "[offset {end}] Slot info {slot}")?,
-            Event::KeyStart(k) => self.cur = Some((k.db, k.value_type, k.expire_ms.is_some())),
+            Event::KeyStart(k) => self.cur = Some((k.db, k.value_type, k.expire_ms)),
             Event::KeyEnd(_) => {
                 if let Some((db, vt, exp)) = self.cur.take() {
                     self.keys += 1;
@@ -145,9 +156,12 @@ impl<W: Write> Sink for Check<W> {
                         .or_default()
                         .entry(vt.as_str())
                         .or_default() += 1;
-                    if exp {
+                    if let Some(ms) = exp {
                         self.expires_total += 1;
                         *self.expires.entry(db).or_default() += 1;
+                        if ms < self.now_ms {
+                            self.expired += 1;
+                        }
                     }
                 }
             }
@@ -161,11 +175,14 @@ impl<W: Write> Sink for Check<W> {
                         self.out,
                         "[offset {end}] RDB file was saved with checksum disabled: no check performed."
                     )?,
-                    Some(s) if s == computed => writeln!(
-                        self.out,
-                        "[offset {end}] Checksum {} ({s:016x})",
-                        p.paint(Role::Good, "OK")
-                    )?,
+                    Some(s) if s == computed => {
+                        writeln!(
+                            self.out,
+                            "[offset {end}] Checksum {}",
+                            p.paint(Role::Good, "OK")
+                        )?;
+                        writeln!(self.out, "[info] CRC-64 {s:016x}")?
+                    }
                     Some(s) => {
                         // Only reachable with checksum verification off.
                         self.failed = true;
@@ -201,7 +218,7 @@ impl<W: Write> Sink for Check<W> {
                 writeln!(self.out, "[offset {}] {}", e.offset, e.kind)?;
                 writeln!(self.out, "[additional info] While doing: {}", e.phase)?;
                 if let Some(k) = &e.key {
-                    writeln!(self.out, "[additional info] Reading key {}", quoted(k, 64))?;
+                    writeln!(self.out, "[additional info] Reading key '{}'", AsRedis(k))?;
                 }
                 if let Some(t) = e.rdb_type {
                     let name = crate::rdb::types::rdb_type_name(t).unwrap_or("unknown");
@@ -238,5 +255,21 @@ impl<W: Write> Sink for Check<W> {
         }
         self.info()?;
         self.out.flush()
+    }
+}
+
+/// Bytes the way `redis-check-rdb` prints them (as they are), except that bytes outside
+/// printable ASCII become `\xHH` so a binary value cannot garble the terminal.
+struct AsRedis<'a>(&'a [u8]);
+
+impl std::fmt::Display for AsRedis<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for &b in self.0 {
+            match b {
+                0x20..=0x7e => write!(f, "{}", b as char)?,
+                _ => write!(f, "\\x{b:02x}")?,
+            }
+        }
+        Ok(())
     }
 }
