@@ -226,7 +226,10 @@ impl Config {
     }
 
     pub fn get_i64(&self, name: &str) -> i64 {
-        self.get(name).and_then(parse_memory).unwrap_or(0)
+        // Negative integers (list-max-listpack-size -2) are not memory values.
+        self.get(name)
+            .and_then(|s| parse_memory(s).or_else(|| s.parse().ok()))
+            .unwrap_or(0)
     }
 }
 

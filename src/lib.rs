@@ -20,6 +20,7 @@
 //! | 2 models | [`keyspace`] | the 16 databases: values, their Redis 7 encodings, expiry (lazy and the active cycle) |
 //! | 2 models | [`repl`] | the replication byte log: every propagated write, its offsets (`master_repl_offset`) |
 //! | 3 behaviour | [`cmd`] | one file per command family: parse arguments, apply to the keyspace, reply, say what to propagate |
+//! | 3 behaviour | [`persist`] | snapshots: SAVE, BGSAVE by fork (copy-on-write, as Redis), save points, load at start-up |
 //! | 4 runtime | [`net`] | tokio: the listener, one task per connection, configuration, logging, timers |
 //! | 5 shell | [`present`] | printers of decoded events: tables, JSON Lines, RESP commands, byte layout, hex, check reports |
 //! | 5 shell | [`cli`] | clap: one small file per subcommand |
@@ -36,6 +37,7 @@ pub mod keyspace;
 pub mod ld80;
 pub mod log;
 pub mod net;
+pub mod persist;
 pub mod present;
 pub mod rdb;
 pub mod repl;

@@ -103,8 +103,8 @@ fn real_redis_stream(script: &[&str]) -> String {
     read_until(&mut link, &mut stream, |b| {
         b.windows(END.len()).any(|w| w == END.as_bytes())
     });
-    // The master's periodic `PING` is not part of what the script wrote.
-    mask_times(&stream).replace("*1 $4 PING ", "")
+    // The master's periodic `ping` (lower case, as Redis sends it) is not part of the script.
+    mask_times(&stream).replace("*1 $4 ping ", "")
 }
 
 fn rtool_stream(script: &[&str]) -> String {

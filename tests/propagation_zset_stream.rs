@@ -106,7 +106,7 @@ fn real_redis_stream(script: &[&str]) -> String {
     read_until(&mut link, &mut stream, |b| {
         b.windows(END.len()).any(|w| w == END.as_bytes())
     });
-    mask_times(&stream).replace("*1 $4 PING ", "")
+    mask_times(&stream).replace("*1 $4 ping ", "")
 }
 
 fn rtool_stream(script: &[&str]) -> String {

@@ -78,6 +78,11 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
         println!("                Port: {port}");
         println!("                 PID: {}", std::process::id());
         log::warning("Server initialized");
+        let loaded = crate::persist::load_at_startup(&mut server.shared.lock());
+        if let Err(msg) = loaded {
+            log::warning(&msg);
+            return Ok(1);
+        }
         server.run(signal()).await;
         Ok(0)
     })

@@ -48,6 +48,8 @@ pub struct Client {
     pub repl_ip: Option<String>,
     pub repl_capa_eof: bool,
     pub repl_capa_psync2: bool,
+    /// The replication offset this client's last write reached (WAIT waits for it).
+    pub woff: u64,
 }
 
 impl Client {
@@ -72,6 +74,7 @@ impl Client {
             repl_ip: None,
             repl_capa_eof: false,
             repl_capa_psync2: false,
+            woff: 0,
         }
     }
 

@@ -85,7 +85,7 @@ pub fn long_or_reply(out: &mut Reply, a: &[u8], msg: Option<&str>) -> Option<i64
 }
 
 /// `getRangeLongFromObjectOrReply`: an integer within `min..=max`; a number outside gets
-/// `msg` or "value is out of range, value must between <min> and <max>" (sic).
+/// `msg` or `"value is out of range, value must between <min> and <max>"` (sic).
 pub fn range_long_or_reply(
     out: &mut Reply,
     a: &[u8],

@@ -73,6 +73,10 @@ pub struct Engine {
     pub config: Config,
     pub thresholds: Thresholds,
     pub limits: Limits,
+    /// `timeout` and `client-query-buffer-limit`, parsed once per CONFIG change because every
+    /// connection reads them on every batch.
+    pub timeout_s: i64,
+    pub query_buffer_limit: i64,
     pub table: Arc<Table>,
     pub clients: HashMap<u64, ClientInfo>,
     pub next_client_id: u64,
@@ -98,6 +102,14 @@ pub struct Engine {
     pub is_replica: bool,
     /// Replicas attached to this server, in the order they attached (INFO `slave0`...).
     pub replicas: indexmap::IndexMap<u64, crate::repl::master::ReplicaInfo>,
+    /// Snapshot state: the forked child, counters for INFO persistence.
+    pub persist: crate::persist::PersistState,
+    /// Set when replica links must look at their state again (a snapshot finished).
+    pub repl_wakeup: bool,
+    /// Clients blocked in WAIT: (client id, the offset its writes reached, replicas wanted).
+    pub waiting_acks: Vec<(u64, u64, usize)>,
+    /// A WAIT blocked: ask replicas for an ACK (`REPLCONF GETACK *`) after this batch.
+    pub get_ack: bool,
     pub rng: u64,
     /// True while EXEC runs the queued commands: blocking commands must not block then.
     pub in_exec: bool,
@@ -134,6 +146,8 @@ impl Engine {
             keyspace: Keyspace::new(databases),
             thresholds: Thresholds::default(),
             limits: Limits::default(),
+            timeout_s: 0,
+            query_buffer_limit: 1 << 30,
             config,
             table: Arc::new(Table::new(&super::all_handlers())),
             clients: HashMap::new(),
@@ -152,6 +166,13 @@ impl Engine {
             requests: Vec::new(),
             is_replica: false,
             replicas: indexmap::IndexMap::new(),
+            persist: crate::persist::PersistState {
+                last_bgsave_ok: true,
+                ..Default::default()
+            },
+            repl_wakeup: false,
+            waiting_acks: Vec::new(),
+            get_ack: false,
             rng: now_ms() as u64 | 1,
             in_exec: false,
             serving_key: None,
@@ -176,6 +197,8 @@ impl Engine {
             stream_node_max_bytes: c.get_i64("stream-node-max-bytes").max(0) as usize,
         };
         self.limits.max_bulk_len = c.get_i64("proto-max-bulk-len");
+        self.timeout_s = c.get_i64("timeout");
+        self.query_buffer_limit = c.get_i64("client-query-buffer-limit");
     }
 
     /// A cheap pseudo-random number (xorshift), for sampling.
@@ -234,6 +257,7 @@ impl Engine {
         self.unwatch_all(client);
         self.pubsub.unsubscribe_all(client);
         self.blocking.remove(client.id);
+        self.waiting_acks.retain(|w| w.0 != client.id);
         self.clients.remove(&client.id);
     }
 
@@ -424,6 +448,71 @@ impl Engine {
         }
     }
 
+    /// `min-replicas-to-write` / `min-replicas-max-lag`: are there enough online replicas
+    /// whose last ACK is at most `max-lag` seconds old? (Redis's `refreshGoodSlavesCount`.)
+    pub fn enough_good_replicas(&self) -> bool {
+        let min = self.config.get_i64("min-replicas-to-write");
+        if min <= 0 {
+            return true;
+        }
+        let max_lag = self.config.get_i64("min-replicas-max-lag");
+        if max_lag <= 0 {
+            return true;
+        }
+        let good = self
+            .replicas
+            .values()
+            .filter(|r| {
+                r.state == crate::repl::master::ReplicaState::Online
+                    && (self.now_ms - r.ack_time_ms) / 1000 <= max_lag
+            })
+            .count();
+        good as i64 >= min
+    }
+
+    /// How many online replicas acknowledged at least `offset`.
+    pub fn replicas_acked(&self, offset: u64) -> usize {
+        self.replicas
+            .values()
+            .filter(|r| {
+                r.state == crate::repl::master::ReplicaState::Online && r.ack_offset >= offset
+            })
+            .count()
+    }
+
+    /// After ACKs arrived: answer the WAITs that are now satisfied (Redis's
+    /// `processClientsWaitingReplicas`).
+    pub fn process_waiting_acks(&mut self) {
+        let mut i = 0;
+        while i < self.waiting_acks.len() {
+            let (id, off, want) = self.waiting_acks[i];
+            let acked = self.replicas_acked(off);
+            if acked >= want {
+                self.waiting_acks.swap_remove(i);
+                self.blocking.remove(id);
+                if let Some(info) = self.clients.get_mut(&id) {
+                    info.blocked = false;
+                    let mut r = Reply::new(info.resp == 3);
+                    r.int(acked as i64);
+                    let _ = info.tx.send(ClientMsg::Unblocked(r.buf.freeze()));
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// A blocked client's deadline passed: its reply. WAIT answers how many replicas
+    /// acknowledged so far; every other blocking command answers the null array.
+    pub fn timeout_reply(&mut self, id: u64, out: &mut Reply) {
+        if let Some(pos) = self.waiting_acks.iter().position(|w| w.0 == id) {
+            let (_, off, _) = self.waiting_acks.swap_remove(pos);
+            out.int(self.replicas_acked(off) as i64);
+        } else {
+            out.null_array();
+        }
+    }
+
     /// Redis's active expire cycle (`activeExpireCycle`, slow variant): in each database with
     /// volatile keys, sample 20 keys with a TTL, delete the expired ones, and repeat while
     /// more than a quarter of the sample was expired, within a time budget.
@@ -539,27 +628,6 @@ pub fn execute(engine: &mut Engine, client: &mut Client, argv: &[&[u8]], out: &m
         );
         return Flow::Continue;
     }
-    // In MULTI everything but the transaction commands is queued.
-    if client.multi.is_some()
-        && !matches!(
-            spec.name.as_str(),
-            "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
-        )
-    {
-        if spec.is(flags::NO_MULTI) {
-            let msg = "Command not allowed inside a transaction".to_string();
-            client.multi_error = true;
-            reject(engine, client, out, &msg, Some(&spec.name));
-            return Flow::Continue;
-        }
-        client
-            .multi
-            .as_mut()
-            .unwrap()
-            .push(argv.iter().map(|a| Bytes::copy_from_slice(a)).collect());
-        out.simple("QUEUED");
-        return Flow::Continue;
-    }
     // A RESP2 client that subscribed may only (un)subscribe, ping, quit and reset.
     if !client.resp3
         && client.subscriptions() > 0
@@ -595,6 +663,42 @@ pub fn execute(engine: &mut Engine, client: &mut Client, argv: &[&[u8]], out: &m
             "-READONLY You can't write against a read only replica.",
             Some(&spec.name),
         );
+        return Flow::Continue;
+    }
+    // min-replicas-to-write: a master without enough good replicas refuses writes.
+    if spec.is(flags::WRITE)
+        && !engine.is_replica
+        && !client.is_master
+        && !engine.enough_good_replicas()
+    {
+        reject(
+            engine,
+            client,
+            out,
+            "-NOREPLICAS Not enough good replicas to write.",
+            Some(&spec.name),
+        );
+        return Flow::Continue;
+    }
+    // In MULTI everything but the transaction commands is queued.
+    if client.multi.is_some()
+        && !matches!(
+            spec.name.as_str(),
+            "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+        )
+    {
+        if spec.is(flags::NO_MULTI) {
+            let msg = "Command not allowed inside a transaction".to_string();
+            client.multi_error = true;
+            reject(engine, client, out, &msg, Some(&spec.name));
+            return Flow::Continue;
+        }
+        client
+            .multi
+            .as_mut()
+            .unwrap()
+            .push(argv.iter().map(|a| Bytes::copy_from_slice(a)).collect());
+        out.simple("QUEUED");
         return Flow::Continue;
     }
     let flow = call(engine, client, spec, argv, out);
@@ -676,7 +780,18 @@ pub fn call(
     // SREMs) leave together, wrapped in MULTI/EXEC.
     engine.call_depth -= 1;
     engine.finish_call();
-    let st = engine.stats.commands.entry(spec.name.clone()).or_default();
+    // Where this client's writes reached in the stream: what its next WAIT waits for.
+    if engine.repl.offset() > client.woff && engine.call_depth == 0 {
+        client.woff = engine.repl.offset();
+    }
+    // Look up before inserting: the name is only copied the first time a command runs.
+    if !engine.stats.commands.contains_key(spec.name.as_str()) {
+        engine
+            .stats
+            .commands
+            .insert(spec.name.clone(), CmdStat::default());
+    }
+    let st = engine.stats.commands.get_mut(spec.name.as_str()).unwrap();
     st.calls += 1;
     st.usec += started.elapsed().as_micros() as u64;
     engine.stats.total_commands_processed += 1;

@@ -347,16 +347,32 @@ fn persistence(ctx: &Ctx, w: &mut Writer) {
     w.field("current_fork_perc", "0.00");
     w.field("current_save_keys_processed", 0);
     w.field("current_save_keys_total", 0);
+    let p = &e.persist;
     w.field("rdb_changes_since_last_save", e.dirty);
-    w.field("rdb_bgsave_in_progress", 0);
+    w.field("rdb_bgsave_in_progress", p.child.is_some() as u8);
     w.field("rdb_last_save_time", e.lastsave);
-    w.field("rdb_last_bgsave_status", "ok");
-    w.field("rdb_last_bgsave_time_sec", -1);
-    w.field("rdb_current_bgsave_time_sec", -1);
-    w.field("rdb_saves", 0);
+    w.field(
+        "rdb_last_bgsave_status",
+        if p.last_bgsave_ok { "ok" } else { "err" },
+    );
+    w.field(
+        "rdb_last_bgsave_time_sec",
+        if p.saves == 0 && p.total_forks == 0 {
+            -1
+        } else {
+            p.last_bgsave_time_sec
+        },
+    );
+    let current = p
+        .child
+        .as_ref()
+        .map(|c| (e.now_ms - c.start_ms) / 1000)
+        .unwrap_or(-1);
+    w.field("rdb_current_bgsave_time_sec", current);
+    w.field("rdb_saves", p.saves);
     w.field("rdb_last_cow_size", 0);
-    w.field("rdb_last_load_keys_expired", 0);
-    w.field("rdb_last_load_keys_loaded", 0);
+    w.field("rdb_last_load_keys_expired", p.loaded_expired);
+    w.field("rdb_last_load_keys_loaded", p.loaded_keys);
     w.field("aof_enabled", e.config.get_bool("appendonly") as u8);
     w.field("aof_rewrite_in_progress", 0);
     w.field("aof_rewrite_scheduled", 0);
@@ -413,9 +429,9 @@ fn stats(ctx: &Ctx, w: &mut Writer) {
     w.field("pubsub_channels", e.pubsub.channels.len());
     w.field("pubsub_patterns", e.pubsub.patterns.len());
     w.field("pubsubshard_channels", 0);
+    w.field("latest_fork_usec", e.persist.latest_fork_usec);
+    w.field("total_forks", e.persist.total_forks);
     for f in [
-        "latest_fork_usec",
-        "total_forks",
         "migrate_cached_sockets",
         "slave_expires_tracked_keys",
         "active_defrag_hits",
@@ -450,7 +466,21 @@ fn replication(ctx: &Ctx, w: &mut Writer) {
     let e = &*ctx.engine;
     w.section("Replication");
     w.field("role", "master");
-    w.field("connected_slaves", 0);
+    w.field("connected_slaves", e.replicas.len());
+    for (i, r) in e.replicas.values().enumerate() {
+        let lag = (e.now_ms - r.ack_time_ms) / 1000;
+        w.field(
+            &format!("slave{i}"),
+            format!(
+                "ip={},port={},state={},offset={},lag={}",
+                r.ip,
+                r.listening_port,
+                r.state.info_name(),
+                r.ack_offset,
+                lag
+            ),
+        );
+    }
     w.field("master_failover_state", "no-failover");
     let r = &e.repl;
     w.field("master_replid", &r.replid);

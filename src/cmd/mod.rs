@@ -20,14 +20,17 @@ pub mod client;
 pub mod collection;
 pub mod config;
 pub mod connection;
+pub mod dump;
 pub mod engine;
 pub mod hash;
 pub mod info;
 pub mod keys;
 pub mod list;
 pub mod pubsub;
+pub mod replication;
 pub mod server;
 pub mod set;
+pub mod snapshot;
 pub mod stream;
 pub mod string;
 pub mod table;
@@ -44,6 +47,7 @@ pub fn all_handlers() -> Vec<(&'static str, Handler)> {
         config::HANDLERS,
         info::HANDLERS,
         keys::HANDLERS,
+        dump::HANDLERS,
         string::HANDLERS,
         list::HANDLERS,
         hash::HANDLERS,
@@ -52,6 +56,8 @@ pub fn all_handlers() -> Vec<(&'static str, Handler)> {
         stream::HANDLERS,
         tx::HANDLERS,
         pubsub::HANDLERS,
+        replication::HANDLERS,
+        snapshot::HANDLERS,
     ];
     families.iter().flat_map(|f| f.iter().copied()).collect()
 }

@@ -165,6 +165,37 @@ fn debug(ctx: &mut Ctx, argv: &[&[u8]]) {
                 ctx.out.simple(&d);
             }
         }
+        b"populate" if argv.len() >= 3 => {
+            // DEBUG POPULATE count [prefix] [size]: keys `<prefix>:<n>` holding `value:<n>`
+            // (cut or zero-padded to `size`), skipping keys that exist — as Redis does.
+            let Some(count) = crate::resp::request::parse_i64(argv[2]).filter(|c| *c >= 0) else {
+                return ctx.out.err("count is out of range");
+            };
+            let prefix = argv.get(3).copied().unwrap_or(b"key");
+            let size = match argv.get(4) {
+                Some(a) => match crate::resp::request::parse_i64(a).filter(|s| *s >= 0) {
+                    Some(s) => Some(s as usize),
+                    None => return ctx.out.err(errors::NOT_INTEGER),
+                },
+                None => None,
+            };
+            for j in 0..count {
+                let mut key = prefix.to_vec();
+                key.extend_from_slice(format!(":{j}").as_bytes());
+                if ctx.db().dict.contains_key(&key) {
+                    continue;
+                }
+                let mut val = format!("value:{j}").into_bytes();
+                if let Some(sz) = size {
+                    val.resize(sz, 0);
+                }
+                let v = crate::keyspace::Value::Str(crate::keyspace::StrValue::new(
+                    bytes::Bytes::from(val),
+                ));
+                ctx.db().set(bytes::Bytes::from(key), v);
+            }
+            ctx.out.ok();
+        }
         b"set-active-expire" if argv.len() >= 3 => {
             ctx.engine.active_expire = argv[2] != b"0";
             ctx.out.ok();

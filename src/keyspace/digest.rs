@@ -113,11 +113,12 @@ pub fn dataset(ks: &Keyspace) -> String {
     hex(&fin)
 }
 
-/// `DEBUG DIGEST-VALUE key`: the digest of one value (zeros if the key does not exist).
+/// `DEBUG DIGEST-VALUE key`: the digest of one value (zeros if the key does not exist),
+/// including the expire marker when the key has a TTL, as Redis's `xorObjectDigest` does.
 pub fn key(db: &Db, key: &[u8]) -> String {
     let mut d = [0u8; 20];
     if let Some(v) = db.dict.get(key) {
-        value_digest(&mut d, v, false);
+        value_digest(&mut d, v, db.expires.contains_key(key));
     }
     hex(&d)
 }

@@ -9,7 +9,7 @@
 //! `XINFO STREAM` reports `radix-tree-keys` (listpacks) and `radix-tree-nodes` (rax nodes). So
 //! rtool keeps the same node structure — which entries share a listpack, which are flagged
 //! deleted, how many bytes each listpack would take — and a model of the rax's node count
-//! ([`rax::RaxModel`]), while the entries themselves are plain vectors of field/value bytes.
+//! (`rax::RaxModel`), while the entries themselves are plain vectors of field/value bytes.
 //!
 //! Consumer groups follow Redis's `streamCG`: the last delivered ID, the logical read counter
 //! (`entries_read`, used for the lag), the pending entries list (PEL: ID -> owner, delivery
@@ -698,7 +698,7 @@ impl StreamValue {
     }
 
     /// Feed the stream's contents to a digest, as Redis's `xorObjectDigest` does: each entry
-    /// as "<ms>.<seq>" followed by its fields and values, in ID order.
+    /// as `"<ms>.<seq>"` followed by its fields and values, in ID order.
     pub fn digest(&self, mix: &mut dyn FnMut(&[u8])) {
         for e in self.iter() {
             mix(format!("{}.{}", e.id.ms, e.id.seq).as_bytes());

@@ -42,7 +42,7 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
     // Admission: protected mode and maxclients, checked like Redis before any command.
     enum Admit {
         Denied(&'static [u8]),
-        Ok(u64, bool, i64),
+        Ok(u64, bool, (i64, i64)),
     }
     let admit = {
         let mut e = shared.lock();
@@ -57,10 +57,10 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
             Admit::Denied(b"-ERR max number of clients reached\r\n")
         } else {
             let id = e.add_client(peer.to_string(), laddr, tx);
-            Admit::Ok(id, !e.auth_required(), e.config.get_i64("timeout"))
+            Admit::Ok(id, !e.auth_required(), (e.timeout_s, e.query_buffer_limit))
         }
     };
-    let (id, authenticated, mut timeout_s) = match admit {
+    let (id, authenticated, (mut timeout_s, mut qbuf_limit)) = match admit {
         Admit::Denied(msg) => {
             let _ = stream.write_all(msg).await;
             return;
@@ -75,9 +75,20 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
     loop {
         // 1. Run whatever complete commands are buffered.
         if client.blocked.is_none() && !inbuf.is_empty() && !closing {
-            let (flow, timeout_now) = process_input(&shared, &mut client, &mut inbuf, &mut out);
+            let (flow, (timeout_now, qbuf_now)) =
+                process_input(&shared, &mut client, &mut inbuf, &mut out);
+            qbuf_limit = qbuf_now;
             // CONFIG SET timeout applies to connected clients too.
             timeout_s = timeout_now;
+            // PSYNC/SYNC made this connection a replica link: it is served by its own loop.
+            if client.is_replica {
+                let rest = inbuf.split();
+                let out = std::mem::replace(&mut out, Reply::new(false));
+                super::replica_link::run(shared.clone(), stream, &mut client, rest, out, &mut rx)
+                    .await;
+                shared.lock().remove_client(&mut client);
+                return;
+            }
             match flow {
                 Flow::Close => closing = true,
                 Flow::Shutdown => {
@@ -111,7 +122,7 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
                     Ok(0) | Err(_) => break,
                     Ok(_) => {}
                 }
-                let limit = shared.lock().config.get_i64("client-query-buffer-limit");
+                let limit = qbuf_limit;
                 if inbuf.len() as i64 > limit && limit > 0 {
                     log::warning(&format!("Closing client that reached max query buffer length: id={} addr={peer} (qbuf initial bytes: {:?})", client.id, String::from_utf8_lossy(&inbuf[..inbuf.len().min(64)])));
                     break;
@@ -132,7 +143,8 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
                 if e.blocking.remove(client.id) {
                     if let Some(info) = e.clients.get_mut(&client.id) { info.blocked = false; }
                     client.blocked = None;
-                    out.null_array();
+                    out.resp3 = client.resp3;
+                    e.timeout_reply(client.id, &mut out);
                 }
             }
             _ = tokio::time::sleep(idle.unwrap_or_default()), if idle.is_some() => {
@@ -155,13 +167,14 @@ async fn sleep_until_ms(deadline: Option<i64>) {
 }
 
 /// Run every complete command in `inbuf` under one lock acquisition. Returns what to do next
-/// and the current `timeout` setting (CONFIG SET timeout applies to connected clients too).
+/// and the current `timeout` and `client-query-buffer-limit` (CONFIG SET applies to connected
+/// clients too).
 fn process_input(
     shared: &Shared,
     client: &mut Client,
     inbuf: &mut BytesMut,
     out: &mut Reply,
-) -> (Flow, i64) {
+) -> (Flow, (i64, i64)) {
     let mut e = shared.lock();
     e.now_ms = crate::cmd::engine::now_ms();
     let mut pos = 0;
@@ -224,8 +237,18 @@ fn process_input(
         info.last_interaction_ms = now;
         info.qbuf = inbuf.len() - pos;
     }
-    let timeout = e.config.get_i64("timeout");
+    let limits = (e.timeout_s, e.query_buffer_limit);
+    // Writes this batch propagated become one block of the replication stream; the replica
+    // links waiting for it are woken once per batch.
+    // A WAIT blocked in this batch: ask the replicas where they are, through the stream.
+    if std::mem::take(&mut e.get_ack) && e.repl.backlog_active {
+        e.repl.feed_nodb(&[b"REPLCONF", b"GETACK", b"*"]);
+    }
+    let wake = (e.repl.backlog_active && e.repl.seal()) || std::mem::take(&mut e.repl_wakeup);
     drop(e);
+    if wake {
+        shared.repl_notify.notify_waiters();
+    }
     inbuf.advance(pos);
-    (flow, timeout)
+    (flow, limits)
 }

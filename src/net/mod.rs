@@ -7,6 +7,7 @@
 //! `io-threads N` gives tokio N worker threads.
 
 pub mod conn;
+pub mod replica_link;
 pub mod server;
 
 pub use server::{Server, Shared};

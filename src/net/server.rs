@@ -14,6 +14,9 @@ pub struct Shared {
     pub engine: Mutex<Engine>,
     /// Woken when SHUTDOWN is accepted.
     pub shutdown: Notify,
+    /// Woken when the replication stream grew or a replica's state changed: replica links
+    /// wait on it.
+    pub repl_notify: Notify,
 }
 
 impl Shared {
@@ -89,10 +92,16 @@ impl Server {
     /// A server on listeners the caller bound.
     pub fn with_listeners(config: Config, listeners: Vec<TcpListener>) -> Server {
         let engine = Engine::new(config);
+        Self::from_engine(engine, listeners)
+    }
+
+    /// A server around an engine that is already loaded.
+    pub fn from_engine(engine: Engine, listeners: Vec<TcpListener>) -> Server {
         Server {
             shared: Arc::new(Shared {
                 engine: Mutex::new(engine),
                 shutdown: Notify::new(),
+                repl_notify: Notify::new(),
             }),
             listeners,
         }
@@ -139,6 +148,22 @@ fn prepare_shutdown(shared: &Shared) {
         log::warning("Received SIGTERM scheduling shutdown...");
     }
     log::warning("User requested shutdown...");
+    // Redis saves on the way out when save points are configured (or SHUTDOWN SAVE), and
+    // never with SHUTDOWN NOSAVE. A BGSAVE child still running is killed first.
+    if let Some(child) = e.persist.child.take() {
+        log::warning("There is a child saving an .rdb. Killing it!");
+        unsafe { libc::kill(child.pid, libc::SIGUSR1) };
+    }
+    let want_save = match save.flatten() {
+        Some(s) => s,
+        None => crate::persist::save_points_configured(&e),
+    };
+    if want_save {
+        log::notice("Saving the final RDB snapshot before exiting.");
+        if crate::persist::save(&mut e).is_err() {
+            log::warning("Error trying to save the DB, can't exit.");
+        }
+    }
     for c in e.clients.values() {
         let _ = c.tx.send(crate::cmd::client::ClientMsg::Kill);
     }
@@ -166,12 +191,26 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 /// Redis's `serverCron`, `hz` times a second: the active expire cycle and the ops/sec sample.
 async fn cron(shared: Arc<Shared>) {
     let mut tick: u64 = 0;
+    let mut last_ping_ms = crate::cmd::engine::now_ms();
     loop {
         let hz = shared.lock().config.get_i64("hz").clamp(1, 500) as u64;
         tokio::time::sleep(std::time::Duration::from_millis(1000 / hz)).await;
         let mut e = shared.lock();
         // 25% of a cron period, like ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC.
         e.active_expire_cycle(250_000 / hz);
+        crate::persist::check_child(&mut e);
+        crate::persist::check_save_points(&mut e);
+        // The master pings its replicas every repl-ping-replica-period seconds, through the
+        // stream itself (so the ping counts in the offset, as in Redis).
+        let period_ms = e.config.get_i64("repl-ping-replica-period").max(1) * 1000;
+        let now_ms = crate::cmd::engine::now_ms();
+        if !e.replicas.is_empty() && !e.is_replica && now_ms - last_ping_ms >= period_ms {
+            e.repl.feed_nodb(&[b"ping"]);
+            last_ping_ms = now_ms;
+        }
+        if e.repl.seal() || std::mem::take(&mut e.repl_wakeup) {
+            shared.repl_notify.notify_waiters();
+        }
         let now = crate::cmd::engine::now_ms();
         let st = &mut e.stats;
         if st.last_sample_ms > 0 && now > st.last_sample_ms {

@@ -62,6 +62,10 @@ pub mod reader;
 pub mod types;
 pub mod ziplist;
 pub mod zipmap;
+// The writing side (rdbw branch): encoders, the writer, and events -> keyspace values.
+pub mod encode;
+pub mod load;
+pub mod writer;
 
 pub use cursor::{StringForm, length_prefix, string_form};
 pub use error::{ErrorKind, Phase, RdbError, ReadError};

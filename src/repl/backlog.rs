@@ -53,7 +53,7 @@ impl Backlog {
         self.end - self.histlen() + 1
     }
 
-    /// Can a replica resume from this 1-based offset (PSYNC <id> <offset>)? Redis accepts
+    /// Can a replica resume from this 1-based offset (`PSYNC <id> <offset>`)? Redis accepts
     /// offsets from the first byte in the backlog up to one past the last.
     pub fn can_resume_from(&self, psync_offset: u64) -> bool {
         psync_offset >= self.first_byte_offset() && psync_offset <= self.end + 1

@@ -91,6 +91,11 @@ impl ReplLog {
         self.offset += (self.pending.len() - before) as u64;
     }
 
+    /// The database the stream last selected (`repl-stream-db` in a snapshot).
+    pub fn stream_db(&self) -> Option<usize> {
+        self.last_db
+    }
+
     /// Forget the current database so the next write starts with a SELECT (after a new
     /// replica attaches for a full sync, Redis resets `slaveseldb` for the same reason).
     pub fn reset_db(&mut self) {

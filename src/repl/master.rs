@@ -48,6 +48,8 @@ pub struct ReplicaInfo {
     pub ack_time_ms: i64,
     /// The snapshot offset this replica's full sync starts from.
     pub sync_offset: u64,
+    /// Attached with SYNC (no `+FULLRESYNC` line, no replication ID).
+    pub legacy_sync: bool,
 }
 
 impl ReplicaInfo {
@@ -99,7 +101,9 @@ pub fn decide_psync(log: &ReplLog, req_id: &str, req_offset: i64, replica: &str)
         }
         return PsyncDecision::Full { why };
     }
-    PsyncDecision::Continue { from: req_offset as u64 - 1 }
+    PsyncDecision::Continue {
+        from: req_offset as u64 - 1,
+    }
 }
 
 #[cfg(test)]
@@ -112,21 +116,34 @@ mod tests {
         log.active = true;
         let id = log.replid.clone();
         // No backlog yet: even our own ID gets a full resync.
-        assert!(matches!(decide_psync(&log, &id, 1, "r"), PsyncDecision::Full { .. }));
+        assert!(matches!(
+            decide_psync(&log, &id, 1, "r"),
+            PsyncDecision::Full { .. }
+        ));
         log.create_backlog(1024);
         log.feed(0, &[b"set", b"k", b"v"]);
         log.seal();
-        assert_eq!(decide_psync(&log, &id, 1, "r"), PsyncDecision::Continue { from: 0 });
-        assert_eq!(decide_psync(&log, &id, 51, "r"), PsyncDecision::Continue { from: 50 });
+        assert_eq!(
+            decide_psync(&log, &id, 1, "r"),
+            PsyncDecision::Continue { from: 0 }
+        );
+        assert_eq!(
+            decide_psync(&log, &id, 51, "r"),
+            PsyncDecision::Continue { from: 50 }
+        );
         match decide_psync(&log, &id, 52, "127.0.0.1:6380") {
             PsyncDecision::Full { why } => {
-                assert!(why[0].starts_with("Unable to partial resync with replica 127.0.0.1:6380 for lack of backlog"));
+                assert!(why[0].starts_with(
+                    "Unable to partial resync with replica 127.0.0.1:6380 for lack of backlog"
+                ));
                 assert!(why[1].contains("greater than the master replication offset"));
             }
             other => panic!("{other:?}"),
         }
         match decide_psync(&log, "?", -1, "r") {
-            PsyncDecision::Full { why } => assert_eq!(why, vec!["Full resync requested by replica r".to_string()]),
+            PsyncDecision::Full { why } => {
+                assert_eq!(why, vec!["Full resync requested by replica r".to_string()])
+            }
             other => panic!("{other:?}"),
         }
         match decide_psync(&log, &"a".repeat(40), 1, "r") {

@@ -4,7 +4,7 @@
 //! and the AOF all read from this one log.
 
 pub mod backlog;
-pub mod master;
 pub mod log;
+pub mod master;
 
 pub use log::ReplLog;

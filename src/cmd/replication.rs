@@ -1,0 +1,229 @@
+//! The master's side of the replication handshake: REPLCONF, PSYNC, SYNC, and ROLE.
+//!
+//! A replica connects like any client, says who it is with REPLCONF (`listening-port`,
+//! `ip-address`, `capa eof`, `capa psync2`), then asks `PSYNC <replid> <offset>`. From that
+//! moment the connection is no longer a client: the handler marks it as a replica and the
+//! connection task turns into a replica link (`net::replica_link`), which sends the snapshot
+//! if a full resync is needed and then the command stream. See the book's handshake and PSYNC
+//! chapters for the bytes.
+
+use super::{Ctx, Handler, eq_ic, errors};
+use crate::log;
+use crate::repl::master::{PsyncDecision, ReplicaInfo, ReplicaState, decide_psync};
+
+pub const HANDLERS: &[(&str, Handler)] = &[
+    ("replconf", replconf),
+    ("psync", psync),
+    ("sync", sync),
+    ("role", role),
+    ("wait", wait),
+];
+
+/// WAIT numreplicas timeout: block until that many replicas acknowledged this client's last
+/// write (or the timeout in ms passes; 0 waits forever), then reply how many did. Blocking
+/// makes the master send `REPLCONF GETACK *` to its replicas so they answer at once.
+fn wait(ctx: &mut Ctx, argv: &[&[u8]]) {
+    if ctx.engine.is_replica {
+        return ctx.out.err("WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.");
+    }
+    let Some(want) = super::arg_i64(ctx.out, argv[1]) else {
+        return;
+    };
+    let Some(timeout) = crate::resp::request::parse_i64(argv[2]) else {
+        return ctx.out.err("timeout is not an integer or out of range");
+    };
+    if timeout < 0 {
+        return ctx.out.err("timeout is negative");
+    }
+    let off = ctx.client.woff;
+    let acked = ctx.engine.replicas_acked(off);
+    if acked as i64 >= want || ctx.engine.in_exec {
+        return ctx.out.int(acked as i64);
+    }
+    let deadline = if timeout > 0 {
+        Some(ctx.engine.now_ms + timeout)
+    } else {
+        None
+    };
+    ctx.engine
+        .waiting_acks
+        .push((ctx.client.id, off, want.max(0) as usize));
+    ctx.engine.get_ack = true;
+    ctx.block = Some((Vec::new(), deadline));
+}
+
+fn replconf(ctx: &mut Ctx, argv: &[&[u8]]) {
+    if argv.len().is_multiple_of(2) {
+        return ctx.out.err(errors::SYNTAX);
+    }
+    let mut i = 1;
+    while i + 1 < argv.len() {
+        let (opt, val) = (argv[i], argv[i + 1]);
+        if eq_ic(opt, "listening-port") {
+            match crate::resp::request::parse_i64(val).and_then(|p| u16::try_from(p).ok()) {
+                Some(p) => ctx.client.repl_listening_port = p,
+                None => return ctx.out.err(errors::NOT_INTEGER),
+            }
+        } else if eq_ic(opt, "ip-address") {
+            ctx.client.repl_ip = Some(String::from_utf8_lossy(val).into_owned());
+        } else if eq_ic(opt, "capa") {
+            if eq_ic(val, "eof") {
+                ctx.client.repl_capa_eof = true;
+            } else if eq_ic(val, "psync2") {
+                ctx.client.repl_capa_psync2 = true;
+            }
+        } else if eq_ic(opt, "ack") || eq_ic(opt, "fack") {
+            // An ACK on a link is read by the link itself; here (a replica that has not
+            // PSYNCed yet) it is ignored, and like Redis never answered.
+            if let Some(r) = ctx.engine.replicas.get_mut(&ctx.client.id)
+                && let Some(off) = crate::resp::request::parse_i64(val)
+            {
+                r.ack_offset = r.ack_offset.max(off.max(0) as u64);
+                r.ack_time_ms = ctx.engine.now_ms;
+            }
+            return;
+        } else if eq_ic(opt, "getack") {
+            // Only meaningful from a master to its replica; a master ignores it.
+            return;
+        } else if eq_ic(opt, "rdb-only") || eq_ic(opt, "rdb-filter-only") {
+        } else {
+            return ctx.out.err(&format!(
+                "Unrecognized REPLCONF option: {}",
+                String::from_utf8_lossy(opt)
+            ));
+        }
+        i += 2;
+    }
+    ctx.out.ok();
+}
+
+/// The peer's IP as the master sees it, unless the replica announced another.
+fn replica_ip(ctx: &Ctx) -> String {
+    if let Some(ip) = &ctx.client.repl_ip {
+        return ip.clone();
+    }
+    ctx.engine
+        .clients
+        .get(&ctx.client.id)
+        .and_then(|c| c.addr.parse::<std::net::SocketAddr>().ok())
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "?".into())
+}
+
+fn psync(ctx: &mut Ctx, argv: &[&[u8]]) {
+    start_sync(
+        ctx,
+        Some((String::from_utf8_lossy(argv[1]).into_owned(), argv[2])),
+    );
+}
+
+/// SYNC: the pre-PSYNC protocol, always a full resync and no `+FULLRESYNC` line.
+fn sync(ctx: &mut Ctx, _argv: &[&[u8]]) {
+    start_sync(ctx, None);
+}
+
+fn start_sync(ctx: &mut Ctx, psync: Option<(String, &[u8])>) {
+    if ctx.client.is_replica {
+        return;
+    }
+    if ctx.engine.is_replica {
+        return ctx
+            .out
+            .err("-NOMASTERLINK Can't SYNC while not connected with my master");
+    }
+    let ip = replica_ip(ctx);
+    let mut info = ReplicaInfo {
+        client_id: ctx.client.id,
+        ip,
+        listening_port: ctx.client.repl_listening_port,
+        capa_eof: ctx.client.repl_capa_eof,
+        capa_psync2: ctx.client.repl_capa_psync2,
+        state: ReplicaState::WaitBgsaveStart,
+        cursor: 0,
+        ack_offset: 0,
+        ack_time_ms: ctx.engine.now_ms,
+        sync_offset: 0,
+        legacy_sync: psync.is_none(),
+    };
+    let name = info.name();
+    log::notice(&format!("Replica {name} asks for synchronization"));
+    let size = ctx
+        .engine
+        .config
+        .get_i64("repl-backlog-size")
+        .max(16 * 1024) as usize;
+    if let Some((id, off)) = &psync {
+        let off = crate::resp::request::parse_i64(off).unwrap_or(-1);
+        match decide_psync(&ctx.engine.repl, id, off, &name) {
+            PsyncDecision::Continue { from } => {
+                let reply = if info.capa_psync2 {
+                    format!("+CONTINUE {}\r\n", ctx.engine.repl.replid)
+                } else {
+                    "+CONTINUE\r\n".into()
+                };
+                ctx.out.raw(reply.as_bytes());
+                info.state = ReplicaState::Online;
+                info.cursor = from;
+                ctx.engine.stats.sync_partial_ok += 1;
+                let end = ctx.engine.repl.offset();
+                log::notice(&format!(
+                    "Partial resynchronization request from {name} accepted. Sending {} bytes of backlog starting from offset {}.",
+                    end - from,
+                    from + 1
+                ));
+                attach(ctx, info);
+                return;
+            }
+            PsyncDecision::Full { why } => {
+                for w in why {
+                    log::notice(&w);
+                }
+                if id != "?" {
+                    ctx.engine.stats.sync_partial_err += 1;
+                }
+            }
+        }
+    }
+    ctx.engine.stats.sync_full += 1;
+    // The first replica creates the backlog (Redis: "Replication backlog created, my new
+    // replication IDs are '...' and '...'").
+    if !ctx.engine.repl.backlog_active {
+        ctx.engine.repl.create_backlog(size);
+        log::notice(&format!(
+            "Replication backlog created, my new replication IDs are '{}' and '{}'",
+            ctx.engine.repl.replid, ctx.engine.repl.replid2
+        ));
+    }
+    attach(ctx, info);
+    crate::persist::sync_replicas_waiting(ctx.engine);
+}
+
+/// Turn this connection into a replica link.
+fn attach(ctx: &mut Ctx, info: ReplicaInfo) {
+    ctx.client.is_replica = true;
+    if let Some(c) = ctx.engine.clients.get_mut(&ctx.client.id) {
+        c.flags_extra = "S".into();
+    }
+    ctx.engine.replicas.insert(ctx.client.id, info);
+}
+
+fn role(ctx: &mut Ctx, _argv: &[&[u8]]) {
+    let e = &*ctx.engine;
+    let replicas: Vec<(String, u16, u64)> = e
+        .replicas
+        .values()
+        .filter(|r| r.state == ReplicaState::Online)
+        .map(|r| (r.ip.clone(), r.listening_port, r.ack_offset))
+        .collect();
+    let offset = e.repl.offset();
+    ctx.out.array(3);
+    ctx.out.bulk(b"master");
+    ctx.out.int(offset as i64);
+    ctx.out.array(replicas.len());
+    for (ip, port, ack) in replicas {
+        ctx.out.array(3);
+        ctx.out.bulk(ip.as_bytes());
+        ctx.out.bulk(port.to_string().as_bytes());
+        ctx.out.bulk(ack.to_string().as_bytes());
+    }
+}
