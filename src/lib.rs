@@ -22,6 +22,7 @@
 //! | 3 behaviour | [`cmd`] | one file per command family: parse arguments, apply to the keyspace, reply, say what to propagate |
 //! | 3 behaviour | [`persist`] | snapshots: SAVE, BGSAVE by fork (copy-on-write, as Redis), save points, load at start-up |
 //! | 4 runtime | [`net`] | tokio: the listener, one task per connection, configuration, logging, timers |
+//! | 5 shell | [`present`] | printers of decoded events: tables, JSON Lines, RESP commands, byte layout, hex, check reports |
 //! | 5 shell | [`cli`] | clap: one small file per subcommand |
 //!
 //! The write path keeps DESIGN.md's first invariant: a write is applied and its propagated form
@@ -37,6 +38,7 @@ pub mod ld80;
 pub mod log;
 pub mod net;
 pub mod persist;
+pub mod present;
 pub mod rdb;
 pub mod repl;
 pub mod resp;

@@ -1,6 +1,7 @@
 //! The command line: one small file per subcommand, each a thin shell over the library.
 //! Colour, width and tty are decided here once and passed down as plain values.
 
+pub mod rdb;
 pub mod serve;
 
 use clap::{Parser, Subcommand};
@@ -17,12 +18,15 @@ pub struct Cli {
 pub enum Command {
     /// Run a Redis-compatible server (like redis-server: `rtool serve [redis.conf] [--port 6380 ...]`).
     Serve(serve::ServeArgs),
+    /// Look inside RDB files: `rtool rdb dump FILE`, `rtool rdb check FILE`.
+    Rdb(rdb::RdbArgs),
 }
 
 /// Run a parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     let res = match cli.command {
         Command::Serve(a) => serve::run(a),
+        Command::Rdb(a) => rdb::run(a),
     };
     match res {
         Ok(code) => code,

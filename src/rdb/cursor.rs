@@ -184,3 +184,60 @@ impl Cur<'_> {
 pub(super) fn parse_double(s: &str) -> Option<f64> {
     s.trim_start().parse::<f64>().ok()
 }
+
+/// How an RDB string is stored, as read from its first bytes. Layout views use this to split
+/// a span the reader reported into its length prefix and payload without decoding the file a
+/// second way (the same cursor reads it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StringForm {
+    /// A length prefix and that many bytes.
+    Raw { len: u64 },
+    /// `11000000`/`01`/`10`: an integer in 1, 2 or 4 little-endian bytes.
+    Int { width: u8, value: i64 },
+    /// `11000011 <clen> <len>`: LZF data of `clen` bytes expanding to `len`.
+    Lzf { clen: u64, len: u64 },
+}
+
+/// Reads the header of the RDB string starting at `b[0]`: its form and the size of the header
+/// (for `Int`, of the whole string). `None` if `b` ends first or the header is invalid.
+pub fn string_form(b: &[u8]) -> Option<(StringForm, usize)> {
+    let mut c = Cur {
+        d: b,
+        p: 0,
+        base: 0,
+    };
+    let (n, enc) = c.len_or_enc().ok()?;
+    let form = match (n, enc) {
+        (len, false) => StringForm::Raw { len },
+        (0, true) => StringForm::Int {
+            width: 1,
+            value: i64::from(c.u8().ok()? as i8),
+        },
+        (1, true) => StringForm::Int {
+            width: 2,
+            value: i64::from(i16::from_le_bytes(c.arr().ok()?)),
+        },
+        (2, true) => StringForm::Int {
+            width: 4,
+            value: i64::from(i32::from_le_bytes(c.arr().ok()?)),
+        },
+        (3, true) => {
+            let clen = c.len().ok()?;
+            let len = c.len().ok()?;
+            StringForm::Lzf { clen, len }
+        }
+        _ => return None,
+    };
+    Some((form, c.p))
+}
+
+/// Reads a length prefix at `b[0]`: its value and its size in bytes (1, 2, 5 or 9).
+pub fn length_prefix(b: &[u8]) -> Option<(u64, usize)> {
+    let mut c = Cur {
+        d: b,
+        p: 0,
+        base: 0,
+    };
+    let n = c.len().ok()?;
+    Some((n, c.p))
+}

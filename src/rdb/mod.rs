@@ -67,6 +67,7 @@ pub mod encode;
 pub mod load;
 pub mod writer;
 
+pub use cursor::{StringForm, length_prefix, string_form};
 pub use error::{ErrorKind, Phase, RdbError, ReadError};
 pub use event::{
     Container, ContainerKind, Event, Item, KeyEnd, KeyStart, Magic, PackedPos, Span, StreamId,
