@@ -13,79 +13,15 @@ mod util;
 use rtool::cmd::{Client, Engine, execute};
 use rtool::config::Config;
 use rtool::resp::Reply;
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use util::repl::{attach_replica, normalize, split};
 use util::{Conn, Server, have_redis};
 
 const END: &str = "__end_of_script__";
 
-/// Attach to a real Redis as a replica and return the socket positioned after the RDB.
-fn attach_replica(port: u16) -> (TcpStream, Vec<u8>) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(b"*3\r\n$8\r\nREPLCONF\r\n$4\r\ncapa\r\n$6\r\npsync2\r\n")
-        .unwrap();
-    let mut buf = Vec::new();
-    read_until(&mut s, &mut buf, |b| b.starts_with(b"+OK\r\n"));
-    buf.drain(..5);
-    s.write_all(b"*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n")
-        .unwrap();
-    // +FULLRESYNC <id> <offset>\r\n, then `\n` keepalives, then $<len>\r\n<rdb> (no CRLF).
-    // (A stand-in until `repl::stream`, the replication-link decoder, exists.)
-    {
-        read_until(&mut s, &mut buf, |b| {
-            b.contains(&b'$')
-                && b[b.iter().position(|&c| c == b'$').unwrap()..]
-                    .windows(2)
-                    .any(|w| w == b"\r\n")
-        });
-        let dollar = buf.iter().position(|&c| c == b'$').unwrap();
-        let crlf = dollar + buf[dollar..].windows(2).position(|w| w == b"\r\n").unwrap();
-        let len: usize = std::str::from_utf8(&buf[dollar + 1..crlf])
-            .unwrap()
-            .parse()
-            .unwrap();
-        let end = crlf + 2 + len;
-        read_until(&mut s, &mut buf, |b| b.len() >= end);
-        let rest = buf.split_off(end);
-        (s, rest)
-    }
-}
-
-fn read_until(s: &mut TcpStream, buf: &mut Vec<u8>, done: impl Fn(&[u8]) -> bool) {
-    let start = Instant::now();
-    while !done(buf) {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out reading replication stream"
-        );
-        let mut chunk = [0u8; 65536];
-        let n = s.read(&mut chunk).unwrap();
-        assert!(n > 0, "master closed the link");
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
-/// Mask 13-digit Unix-millisecond arguments, which legitimately differ between two runs.
-fn mask_times(stream: &[u8]) -> String {
-    let text = String::from_utf8_lossy(stream).into_owned();
-    let mut out = String::new();
-    for line in text.split("\r\n") {
-        let is_ms = line.len() == 13 && line.bytes().all(|c| c.is_ascii_digit());
-        out.push_str(if is_ms { "<ms>" } else { line });
-        out.push(' ');
-    }
-    out
-}
-
-fn split(cmd: &str) -> Vec<Vec<u8>> {
-    rtool::resp::split::split_args(cmd.as_bytes()).unwrap()
-}
-
 fn real_redis_stream(script: &[&str]) -> String {
     let server = Server::redis(&["--enable-debug-command", "yes"]);
-    let (mut link, mut stream) = attach_replica(server.port);
+    let mut link = attach_replica(server.port);
     let mut c = Conn::connect(server.port);
     // Only lazy expiry, so what expires when is decided by the script alone.
     c.call(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
@@ -100,11 +36,7 @@ fn real_redis_stream(script: &[&str]) -> String {
         c.read_reply().unwrap();
     }
     c.call(&["SET", END, "1"]);
-    read_until(&mut link, &mut stream, |b| {
-        b.windows(END.len()).any(|w| w == END.as_bytes())
-    });
-    // The master's periodic `ping` (lower case, as Redis sends it) is not part of the script.
-    mask_times(&stream).replace("*1 $4 ping ", "")
+    normalize(link.read_until(END))
 }
 
 fn rtool_stream(script: &[&str]) -> String {
@@ -127,7 +59,7 @@ fn rtool_stream(script: &[&str]) -> String {
         let a: Vec<&[u8]> = args.iter().map(|x| x.as_slice()).collect();
         execute(&mut e, &mut client, &a, &mut out);
     }
-    mask_times(&e.repl.take_pending())
+    normalize(&e.repl.take_pending())
 }
 
 fn check(script: &[&str]) {

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod repl;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
