@@ -125,3 +125,28 @@ fn redis_benchmark_runs_without_errors() {
     assert_eq!(cli(s.port, &["ping"]), "PONG\n");
     assert_eq!(cli(s.port, &["type", "mylist"]), "list\n");
 }
+
+/// `redis-cli` fed a session on stdin (how people script it): rtool's output is the same as
+/// real Redis's, line for line.
+#[test]
+fn redis_cli_reads_commands_from_stdin_like_a_session() {
+    if !have_redis() {
+        return;
+    }
+    let session: &[u8] = b"SET greeting \"hello world\"\nGET greeting\nRPUSH l a b c\nLRANGE l 0 -1\nHSET h f v\nHGETALL h\nZADD z 1.5 a\nZRANGE z 0 -1 WITHSCORES\nSELECT 2\nDBSIZE\nINCR greeting\nNOSUCH arg\nGET\n";
+    let run = |port: u16| {
+        let mut child = Command::new("redis-cli")
+            .args(["-p", &port.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(session).unwrap();
+        String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout).into_owned()
+    };
+    let rtool = Server::rtool(&[]);
+    let redis = Server::redis(&[]);
+    let (a, b) = (run(rtool.port), run(redis.port));
+    assert!(a.starts_with("OK\nhello world\n3\na\nb\nc\n"), "{a}");
+    assert_eq!(a, b);
+}
