@@ -250,8 +250,10 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                         }
                         EventKind::TransferStart(framing) => {
                             match framing {
-                                Framing::Length(n) => log::notice(&format!("MASTER <-> REPLICA sync: receiving {n} bytes from master to disk")),
-                                Framing::EofMark(_) => log::notice("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk"),
+                                // Redis says "to disk" here (repl-diskless-load disabled);
+                                // rtool loads while it receives, so it says where it goes.
+                                Framing::Length(n) => log::notice(&format!("MASTER <-> REPLICA sync: receiving {n} bytes from master to memory")),
+                                Framing::EofMark(_) => log::notice("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to memory"),
                             }
                             loading = Some({
                                 let mut e = shared.lock();
