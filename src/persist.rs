@@ -52,6 +52,8 @@ pub struct PersistState {
     pub scheduled: bool,
     pub loaded_keys: u64,
     pub loaded_expired: u64,
+    /// The snapshot loaded at start-up carried a replication history (repl-id/repl-offset).
+    pub loaded_repl_history: bool,
 }
 
 /// `dir`/`dbfilename`.
@@ -84,7 +86,7 @@ pub fn write_snapshot<W: Write>(engine: &Engine, w: W) -> std::io::Result<W> {
     use crate::rdb::writer::{Aux, ReplAux, WriteOptions, write_keyspace};
     let opts = WriteOptions::from_config(&engine.config);
     let mut aux = Aux::now(crate::cmd::info::process_memory().0);
-    if engine.repl.backlog_active {
+    if engine.repl.backlog_active || engine.master.is_some() {
         aux.repl = Some(ReplAux {
             stream_db: engine.repl.stream_db().unwrap_or(0) as i64,
             id: engine.repl.replid.clone(),
@@ -259,6 +261,25 @@ pub fn load_at_startup(engine: &mut Engine) -> Result<u64, String> {
     ));
     engine.persist.loaded_keys = summary.keys_loaded;
     engine.persist.loaded_expired = summary.keys_expired;
+    // A replica restarting from its own snapshot resumes its master's history: the file's
+    // repl-id and repl-offset are what it will offer in PSYNC (Redis restores them the same
+    // way, so a restarted replica can get +CONTINUE).
+    let is_replica = !engine.config.get_str("replicaof").trim().is_empty();
+    let id = summary
+        .aux("repl-id")
+        .map(|v| String::from_utf8_lossy(v).into_owned());
+    let off = summary
+        .aux("repl-offset")
+        .and_then(|v| std::str::from_utf8(v).ok()?.parse::<u64>().ok());
+    if let (true, Some(id), Some(off)) = (is_replica, id, off) {
+        if id.len() == 40 {
+            engine.repl.adopt_master(&id, off);
+            engine.persist.loaded_repl_history = true;
+            log::notice(&format!(
+                "Restored the replication ID and offset from the RDB file: {id}:{off}"
+            ));
+        }
+    }
     Ok(summary.keys_loaded)
 }
 

@@ -219,3 +219,122 @@ fn chain_with_rtool_in_the_middle() {
         id
     );
 }
+
+/// Seed 000's reconnect loop and seed 002's typo'd port: a replica pointed at nothing says
+/// `master_link_status:down`, retries every second with Redis's log line, and with
+/// `replica-serve-stale-data no` refuses data commands with -MASTERDOWN.
+#[test]
+fn replica_of_a_dead_port_retries_and_can_refuse_stale_reads() {
+    let dead = util::free_port();
+    let r = Server::rtool(&[
+        "--replicaof",
+        "127.0.0.1",
+        &dead.to_string(),
+        "--replica-serve-stale-data",
+        "no",
+    ]);
+    let mut c = r.conn();
+    assert_eq!(
+        info_field(&mut c, "replication", "master_link_status").as_deref(),
+        Some("down")
+    );
+    assert!(wait_for(Duration::from_secs(10), || r
+        .log_text()
+        .matches("Error condition on socket for SYNC: Connection refused")
+        .count()
+        >= 2));
+    assert_eq!(
+        c.call(&["GET", "k"]),
+        b"-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n"
+    );
+    // PING is not flagged `stale` in Redis 7.0 either: it is refused too. INFO is served.
+    assert!(c.call_str(&["PING"]).starts_with("-MASTERDOWN"));
+    assert!(info_field(&mut c, "replication", "master_link_down_since_seconds").is_some());
+    assert_eq!(c.call(&["REPLICAOF", "NO", "ONE"]), b"+OK\r\n");
+    assert_eq!(c.call(&["GET", "k"]), b"$-1\r\n");
+}
+
+/// A replica restarted from its own snapshot offers its master's history (repl-id and
+/// repl-offset from the RDB's aux fields) and gets +CONTINUE instead of a full resync.
+#[test]
+fn restarted_replica_resumes_from_its_snapshot() {
+    if !have_redis() {
+        return;
+    }
+    let master = Server::redis(&[
+        "--enable-debug-command",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+    ]);
+    let mut m = master.conn();
+    m.call(&["SET", "a", "1"]);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap().to_string();
+    let port = master.port.to_string();
+    let up = |r: &Server| {
+        wait_for(Duration::from_secs(20), || {
+            info_field(&mut r.conn(), "replication", "master_link_status").as_deref() == Some("up")
+        })
+    };
+    {
+        let r = Server::rtool(&[
+            "--replicaof",
+            "127.0.0.1",
+            &port,
+            "--dir",
+            &d,
+            "--save",
+            "3600 1",
+        ]);
+        assert!(up(&r), "{}", r.log_text());
+        m.call(&["SET", "b", "2"]);
+        assert!(wait_for(Duration::from_secs(10), || info_field(
+            &mut r.conn(),
+            "replication",
+            "slave_repl_offset"
+        ) == info_field(
+            &mut master.conn(),
+            "replication",
+            "master_repl_offset"
+        )));
+        let mut c = r.conn();
+        c.send(&[b"SHUTDOWN"]);
+        let _ = c.read_to_close();
+        assert!(wait_for(Duration::from_secs(10), || r
+            .log_text()
+            .contains("ready to exit")));
+    }
+    m.call(&["SET", "c", "3"]);
+    let r = Server::rtool(&[
+        "--enable-debug-command",
+        "yes",
+        "--replicaof",
+        "127.0.0.1",
+        &port,
+        "--dir",
+        &d,
+    ]);
+    assert!(up(&r), "{}", r.log_text());
+    assert!(
+        r.log_text()
+            .contains("Restored the replication ID and offset from the RDB file"),
+        "{}",
+        r.log_text()
+    );
+    assert!(
+        wait_for(Duration::from_secs(10), || info_field(
+            &mut master.conn(),
+            "stats",
+            "sync_partial_ok"
+        )
+        .as_deref()
+            == Some("1")),
+        "{}",
+        r.log_text()
+    );
+    assert!(wait_for(Duration::from_secs(10), || r
+        .conn()
+        .call_str(&["DEBUG", "DIGEST"])
+        == m.call_str(&["DEBUG", "DIGEST"])));
+}

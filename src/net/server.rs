@@ -130,7 +130,13 @@ impl Server {
                 parts.next(),
                 parts.next().and_then(|p| p.parse::<u16>().ok()),
             ) {
-                crate::cmd::replication::become_replica(&mut e, host.to_string(), port, true);
+                let from_scratch = !e.persist.loaded_repl_history;
+                crate::cmd::replication::become_replica(
+                    &mut e,
+                    host.to_string(),
+                    port,
+                    from_scratch,
+                );
             }
         }
         spawn_requested_links(&shared);
