@@ -271,14 +271,14 @@ pub fn load_at_startup(engine: &mut Engine) -> Result<u64, String> {
     let off = summary
         .aux("repl-offset")
         .and_then(|v| std::str::from_utf8(v).ok()?.parse::<u64>().ok());
-    if let (true, Some(id), Some(off)) = (is_replica, id, off) {
-        if id.len() == 40 {
-            engine.repl.adopt_master(&id, off);
-            engine.persist.loaded_repl_history = true;
-            log::notice(&format!(
-                "Restored the replication ID and offset from the RDB file: {id}:{off}"
-            ));
-        }
+    if let (true, Some(id), Some(off)) = (is_replica, id, off)
+        && id.len() == 40
+    {
+        engine.repl.adopt_master(&id, off);
+        engine.persist.loaded_repl_history = true;
+        log::notice(&format!(
+            "Restored the replication ID and offset from the RDB file: {id}:{off}"
+        ));
     }
     Ok(summary.keys_loaded)
 }

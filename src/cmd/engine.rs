@@ -683,21 +683,20 @@ pub fn execute(engine: &mut Engine, client: &mut Client, argv: &[&[u8]], out: &m
     }
     // replica-serve-stale-data no: while the master link is down, only the commands flagged
     // `stale` (INFO, PING, REPLICAOF, ...) are served.
-    if let Some(m) = &engine.master {
-        if m.state != crate::repl::replica::ReplState::Connected
-            && !client.is_master
-            && !spec.is(flags::STALE)
-            && !engine.config.get_bool("replica-serve-stale-data")
-        {
-            reject(
-                engine,
-                client,
-                out,
-                "-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
-                Some(&spec.name),
-            );
-            return Flow::Continue;
-        }
+    if let Some(m) = &engine.master
+        && m.state != crate::repl::replica::ReplState::Connected
+        && !client.is_master
+        && !spec.is(flags::STALE)
+        && !engine.config.get_bool("replica-serve-stale-data")
+    {
+        reject(
+            engine,
+            client,
+            out,
+            "-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+            Some(&spec.name),
+        );
+        return Flow::Continue;
     }
     // min-replicas-to-write: a master without enough good replicas refuses writes.
     if spec.is(flags::WRITE)
