@@ -209,6 +209,9 @@ pub enum EventKind {
         /// `None` if the line is malformed (Redis then logs "Master replied with wrong
         /// +FULLRESYNC syntax" and goes on).
         offset: Option<i64>,
+        /// Why the master did not continue the replica's history, as far as the two sides
+        /// of the exchange tell.
+        reason: FullResyncReason,
     },
     /// `+CONTINUE [<replid>]`: a partial resynchronization; the backlog follows.
     Continue {
@@ -240,6 +243,45 @@ pub enum EventKind {
     TransferEnd { rdb_len: u64 },
     /// A command of the master's replication stream.
     Command(Command),
+}
+
+/// Why a PSYNC got `+FULLRESYNC` instead of `+CONTINUE`, worked out from what the replica
+/// asked and what the master answered. The master's *previous* replication ID (`master_replid2`)
+/// never crosses the link, so "the previous ID, but past the point where it was replaced" reads
+/// as an ID mismatch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FullResyncReason {
+    /// `PSYNC ? -1`: the replica has no history (a fresh start with `replicaof`).
+    Requested,
+    /// The replica's replication ID is not the one the master answers with.
+    IdMismatch,
+    /// Same ID, but the requested offset is not in the master's backlog (too old, or the
+    /// backlog was never created because the master had no replica yet).
+    OffsetOutOfRange,
+    /// The PSYNC was not seen.
+    Unknown,
+}
+
+impl FullResyncReason {
+    /// A sentence for people, in the vocabulary of Redis's log ("Partial resynchronization
+    /// not accepted: ...").
+    pub fn describe(self) -> &'static str {
+        match self {
+            FullResyncReason::Requested => {
+                "Full resync requested by replica: PSYNC ? -1, it has no history to continue"
+            }
+            FullResyncReason::IdMismatch => {
+                "Partial resynchronization not accepted: Replication ID mismatch (the replica's \
+                 history is neither the master's current ID nor its previous one up to the \
+                 switch)"
+            }
+            FullResyncReason::OffsetOutOfRange => {
+                "Partial resynchronization not accepted: the requested offset is outside the \
+                 master's backlog"
+            }
+            FullResyncReason::Unknown => "the replica's PSYNC was not seen",
+        }
+    }
 }
 
 /// How the RDB transfer is delimited.
@@ -381,6 +423,7 @@ struct Side {
 #[derive(Debug, Clone)]
 struct PsyncReq {
     seq: u64,
+    replid: Bytes,
     offset: Option<i64>,
 }
 
@@ -765,9 +808,10 @@ impl LinkDecoder {
             _ => true,
         };
         match &kind {
-            RequestKind::Psync { offset, .. } => {
+            RequestKind::Psync { replid, offset } => {
                 self.psync = Some(PsyncReq {
                     seq: self.req_seq,
+                    replid: replid.clone(),
                     offset: *offset,
                 });
                 self.kind = LinkKind::Replication;
@@ -907,7 +951,23 @@ impl LinkDecoder {
             let mut parts = line.splitn(3, |&b| b == b' ').skip(1);
             let replid = Bytes::copy_from_slice(parts.next().unwrap_or_default());
             let offset = parts.next().and_then(request::parse_i64);
-            self.push(out, dir, off, n, EventKind::FullResync { replid, offset });
+            let reason = match &psync {
+                None => FullResyncReason::Unknown,
+                Some(p) if p.replid == "?" => FullResyncReason::Requested,
+                Some(p) if p.replid != replid => FullResyncReason::IdMismatch,
+                Some(_) => FullResyncReason::OffsetOutOfRange,
+            };
+            self.push(
+                out,
+                dir,
+                off,
+                n,
+                EventKind::FullResync {
+                    replid,
+                    offset,
+                    reason,
+                },
+            );
             self.kind = LinkKind::Replication;
             self.fullresync = offset;
             self.m = MState::TransferWait;
