@@ -861,6 +861,44 @@ fn continue_without_the_psync_and_acks_with_fack() {
     );
 }
 
+#[test]
+fn resp2_pubsub_messages_are_not_replies() {
+    let mut dec = LinkDecoder::new();
+    let mut out = Vec::new();
+    dec.feed(
+        Dir::ReplicaToMaster,
+        b"*2\r\n$9\r\nSUBSCRIBE\r\n$2\r\nch\r\n",
+        &mut out,
+    )
+    .unwrap();
+    dec.feed(
+        Dir::MasterToReplica,
+        b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n",
+        &mut out,
+    )
+    .unwrap();
+    dec.feed(Dir::ReplicaToMaster, b"PING\r\n", &mut out)
+        .unwrap();
+    dec.feed(
+        Dir::MasterToReplica,
+        b"*2\r\n$4\r\npong\r\n$0\r\n\r\n",
+        &mut out,
+    )
+    .unwrap();
+    let replies: Vec<(bool, Option<u64>)> = out
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Reply(r) => Some((r.push, r.request)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        replies,
+        vec![(false, Some(0)), (true, None), (false, Some(27))]
+    );
+    assert_eq!(dec.kind(), LinkKind::Client);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Lies, garbage and truncation
 // ---------------------------------------------------------------------------------------------

@@ -341,7 +341,9 @@ pub enum RequestKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
     pub frame: Frame,
-    /// A RESP3 push (`>`): not the answer to any request.
+    /// Out of band, not the answer to any request: a RESP3 push (`>`), or a RESP2 pub/sub
+    /// message (an array starting with `message`, `pmessage` or `smessage` on a connection
+    /// that subscribed).
     pub push: bool,
     /// Offset (replica->master) of the request it answers, when known.
     pub request: Option<u64>,
@@ -510,6 +512,9 @@ pub struct LinkDecoder {
     stream: StreamPos,
     /// Master offsets where recent GETACKs started.
     getacks: VecDeque<u64>,
+    /// A client connection sent a SUBSCRIBE: RESP2 arrays starting with "message" are
+    /// messages, not replies.
+    subscribed: bool,
 }
 
 impl Default for LinkDecoder {
@@ -538,6 +543,7 @@ impl LinkDecoder {
             fullresync: None,
             stream: StreamPos::default(),
             getacks: VecDeque::new(),
+            subscribed: false,
         }
     }
 
@@ -825,7 +831,15 @@ impl LinkDecoder {
             {
                 self.kind = LinkKind::Replication;
             }
-            RequestKind::Other if self.kind == LinkKind::Unknown => self.kind = LinkKind::Client,
+            RequestKind::Other => {
+                if self.kind == LinkKind::Unknown {
+                    self.kind = LinkKind::Client;
+                }
+                let name = &args[0];
+                if eq(name, "subscribe") || eq(name, "psubscribe") || eq(name, "ssubscribe") {
+                    self.subscribed = true;
+                }
+            }
             _ => {}
         }
         // The request that decides the kind of connection is labelled with it; PSYNC and
@@ -907,10 +921,19 @@ impl LinkDecoder {
     fn on_reply(&mut self, frame: Frame, raw: &[u8], off: u64, out: &mut Vec<Event>) {
         let dir = Dir::MasterToReplica;
         let n = raw.len() as u64;
-        let push = matches!(
-            frame,
-            Frame::Resp3(redis_protocol::resp3::types::OwnedFrame::Push { .. })
-        );
+        let push = match &frame {
+            Frame::Resp3(redis_protocol::resp3::types::OwnedFrame::Push { .. }) => true,
+            // In RESP2 a subscribed client's messages are plain arrays; only after a
+            // SUBSCRIBE are they taken for messages rather than replies.
+            Frame::Resp2(redis_protocol::resp2::types::OwnedFrame::Array(a)) if self.subscribed => {
+                matches!(
+                    a.first(),
+                    Some(redis_protocol::resp2::types::OwnedFrame::BulkString(k))
+                        if k == b"message" || k == b"pmessage" || k == b"smessage"
+                )
+            }
+            _ => false,
+        };
         let seq = (!push).then(|| {
             self.rep_seq += 1;
             self.rep_seq - 1
