@@ -1127,6 +1127,51 @@ proptest! {
         let _ = dec.finish(Dir::ReplicaToMaster);
     }
 
+    /// Random bytes in every state of the master's side (handshake, waiting for the
+    /// transfer, inside a `$EOF:` and a `$<len>` transfer, the command stream): events or an
+    /// error, never a panic, and the same whatever the chunking.
+    #[test]
+    fn garbage_in_every_phase(
+        state in 0usize..5,
+        data in proptest::collection::vec(
+            prop_oneof![Just(b'\n'), Just(b'\r'), Just(b'*'), Just(b'$'), Just(b'1'), any::<u8>()],
+            0..300),
+        chunk in 1usize..40,
+    ) {
+        let mut prefix = Vec::new();
+        if state >= 1 {
+            prefix.extend_from_slice(FULL);
+        }
+        match state {
+            2 => prefix.extend_from_slice(format!("$EOF:{}\r\nREDIS0010", "m".repeat(40)).as_bytes()),
+            3 => prefix.extend_from_slice(b"$200\r\nREDIS0010"),
+            4 => {
+                prefix.extend_from_slice(format!("${}\r\n", EMPTY_RDB.len()).as_bytes());
+                prefix.extend_from_slice(EMPTY_RDB);
+            }
+            _ => {}
+        }
+        let run = |size: usize| {
+            let mut dec = LinkDecoder::new();
+            let mut out = Vec::new();
+            let mut errs = Vec::new();
+            let _ = dec.feed(Dir::ReplicaToMaster, PSYNC, &mut out);
+            let mut all = prefix.clone();
+            all.extend_from_slice(&data);
+            for piece in all.chunks(size) {
+                if let Err(e) = dec.feed(Dir::MasterToReplica, piece, &mut out) {
+                    prop_assert_eq!(e.dir, Dir::MasterToReplica);
+                    errs.push(e);
+                }
+            }
+            errs.extend(dec.finish(Dir::MasterToReplica).err());
+            Ok((out, errs))
+        };
+        let whole = run(usize::MAX)?;
+        let chunked = run(chunk)?;
+        prop_assert!(whole == chunked);
+    }
+
     /// Real captures with a few bytes flipped: still total, and chunking-independent.
     #[test]
     fn mutated_captures_are_total_and_split_independent(
