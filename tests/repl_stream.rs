@@ -15,8 +15,8 @@ use proptest::prelude::*;
 use rtool::rdb;
 use rtool::repl::stream::capture::Capture;
 use rtool::repl::stream::{
-    CommandKind, Dir, Event, EventKind, Framing, LinkDecoder, LinkError, LinkErrorKind, LinkKind,
-    Phase, RequestKind,
+    CommandKind, Dir, Event, EventKind, Framing, FullResyncReason, LinkDecoder, LinkError,
+    LinkErrorKind, LinkKind, Phase, RequestKind,
 };
 use std::path::Path;
 
@@ -26,10 +26,12 @@ use std::path::Path;
 
 const CAPTURES: &[&str] = &[
     "auth",
+    "backlog-overflow",
     "chain-sub",
     "chain-top",
     "client",
     "disk-sync",
+    "diskless-delay",
     "diskless-sync",
     "keepalives",
     "partial-resync",
@@ -308,7 +310,14 @@ fn disk_sync() {
         .m2r
         .iter()
         .find_map(|e| match &e.kind {
-            EventKind::FullResync { replid, offset } => Some((replid.clone(), offset.unwrap())),
+            EventKind::FullResync {
+                replid,
+                offset,
+                reason,
+            } => {
+                assert_eq!(*reason, FullResyncReason::Requested);
+                Some((replid.clone(), offset.unwrap()))
+            }
             _ => None,
         })
         .unwrap();
@@ -489,6 +498,27 @@ fn diskless_sync() {
 }
 
 #[test]
+fn keepalives_before_the_psync_reply() {
+    // With repl-diskless-sync-delay the master answers PSYNC only when the transfer starts,
+    // and sends newlines meanwhile: still the handshake.
+    let cap = load("diskless-delay");
+    let o = replay(&cap, 1, Cut::Recorded);
+    check_stream(&o);
+    let full = o
+        .m2r
+        .iter()
+        .position(|e| matches!(e.kind, EventKind::FullResync { .. }))
+        .unwrap();
+    let before: Vec<&Event> = o.m2r[..full]
+        .iter()
+        .filter(|e| e.kind == EventKind::Keepalive)
+        .collect();
+    assert!(before.len() >= 2);
+    assert!(before.iter().all(|e| e.phase == Phase::Handshake));
+    assert_eq!(o.master_offset, Some(meta_u64(&cap, "master_repl_offset")));
+}
+
+#[test]
 fn auth_wrong_then_right() {
     let cap = load("auth");
     assert_eq!(cap.conns(), vec![1, 2]);
@@ -584,6 +614,33 @@ fn partial_resync() {
 }
 
 #[test]
+fn backlog_overflow() {
+    // Same PSYNC as a partial resync, but the gap is no longer in the 16 KB backlog.
+    let cap = load("backlog-overflow");
+    let first = replay(&cap, 1, Cut::Recorded);
+    check_stream(&first);
+    let o = replay(&cap, 2, Cut::Recorded);
+    check_stream(&o);
+    let (replid, offset, reason) = o
+        .m2r
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::FullResync {
+                replid,
+                offset,
+                reason,
+            } => Some((replid.clone(), offset.unwrap(), *reason)),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(replid, cap.meta("master_replid").unwrap());
+    assert_eq!(reason, FullResyncReason::OffsetOutOfRange);
+    assert!(reason.describe().contains("backlog"));
+    assert!(offset as u64 > first.master_offset.unwrap() + 16384);
+    assert_eq!(o.master_offset, Some(meta_u64(&cap, "master_repl_offset")));
+}
+
+#[test]
 fn keepalives_both_ways() {
     let cap = load("keepalives");
     let o = replay(&cap, 1, Cut::Recorded);
@@ -645,6 +702,13 @@ fn chain() {
         .unwrap();
     assert_ne!(psync.0, "?");
     assert_eq!(psync.1, Some(1));
+    assert!(t.m2r.iter().any(|e| matches!(
+        e.kind,
+        EventKind::FullResync {
+            reason: FullResyncReason::IdMismatch,
+            ..
+        }
+    )));
     // The sub-replica's first try: -NOMASTERLINK, try later.
     let first = replay(&sub, 1, Cut::Recorded);
     assert!(first.errors.is_empty());
@@ -713,6 +777,126 @@ fn client_connection() {
     let debug: Vec<String> = o.m2r.iter().map(|e| format!("{:?}", e.kind)).collect();
     assert!(debug.iter().any(|d| d.contains("Map")), "RESP3 map");
     assert!(debug.iter().any(|d| d.contains("Double")), "RESP3 double");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths no capture has
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn psync_refused_then_sync_on_the_same_connection() {
+    // A master that does not know PSYNC: "-ERR unknown command", the replica sends SYNC and
+    // the answer is the transfer itself.
+    let mut dec = LinkDecoder::new();
+    let mut r2m = Vec::new();
+    let mut m2r = Vec::new();
+    dec.feed(Dir::ReplicaToMaster, PSYNC, &mut r2m).unwrap();
+    dec.feed(
+        Dir::MasterToReplica,
+        b"-ERR unknown command 'PSYNC'\r\n",
+        &mut m2r,
+    )
+    .unwrap();
+    assert!(matches!(
+        &m2r[0].kind,
+        EventKind::PsyncRefused { retry_later: false, text } if text.starts_with(b"ERR")
+    ));
+    dec.feed(Dir::ReplicaToMaster, b"*1\r\n$4\r\nSYNC\r\n", &mut r2m)
+        .unwrap();
+    let mut t = format!("\n${}\r\n", EMPTY_RDB.len()).into_bytes();
+    t.extend_from_slice(EMPTY_RDB);
+    t.extend_from_slice(b"*2\r\n$6\r\nSELECT\r\n$1\r\n5\r\n");
+    dec.feed(Dir::MasterToReplica, &t, &mut m2r).unwrap();
+    let kinds: Vec<&EventKind> = m2r[1..].iter().map(|e| &e.kind).collect();
+    assert_eq!(kinds[0], &EventKind::Keepalive);
+    assert!(matches!(
+        kinds[1],
+        EventKind::TransferStart(Framing::Length(18))
+    ));
+    let EventKind::Command(sel) = kinds.last().unwrap() else {
+        panic!()
+    };
+    // No FULLRESYNC and no repl-offset aux field: the offsets are unknown.
+    assert_eq!(sel.repl_offset, None);
+    assert_eq!(sel.db, Some(5));
+    assert_eq!(dec.db(), Some(5));
+}
+
+#[test]
+fn continue_without_the_psync_and_acks_with_fack() {
+    // A decoder that joined late (one direction only): +CONTINUE is still recognised.
+    let mut dec = LinkDecoder::new();
+    let mut out = Vec::new();
+    dec.feed(
+        Dir::MasterToReplica,
+        b"+CONTINUE\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n",
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(
+        out[0].kind,
+        EventKind::Continue {
+            replid: None,
+            repl_offset: None
+        }
+    );
+    assert_eq!(dec.kind(), LinkKind::Replication);
+    assert_eq!(out[1].phase, Phase::Stream);
+    dec.feed(
+        Dir::ReplicaToMaster,
+        b"*5\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$2\r\n10\r\n$4\r\nFACK\r\n$1\r\n7\r\n",
+        &mut out,
+    )
+    .unwrap();
+    let EventKind::Request(r) = &out[2].kind else {
+        panic!()
+    };
+    assert_eq!(
+        r.kind,
+        RequestKind::Ack {
+            offset: Some(10),
+            fack: Some(7),
+            getack: None
+        }
+    );
+}
+
+#[test]
+fn resp2_pubsub_messages_are_not_replies() {
+    let mut dec = LinkDecoder::new();
+    let mut out = Vec::new();
+    dec.feed(
+        Dir::ReplicaToMaster,
+        b"*2\r\n$9\r\nSUBSCRIBE\r\n$2\r\nch\r\n",
+        &mut out,
+    )
+    .unwrap();
+    dec.feed(
+        Dir::MasterToReplica,
+        b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n",
+        &mut out,
+    )
+    .unwrap();
+    dec.feed(Dir::ReplicaToMaster, b"PING\r\n", &mut out)
+        .unwrap();
+    dec.feed(
+        Dir::MasterToReplica,
+        b"*2\r\n$4\r\npong\r\n$0\r\n\r\n",
+        &mut out,
+    )
+    .unwrap();
+    let replies: Vec<(bool, Option<u64>)> = out
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Reply(r) => Some((r.push, r.request)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        replies,
+        vec![(false, Some(0)), (true, None), (false, Some(27))]
+    );
+    assert_eq!(dec.kind(), LinkKind::Client);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -941,6 +1125,51 @@ proptest! {
         }
         let _ = dec.finish(Dir::MasterToReplica);
         let _ = dec.finish(Dir::ReplicaToMaster);
+    }
+
+    /// Random bytes in every state of the master's side (handshake, waiting for the
+    /// transfer, inside a `$EOF:` and a `$<len>` transfer, the command stream): events or an
+    /// error, never a panic, and the same whatever the chunking.
+    #[test]
+    fn garbage_in_every_phase(
+        state in 0usize..5,
+        data in proptest::collection::vec(
+            prop_oneof![Just(b'\n'), Just(b'\r'), Just(b'*'), Just(b'$'), Just(b'1'), any::<u8>()],
+            0..300),
+        chunk in 1usize..40,
+    ) {
+        let mut prefix = Vec::new();
+        if state >= 1 {
+            prefix.extend_from_slice(FULL);
+        }
+        match state {
+            2 => prefix.extend_from_slice(format!("$EOF:{}\r\nREDIS0010", "m".repeat(40)).as_bytes()),
+            3 => prefix.extend_from_slice(b"$200\r\nREDIS0010"),
+            4 => {
+                prefix.extend_from_slice(format!("${}\r\n", EMPTY_RDB.len()).as_bytes());
+                prefix.extend_from_slice(EMPTY_RDB);
+            }
+            _ => {}
+        }
+        let run = |size: usize| {
+            let mut dec = LinkDecoder::new();
+            let mut out = Vec::new();
+            let mut errs = Vec::new();
+            let _ = dec.feed(Dir::ReplicaToMaster, PSYNC, &mut out);
+            let mut all = prefix.clone();
+            all.extend_from_slice(&data);
+            for piece in all.chunks(size) {
+                if let Err(e) = dec.feed(Dir::MasterToReplica, piece, &mut out) {
+                    prop_assert_eq!(e.dir, Dir::MasterToReplica);
+                    errs.push(e);
+                }
+            }
+            errs.extend(dec.finish(Dir::MasterToReplica).err());
+            Ok((out, errs))
+        };
+        let whole = run(usize::MAX)?;
+        let chunked = run(chunk)?;
+        prop_assert!(whole == chunked);
     }
 
     /// Real captures with a few bytes flipped: still total, and chunking-independent.

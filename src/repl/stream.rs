@@ -209,6 +209,9 @@ pub enum EventKind {
         /// `None` if the line is malformed (Redis then logs "Master replied with wrong
         /// +FULLRESYNC syntax" and goes on).
         offset: Option<i64>,
+        /// Why the master did not continue the replica's history, as far as the two sides
+        /// of the exchange tell.
+        reason: FullResyncReason,
     },
     /// `+CONTINUE [<replid>]`: a partial resynchronization; the backlog follows.
     Continue {
@@ -240,6 +243,45 @@ pub enum EventKind {
     TransferEnd { rdb_len: u64 },
     /// A command of the master's replication stream.
     Command(Command),
+}
+
+/// Why a PSYNC got `+FULLRESYNC` instead of `+CONTINUE`, worked out from what the replica
+/// asked and what the master answered. The master's *previous* replication ID (`master_replid2`)
+/// never crosses the link, so "the previous ID, but past the point where it was replaced" reads
+/// as an ID mismatch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FullResyncReason {
+    /// `PSYNC ? -1`: the replica has no history (a fresh start with `replicaof`).
+    Requested,
+    /// The replica's replication ID is not the one the master answers with.
+    IdMismatch,
+    /// Same ID, but the requested offset is not in the master's backlog (too old, or the
+    /// backlog was never created because the master had no replica yet).
+    OffsetOutOfRange,
+    /// The PSYNC was not seen.
+    Unknown,
+}
+
+impl FullResyncReason {
+    /// A sentence for people, in the vocabulary of Redis's log ("Partial resynchronization
+    /// not accepted: ...").
+    pub fn describe(self) -> &'static str {
+        match self {
+            FullResyncReason::Requested => {
+                "Full resync requested by replica: PSYNC ? -1, it has no history to continue"
+            }
+            FullResyncReason::IdMismatch => {
+                "Partial resynchronization not accepted: Replication ID mismatch (the replica's \
+                 history is neither the master's current ID nor its previous one up to the \
+                 switch)"
+            }
+            FullResyncReason::OffsetOutOfRange => {
+                "Partial resynchronization not accepted: the requested offset is outside the \
+                 master's backlog"
+            }
+            FullResyncReason::Unknown => "the replica's PSYNC was not seen",
+        }
+    }
 }
 
 /// How the RDB transfer is delimited.
@@ -299,7 +341,9 @@ pub enum RequestKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
     pub frame: Frame,
-    /// A RESP3 push (`>`): not the answer to any request.
+    /// Out of band, not the answer to any request: a RESP3 push (`>`), or a RESP2 pub/sub
+    /// message (an array starting with `message`, `pmessage` or `smessage` on a connection
+    /// that subscribed).
     pub push: bool,
     /// Offset (replica->master) of the request it answers, when known.
     pub request: Option<u64>,
@@ -381,6 +425,7 @@ struct Side {
 #[derive(Debug, Clone)]
 struct PsyncReq {
     seq: u64,
+    replid: Bytes,
     offset: Option<i64>,
 }
 
@@ -467,6 +512,9 @@ pub struct LinkDecoder {
     stream: StreamPos,
     /// Master offsets where recent GETACKs started.
     getacks: VecDeque<u64>,
+    /// A client connection sent a SUBSCRIBE: RESP2 arrays starting with "message" are
+    /// messages, not replies.
+    subscribed: bool,
 }
 
 impl Default for LinkDecoder {
@@ -495,6 +543,7 @@ impl LinkDecoder {
             fullresync: None,
             stream: StreamPos::default(),
             getacks: VecDeque::new(),
+            subscribed: false,
         }
     }
 
@@ -717,11 +766,7 @@ impl LinkDecoder {
                 return Err(self.err(Dir::ReplicaToMaster, off, LinkErrorKind::Protocol(e)));
             }
             Ok(Parsed::Incomplete) => return Ok(None),
-            Ok(Parsed::Command(req, n)) => (
-                req.args.iter().map(|a| Bytes::copy_from_slice(a)).collect(),
-                false,
-                n,
-            ),
+            Ok(Parsed::Command(req, n)) => (share_args(data, n, &req.args), false, n),
             Ok(Parsed::Inline(args, n)) => (
                 args.into_iter().map(Bytes::from).collect::<Vec<_>>(),
                 true,
@@ -765,9 +810,10 @@ impl LinkDecoder {
             _ => true,
         };
         match &kind {
-            RequestKind::Psync { offset, .. } => {
+            RequestKind::Psync { replid, offset } => {
                 self.psync = Some(PsyncReq {
                     seq: self.req_seq,
+                    replid: replid.clone(),
                     offset: *offset,
                 });
                 self.kind = LinkKind::Replication;
@@ -781,7 +827,15 @@ impl LinkDecoder {
             {
                 self.kind = LinkKind::Replication;
             }
-            RequestKind::Other if self.kind == LinkKind::Unknown => self.kind = LinkKind::Client,
+            RequestKind::Other => {
+                if self.kind == LinkKind::Unknown {
+                    self.kind = LinkKind::Client;
+                }
+                let name = &args[0];
+                if eq(name, "subscribe") || eq(name, "psubscribe") || eq(name, "ssubscribe") {
+                    self.subscribed = true;
+                }
+            }
             _ => {}
         }
         // The request that decides the kind of connection is labelled with it; PSYNC and
@@ -863,10 +917,19 @@ impl LinkDecoder {
     fn on_reply(&mut self, frame: Frame, raw: &[u8], off: u64, out: &mut Vec<Event>) {
         let dir = Dir::MasterToReplica;
         let n = raw.len() as u64;
-        let push = matches!(
-            frame,
-            Frame::Resp3(redis_protocol::resp3::types::OwnedFrame::Push { .. })
-        );
+        let push = match &frame {
+            Frame::Resp3(redis_protocol::resp3::types::OwnedFrame::Push { .. }) => true,
+            // In RESP2 a subscribed client's messages are plain arrays; only after a
+            // SUBSCRIBE are they taken for messages rather than replies.
+            Frame::Resp2(redis_protocol::resp2::types::OwnedFrame::Array(a)) if self.subscribed => {
+                matches!(
+                    a.first(),
+                    Some(redis_protocol::resp2::types::OwnedFrame::BulkString(k))
+                        if k == b"message" || k == b"pmessage" || k == b"smessage"
+                )
+            }
+            _ => false,
+        };
         let seq = (!push).then(|| {
             self.rep_seq += 1;
             self.rep_seq - 1
@@ -907,7 +970,23 @@ impl LinkDecoder {
             let mut parts = line.splitn(3, |&b| b == b' ').skip(1);
             let replid = Bytes::copy_from_slice(parts.next().unwrap_or_default());
             let offset = parts.next().and_then(request::parse_i64);
-            self.push(out, dir, off, n, EventKind::FullResync { replid, offset });
+            let reason = match &psync {
+                None => FullResyncReason::Unknown,
+                Some(p) if p.replid == "?" => FullResyncReason::Requested,
+                Some(p) if p.replid != replid => FullResyncReason::IdMismatch,
+                Some(_) => FullResyncReason::OffsetOutOfRange,
+            };
+            self.push(
+                out,
+                dir,
+                off,
+                n,
+                EventKind::FullResync {
+                    replid,
+                    offset,
+                    reason,
+                },
+            );
             self.kind = LinkKind::Replication;
             self.fullresync = offset;
             self.m = MState::TransferWait;
@@ -1208,14 +1287,7 @@ impl LinkDecoder {
         let (args, inline, n) = match request::parse_request(data, &Limits::default()) {
             Err(e) => return Err(self.err(dir, off, LinkErrorKind::Protocol(e))),
             Ok(Parsed::Incomplete) => return Ok(None),
-            Ok(Parsed::Command(req, n)) => (
-                req.args
-                    .iter()
-                    .map(|a| Bytes::copy_from_slice(a))
-                    .collect::<Vec<_>>(),
-                false,
-                n,
-            ),
+            Ok(Parsed::Command(req, n)) => (share_args(data, n, &req.args), false, n),
             Ok(Parsed::Inline(args, n)) => (
                 args.into_iter().map(Bytes::from).collect::<Vec<_>>(),
                 true,
@@ -1263,6 +1335,20 @@ impl LinkDecoder {
         self.push(out, dir, off, len, EventKind::Command(cmd));
         Ok(Some(n))
     }
+}
+
+/// The arguments of a multibulk command, as slices of one copy of the command's bytes: one
+/// allocation per command instead of one per argument (the stream's hot path).
+fn share_args(data: &[u8], n: usize, args: &[&[u8]]) -> Vec<Bytes> {
+    let raw = Bytes::copy_from_slice(&data[..n]);
+    let base = data.as_ptr() as usize;
+    args.iter()
+        .map(|a| {
+            // parse_request's arguments borrow from `data[..n]`.
+            let start = a.as_ptr() as usize - base;
+            raw.slice(start..start + a.len())
+        })
+        .collect()
 }
 
 fn eq(a: &[u8], b: &str) -> bool {

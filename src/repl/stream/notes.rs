@@ -25,8 +25,12 @@ fn has(args: &[Bytes], word: &str) -> bool {
 /// got there.
 pub fn note(args: &[Bytes]) -> Option<&'static str> {
     let name = args.first()?;
-    let n = name.to_ascii_lowercase();
-    Some(match n.as_slice() {
+    // Lower-case the name on the stack: this runs for every command of the stream.
+    let mut buf = [0u8; 16];
+    let lower = buf.get_mut(..name.len())?;
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    Some(match &*lower {
         b"pexpireat" => {
             "EXPIRE, PEXPIRE, EXPIREAT and GETEX EX/PX/EXAT are propagated as PEXPIREAT: the TTL \
              becomes an absolute unix time in ms, so a replica applying it late still expires \
