@@ -217,7 +217,7 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                                 }
                             }
                         }
-                        EventKind::FullResync { replid, offset } => {
+                        EventKind::FullResync { replid, offset, .. } => {
                             let id = String::from_utf8_lossy(&replid).into_owned();
                             let off = offset.unwrap_or(0).max(0) as u64;
                             log::notice(&format!("Full resync from master: {id}:{off}"));
