@@ -93,12 +93,31 @@ const SNIPPETS: &[Snippet] = &[
         status: 0,
     },
     snip("ch06-check.txt", &["rdb", "check", "book-small.rdb"], 0),
-    snip("ch06-check-truncated.txt", &["rdb", "check", "truncated.rdb"], 1),
-    snip("ch06-check-flipped.txt", &["rdb", "check", "flipped.rdb"], 1),
-    snip("ch06-dump-truncated.txt", &["rdb", "dump", "truncated.rdb"], 1),
+    snip(
+        "ch06-check-truncated.txt",
+        &["rdb", "check", "truncated.rdb"],
+        1,
+    ),
+    snip(
+        "ch06-check-flipped.txt",
+        &["rdb", "check", "flipped.rdb"],
+        1,
+    ),
+    snip(
+        "ch06-dump-truncated.txt",
+        &["rdb", "dump", "truncated.rdb"],
+        1,
+    ),
     snip(
         "ch06-try-key.txt",
-        &["rdb", "dump", "--layout", "--key", "^greeting$", "book-small.rdb"],
+        &[
+            "rdb",
+            "dump",
+            "--layout",
+            "--key",
+            "^greeting$",
+            "book-small.rdb",
+        ],
         0,
     ),
     snip("ch06-try-bad-crc.txt", &["rdb", "check", "bad-crc.rdb"], 1),
@@ -324,6 +343,9 @@ fn redis_words_match_the_fixture() {
         std::fs::read_to_string(root().join("fixtures/book/redis-check-rdb.book-small.txt"))
             .unwrap();
     for line in redis.lines() {
-        assert!(ours.contains(line), "rtool's check lacks Redis's line {line:?}");
+        assert!(
+            ours.contains(line),
+            "rtool's check lacks Redis's line {line:?}"
+        );
     }
 }
