@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 /// The repository root: fixtures and the book are found from here, whatever the cwd.
 fn root() -> &'static Path {
@@ -171,21 +172,26 @@ fn generated_dir() -> PathBuf {
     root().join("book/src/generated")
 }
 
-/// Runs every snippet once; the tests below share the outputs.
-fn outputs() -> Vec<(&'static Snippet, String)> {
-    let dir = scratch();
-    SNIPPETS
-        .iter()
-        .map(|s| {
-            let (text, status) = run(&dir, s);
-            assert_eq!(status, s.status, "{}: exit status\n{text}", s.name);
-            (s, text)
-        })
-        .collect()
+/// Runs every snippet once per test process; the tests below share the outputs. Once, also
+/// because the tests run in parallel: two of them rewriting the scratch files while a third
+/// one's rtool reads them would make a flaky test.
+fn outputs() -> &'static [(&'static Snippet, String)] {
+    static OUTPUTS: OnceLock<Vec<(&'static Snippet, String)>> = OnceLock::new();
+    OUTPUTS.get_or_init(|| {
+        let dir = scratch();
+        SNIPPETS
+            .iter()
+            .map(|s| {
+                let (text, status) = run(&dir, s);
+                assert_eq!(status, s.status, "{}: exit status\n{text}", s.name);
+                (s, text)
+            })
+            .collect()
+    })
 }
 
-fn output<'a>(all: &'a [(&Snippet, String)], name: &str) -> &'a str {
-    &all.iter().find(|(s, _)| s.name == name).unwrap().1
+fn output(name: &str) -> &'static str {
+    &outputs().iter().find(|(s, _)| s.name == name).unwrap().1
 }
 
 #[test]
@@ -200,7 +206,7 @@ fn generated_outputs_are_current() {
         }
         if update {
             std::fs::create_dir_all(&gen_dir).unwrap();
-            std::fs::write(&path, &text).unwrap();
+            std::fs::write(&path, text).unwrap();
         } else {
             stale.push(s.name);
         }
@@ -290,8 +296,7 @@ fn summary_entries_exist() {
 /// What chapter 6 says about its fixture and its damaged copies, checked against the output.
 #[test]
 fn chapter_6_claims() {
-    let all = outputs();
-    let layout = output(&all, "ch06-layout.txt");
+    let layout = output("ch06-layout.txt");
     for opcode in [
         "AUX",
         "SELECTDB",
@@ -305,10 +310,10 @@ fn chapter_6_claims() {
         assert!(layout.contains(opcode), "layout lacks {opcode}");
     }
     // "Where it breaks": rtool names the offset where the input ended and the key it was in.
-    let trunc = output(&all, "ch06-check-truncated.txt");
+    let trunc = output("ch06-check-truncated.txt");
     assert!(trunc.contains("[offset 150] unexpected end of input"));
     assert!(trunc.contains("Reading key 'user:1'"));
-    let flipped = output(&all, "ch06-check-flipped.txt");
+    let flipped = output("ch06-check-flipped.txt");
     assert!(flipped.contains("wrong RDB checksum"));
     assert!(flipped.contains("[info] 3 keys read"));
 }
@@ -316,18 +321,17 @@ fn chapter_6_claims() {
 /// The outcomes chapter 6's "Try this" promises.
 #[test]
 fn chapter_6_try_this() {
-    let all = outputs();
     // 1. --key keeps one key: its expiry opcode comes along, the other keys do not.
-    let key = output(&all, "ch06-try-key.txt");
+    let key = output("ch06-try-key.txt");
     assert!(key.contains("EXPIRETIME_MS"));
     assert!(key.contains("\"greeting\""));
     assert!(!key.contains("primes") && !key.contains("user:1"));
     // 2. A damaged checksum with intact data: every key is read, the file is still refused.
-    let crc = output(&all, "ch06-try-bad-crc.txt");
+    let crc = output("ch06-try-bad-crc.txt");
     assert!(crc.contains("wrong RDB checksum"));
     assert!(crc.contains("[info] 3 keys read"));
     // 3. The EOF opcode without the 8 checksum bytes after it: an RDB 10 file must have them.
-    let no_crc = output(&all, "ch06-try-no-crc.txt");
+    let no_crc = output("ch06-try-no-crc.txt");
     assert!(no_crc.contains("[offset 173] unexpected end of input"));
     assert!(no_crc.contains("While doing: check-sum"));
 }
@@ -337,8 +341,7 @@ fn chapter_6_try_this() {
 /// file appears in rtool's report too.
 #[test]
 fn redis_words_match_the_fixture() {
-    let all = outputs();
-    let ours = output(&all, "ch06-check.txt");
+    let ours = output("ch06-check.txt");
     let redis =
         std::fs::read_to_string(root().join("fixtures/book/redis-check-rdb.book-small.txt"))
             .unwrap();
