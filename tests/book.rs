@@ -352,3 +352,23 @@ fn redis_words_match_the_fixture() {
         );
     }
 }
+
+/// Redis's words on the damaged copies (made by fixtures/gen/book_rdb.py) must be about the
+/// same bytes as rtool's: the records before the damage read the same in both.
+#[test]
+fn redis_words_on_damaged_copies_match() {
+    for (ours, theirs) in [
+        ("ch06-check-truncated.txt", "truncated"),
+        ("ch06-check-flipped.txt", "flipped"),
+    ] {
+        let ours = output(ours);
+        let path = root().join(format!("fixtures/book/redis-check-rdb.{theirs}.txt"));
+        let redis = std::fs::read_to_string(path).unwrap();
+        for line in redis.lines() {
+            if line.contains("AUX FIELD") || line.contains("Checking RDB file") {
+                assert!(ours.contains(line), "{theirs}: rtool lacks {line:?}");
+            }
+        }
+        assert!(redis.contains("--- RDB ERROR DETECTED ---"));
+    }
+}
