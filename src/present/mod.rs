@@ -26,6 +26,8 @@ pub mod json;
 pub mod layout;
 pub mod resp;
 pub mod table;
+pub mod tap_json;
+pub mod timeline;
 
 use crate::rdb::{Event, KeyStart, ReadError, ValueType};
 use std::fmt::{self, Display};
