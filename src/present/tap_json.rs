@@ -81,7 +81,36 @@ pub fn frame(f: &Frame) -> Value {
     }
     match f {
         Frame::Resp2(f) => r2(f),
-        Frame::Resp3(f) => json!({"resp3": format!("{f:?}")}),
+        Frame::Resp3(f) => r3(f),
+    }
+}
+
+/// RESP3 as JSON; maps and sets come sorted by their JSON text (the frame decoder does not
+/// keep their wire order), so the output is the same on every run.
+fn r3(f: &redis_protocol::resp3::types::OwnedFrame) -> Value {
+    use redis_protocol::resp3::types::OwnedFrame as F3;
+    let sorted = |mut v: Vec<Value>| {
+        v.sort_by_key(|x| x.to_string());
+        Value::Array(v)
+    };
+    match f {
+        F3::BlobString { data, .. } => bin(data),
+        F3::SimpleString { data, .. } => json!({"simple": bin(data)}),
+        F3::SimpleError { data, .. } => json!({"error": data}),
+        F3::BlobError { data, .. } => json!({"error": bin(data)}),
+        F3::Number { data, .. } => json!(data),
+        F3::Double { data, .. } => json!({"double": crate::present::score_text(*data)}),
+        F3::Boolean { data, .. } => json!(data),
+        F3::BigNumber { data, .. } => json!({"big_number": bin(data)}),
+        F3::Null => Value::Null,
+        F3::VerbatimString { data, .. } => json!({"verbatim": bin(data)}),
+        F3::Array { data, .. } => Value::Array(data.iter().map(r3).collect()),
+        F3::Push { data, .. } => json!({"push": data.iter().map(r3).collect::<Vec<_>>()}),
+        F3::Set { data, .. } => json!({"set": sorted(data.iter().map(r3).collect())}),
+        F3::Map { data, .. } => json!({"map": sorted(
+            data.iter().map(|(k, v)| json!([r3(k), r3(v)])).collect()
+        )}),
+        other => json!({"resp3": format!("{other:?}")}),
     }
 }
 

@@ -227,10 +227,49 @@ pub fn frame_text(f: &Frame) -> String {
     }
     match f {
         Frame::Resp2(f) => r2(f),
-        Frame::Resp3(f) => {
-            let t = format!("{f:?}");
-            t.chars().take(120).collect()
+        Frame::Resp3(f) => r3(f),
+    }
+}
+
+/// A RESP3 frame on one line. The frame decoder keeps maps and sets in hash tables, so their
+/// wire order is lost: they are shown sorted, which at least is the same on every run.
+fn r3(f: &redis_protocol::resp3::types::OwnedFrame) -> String {
+    use redis_protocol::resp3::types::OwnedFrame as F3;
+    let list = |open: &str, items: Vec<String>, close: &str| {
+        let n = items.len();
+        let mut v: Vec<String> = items.into_iter().take(ARGS_MAX).collect();
+        if n > ARGS_MAX {
+            v.push("…".into());
         }
+        format!("{open}{}{close}", v.join(", "))
+    };
+    match f {
+        F3::BlobString { data, .. } => quoted(data, ARG_MAX).to_string(),
+        F3::SimpleString { data, .. } => format!("+{}", String::from_utf8_lossy(data)),
+        F3::SimpleError { data, .. } => format!("-{data}"),
+        F3::BlobError { data, .. } => format!("!{}", quoted(data, 200)),
+        F3::Number { data, .. } => format!(":{data}"),
+        F3::Double { data, .. } => format!(",{}", super::score_text(*data)),
+        F3::Boolean { data, .. } => format!("#{}", if *data { 't' } else { 'f' }),
+        F3::BigNumber { data, .. } => format!("({}", String::from_utf8_lossy(data)),
+        F3::Null => "(null)".into(),
+        F3::VerbatimString { data, .. } => format!("={}", quoted(data, ARG_MAX)),
+        F3::Array { data, .. } => list("[", data.iter().map(r3).collect(), "]"),
+        F3::Push { data, .. } => list(">[", data.iter().map(r3).collect(), "]"),
+        F3::Set { data, .. } => {
+            let mut v: Vec<String> = data.iter().map(r3).collect();
+            v.sort();
+            list("~{", v, "}")
+        }
+        F3::Map { data, .. } => {
+            let mut v: Vec<String> = data
+                .iter()
+                .map(|(k, v)| format!("{}: {}", r3(k), r3(v)))
+                .collect();
+            v.sort();
+            list("%{", v, "}")
+        }
+        other => format!("{other:?}").chars().take(120).collect(),
     }
 }
 
@@ -277,8 +316,8 @@ impl<W: Write> LinkSink for Timeline<W> {
                 self.line(conn, ev, &t)
             }
             EventKind::Reply(r) => {
+                // A push shows as `>[...]`: the frame says it is one.
                 let t = frame_text(&r.frame);
-                let t = if r.push { format!("push {t}") } else { t };
                 self.line(conn, ev, &t)
             }
             EventKind::FullResync { replid, offset } => {
