@@ -118,7 +118,7 @@ impl ReplLog {
         self.backlog = Backlog::new(offset, size);
     }
 
-    /// The master continued with a new replication ID (+CONTINUE <newid>, after a failover):
+    /// The master continued with a new replication ID (`+CONTINUE <newid>`, after a failover):
     /// the old one becomes the secondary ID, valid up to here (Redis's `shiftReplicationId`).
     pub fn shift_replid(&mut self, new_id: &str) {
         self.replid2 = std::mem::replace(&mut self.replid, new_id.to_string());
