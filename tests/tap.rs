@@ -120,6 +120,14 @@ fn replay_snapshots() {
     ]);
     assert!(o.status.success());
     snapshot("keepalives-shown.txt", &o.stdout);
+    for name in ["disk-sync", "partial-resync"] {
+        let rel = format!("fixtures/repl/{name}.capture");
+        let o = rtool(&["tap", "replay", &rel, "--mermaid", "--quiet-pings"]);
+        assert!(o.status.success(), "{name}: {o:?}");
+        let text = String::from_utf8(o.stdout).unwrap();
+        assert!(text.starts_with("sequenceDiagram\n"));
+        snapshot(&format!("{name}.mmd"), text.as_bytes());
+    }
 }
 
 #[test]

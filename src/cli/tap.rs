@@ -6,6 +6,7 @@
 
 use super::rdb::ColorChoice;
 use crate::present::Paint;
+use crate::present::mermaid::Mermaid;
 use crate::present::tap_json::TapJson;
 use crate::present::timeline::{LinkSink, Session, Timeline, TimelineOptions};
 use crate::repl::stream::capture::Capture;
@@ -54,8 +55,11 @@ pub struct ReplayArgs {
 #[derive(Args, Debug, Clone)]
 pub struct OutputArgs {
     /// NDJSON, one object per event (schema: the book's "tap JSON" appendix).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "mermaid")]
     pub json: bool,
+    /// A Mermaid sequence diagram of the session (for the book), instead of the timeline.
+    #[arg(long)]
+    pub mermaid: bool,
     /// Show each keepalive newline (by default they are counted in the close summary).
     #[arg(long)]
     pub show_keepalives: bool,
@@ -76,7 +80,8 @@ pub fn run(args: TapArgs) -> Result<i32> {
                 .upstream
                 .clone()
                 .context("--upstream HOST:PORT is required (or use `rtool tap replay FILE`)")?;
-            let sink = sink(&args.output);
+            // Line-buffered: live output must appear as events happen.
+            let sink = sink(&args.output, io::LineWriter::new(io::stdout()));
             crate::net::tap::run(crate::net::tap::TapConfig {
                 upstream,
                 listen: args.listen.clone(),
@@ -99,12 +104,12 @@ fn paint(choice: ColorChoice) -> Paint {
     Paint { on }
 }
 
-/// The printer the options ask for, writing to stdout.
-fn sink(o: &OutputArgs) -> Box<dyn LinkSink + Send> {
-    // A line-buffered stdout: live output must appear as events happen.
-    let out = io::LineWriter::new(io::stdout());
+/// The printer the options ask for, writing to `out`.
+fn sink<W: Write + Send + 'static>(o: &OutputArgs, out: W) -> Box<dyn LinkSink + Send> {
     if o.json {
         Box::new(TapJson::new(out))
+    } else if o.mermaid {
+        Box::new(Mermaid::new(out, o.quiet_pings))
     } else {
         Box::new(Timeline::new(
             out,
@@ -121,19 +126,7 @@ fn replay(a: ReplayArgs) -> Result<i32> {
     let text = std::fs::read_to_string(&a.file)
         .with_context(|| format!("cannot read {}", a.file.display()))?;
     let cap = Capture::parse(&text).with_context(|| format!("{}", a.file.display()))?;
-    let out = io::BufWriter::new(io::stdout().lock());
-    let mut sink: Box<dyn LinkSink> = if a.output.json {
-        Box::new(TapJson::new(out))
-    } else {
-        Box::new(Timeline::new(
-            out,
-            TimelineOptions {
-                paint: paint(a.output.color),
-                show_keepalives: a.output.show_keepalives,
-                quiet_pings: a.output.quiet_pings,
-            },
-        ))
-    };
+    let mut sink = sink(&a.output, io::BufWriter::new(io::stdout()));
     let mut s = Session::new();
     for r in &cap.records {
         s.record(r, sink.as_mut())?;

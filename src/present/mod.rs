@@ -24,6 +24,7 @@ pub mod check;
 pub mod hex;
 pub mod json;
 pub mod layout;
+pub mod mermaid;
 pub mod resp;
 pub mod table;
 pub mod tap_json;
