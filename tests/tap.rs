@@ -120,6 +120,16 @@ fn replay_snapshots() {
     ]);
     assert!(o.status.success());
     snapshot("keepalives-shown.txt", &o.stdout);
+    let o = rtool(&[
+        "tap",
+        "replay",
+        "fixtures/repl/disk-sync.capture",
+        "--color",
+        "never",
+        "--hex",
+    ]);
+    assert!(o.status.success());
+    snapshot("disk-sync-hex.txt", &o.stdout);
     for name in ["disk-sync", "partial-resync"] {
         let rel = format!("fixtures/repl/{name}.capture");
         let o = rtool(&["tap", "replay", &rel, "--mermaid", "--quiet-pings"]);

@@ -57,6 +57,9 @@ pub struct OutputArgs {
     /// NDJSON, one object per event (schema: the book's "tap JSON" appendix).
     #[arg(long, conflicts_with = "mermaid")]
     pub json: bool,
+    /// Under each line of the timeline, the event's raw bytes (the first 256) as a hex dump.
+    #[arg(long, conflicts_with_all = ["json", "mermaid"])]
+    pub hex: bool,
     /// A Mermaid sequence diagram of the session (for the book), instead of the timeline.
     #[arg(long)]
     pub mermaid: bool,
@@ -86,6 +89,7 @@ pub fn run(args: TapArgs) -> Result<i32> {
                 upstream,
                 listen: args.listen.clone(),
                 record: args.record.clone(),
+                hex: args.output.hex,
                 sink,
             })?;
             Ok(0)
@@ -127,7 +131,11 @@ fn replay(a: ReplayArgs) -> Result<i32> {
         .with_context(|| format!("cannot read {}", a.file.display()))?;
     let cap = Capture::parse(&text).with_context(|| format!("{}", a.file.display()))?;
     let mut sink = sink(&a.output, io::BufWriter::new(io::stdout()));
-    let mut s = Session::new();
+    let mut s = if a.output.hex {
+        Session::with_hex()
+    } else {
+        Session::new()
+    };
     for r in &cap.records {
         s.record(r, sink.as_mut())?;
     }

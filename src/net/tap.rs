@@ -33,6 +33,8 @@ pub struct TapConfig {
     pub upstream: String,
     pub listen: String,
     pub record: Option<PathBuf>,
+    /// Hand each event's raw bytes to the sink too (`--hex`).
+    pub hex: bool,
     pub sink: Box<dyn LinkSink + Send>,
 }
 
@@ -58,10 +60,15 @@ pub fn run(cfg: TapConfig) -> Result<()> {
     };
     let (tx, mut rx) = mpsc::channel::<Record>(QUEUE);
     let mut sink = cfg.sink;
+    let hex = cfg.hex;
     // The printer: one thread, so records are written and decoded in the order they were
     // handed over.
     let printer = std::thread::spawn(move || -> std::io::Result<()> {
-        let mut session = Session::new();
+        let mut session = if hex {
+            Session::with_hex()
+        } else {
+            Session::new()
+        };
         while let Some(rec) = rx.blocking_recv() {
             if let Some(f) = file.as_mut() {
                 capture::write_record(&mut *f, &rec)?;

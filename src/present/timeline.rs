@@ -31,8 +31,44 @@ pub trait LinkSink {
     fn error(&mut self, conn: u64, e: &LinkError) -> io::Result<()>;
     /// `dir` of `conn` was closed by its sender.
     fn closed(&mut self, conn: u64, dir: Dir, dec: &LinkDecoder) -> io::Result<()>;
+    /// With `--hex`: the first bytes of the event just given to [`LinkSink::event`] (`bytes`,
+    /// at most [`HEX_MAX`]; `None` when they are no longer held), and its full length.
+    fn raw(&mut self, _ev: &Event, _bytes: Option<&[u8]>) -> io::Result<()> {
+        Ok(())
+    }
     fn finish(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// Bytes shown per event with `--hex`.
+pub const HEX_MAX: usize = 256;
+
+/// How many recent bytes per direction are kept for `--hex` (an event that started earlier
+/// than that, like a big command, is shown without its bytes; memory stays bounded).
+const WINDOW: usize = 256 * 1024;
+
+/// The last bytes of one direction, and the stream offset of the first one held.
+#[derive(Default)]
+struct Window {
+    base: u64,
+    buf: Vec<u8>,
+}
+
+impl Window {
+    fn push(&mut self, d: &[u8]) {
+        self.buf.extend_from_slice(d);
+        if self.buf.len() > 2 * WINDOW {
+            let cut = self.buf.len() - WINDOW;
+            self.buf.drain(..cut);
+            self.base += cut as u64;
+        }
+    }
+
+    fn get(&self, offset: u64, len: u64) -> Option<&[u8]> {
+        let start = usize::try_from(offset.checked_sub(self.base)?).ok()?;
+        let n = usize::try_from(len).ok()?.min(HEX_MAX);
+        self.buf.get(start..start.checked_add(n)?)
     }
 }
 
@@ -41,11 +77,21 @@ pub trait LinkSink {
 pub struct Session {
     conns: HashMap<u64, LinkDecoder>,
     events: Vec<Event>,
+    /// `--hex`: recent bytes per connection and direction.
+    windows: Option<HashMap<(u64, Dir), Window>>,
 }
 
 impl Session {
     pub fn new() -> Session {
         Session::default()
+    }
+
+    /// A session that also hands each event's raw bytes to [`LinkSink::raw`].
+    pub fn with_hex() -> Session {
+        Session {
+            windows: Some(HashMap::new()),
+            ..Session::default()
+        }
     }
 
     /// Feeds one record (bytes, or the end of one direction) and prints what it completes.
@@ -56,8 +102,17 @@ impl Session {
             Some(d) => dec.feed(rec.dir, d, &mut self.events),
             None => dec.finish(rec.dir),
         };
+        if let (Some(w), Some(d)) = (self.windows.as_mut(), &rec.data) {
+            w.entry((rec.conn, rec.dir)).or_default().push(d);
+        }
         for ev in &self.events {
             sink.event(rec.conn, ev, dec)?;
+            if let Some(w) = &self.windows {
+                let bytes = w
+                    .get(&(rec.conn, ev.dir))
+                    .and_then(|w| w.get(ev.offset, ev.len));
+                sink.raw(ev, bytes)?;
+            }
         }
         if let Err(e) = res {
             sink.error(rec.conn, &e)?;
@@ -154,6 +209,8 @@ pub struct Timeline<W: Write> {
     out: W,
     opt: TimelineOptions,
     conns: HashMap<u64, ConnState>,
+    /// The last event got a line (so `--hex` has something to hang its bytes under).
+    printed: bool,
 }
 
 impl<W: Write> Timeline<W> {
@@ -162,6 +219,7 @@ impl<W: Write> Timeline<W> {
             out,
             opt,
             conns: HashMap::new(),
+            printed: false,
         }
     }
 
@@ -185,6 +243,7 @@ impl<W: Write> Timeline<W> {
             .opt
             .paint
             .paint(Role::Offset, format!("{:>8}+{:<5}", ev.offset, ev.len));
+        self.printed = true;
         writeln!(self.out, "#{conn} {arrow} {at} {text}")
     }
 
@@ -275,6 +334,7 @@ fn r3(f: &redis_protocol::resp3::types::OwnedFrame) -> String {
 
 impl<W: Write> LinkSink for Timeline<W> {
     fn event(&mut self, conn: u64, ev: &Event, dec: &LinkDecoder) -> io::Result<()> {
+        self.printed = false;
         let p = self.opt.paint;
         match &ev.kind {
             EventKind::Keepalive => {
@@ -445,6 +505,45 @@ impl<W: Write> LinkSink for Timeline<W> {
                 self.line(conn, ev, &t)
             }
         }
+    }
+
+    fn raw(&mut self, ev: &Event, bytes: Option<&[u8]>) -> io::Result<()> {
+        if !std::mem::take(&mut self.printed) || ev.len == 0 {
+            return Ok(());
+        }
+        let p = self.opt.paint;
+        let Some(b) = bytes else {
+            return writeln!(
+                self.out,
+                "{}",
+                p.paint(Role::Offset, "        (bytes no longer held)")
+            );
+        };
+        // 16 bytes a line: offset in the direction's stream, hex, and the printable ASCII.
+        for (i, row) in b.chunks(16).enumerate() {
+            let at = ev.offset + (i * 16) as u64;
+            let hex: Vec<String> = row.iter().map(|x| format!("{x:02x}")).collect();
+            let text: String = row
+                .iter()
+                .map(|&x| {
+                    if (0x20..0x7f).contains(&x) {
+                        x as char
+                    } else {
+                        '.'
+                    }
+                })
+                .collect();
+            writeln!(
+                self.out,
+                "        {}  {:<47}  |{text}|",
+                p.paint(Role::Offset, format!("{at:08x}")),
+                hex.join(" ")
+            )?;
+        }
+        if ev.len > b.len() as u64 {
+            writeln!(self.out, "        … {} more bytes", ev.len - b.len() as u64)?;
+        }
+        Ok(())
     }
 
     fn error(&mut self, conn: u64, e: &LinkError) -> io::Result<()> {
