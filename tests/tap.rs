@@ -325,3 +325,45 @@ fn live_tap_between_real_redis_servers() {
         assert!(human.contains(needle), "{needle} missing from:\n{human}");
     }
 }
+
+/// The same capture fed whole and one byte per record prints the same NDJSON: what the tap
+/// shows does not depend on how the kernel happened to split the reads.
+#[test]
+fn output_does_not_depend_on_chunking() {
+    use rtool::present::tap_json::TapJson;
+    use rtool::present::timeline::{LinkSink, Session};
+    use rtool::repl::stream::capture::{Capture, Record};
+    for cap in captures() {
+        let c = Capture::parse(&std::fs::read_to_string(&cap).unwrap()).unwrap();
+        let render = |records: &[Record]| {
+            let mut sink = TapJson::new(Vec::new());
+            let mut s = Session::new();
+            for r in records {
+                s.record(r, &mut sink).unwrap();
+            }
+            sink.finish().unwrap();
+            sink.into_inner()
+        };
+        let whole = render(&c.records);
+        let bytewise: Vec<Record> = c
+            .records
+            .iter()
+            .flat_map(|r| match &r.data {
+                Some(d) => d
+                    .iter()
+                    .map(|b| Record {
+                        data: Some(vec![*b]),
+                        ..r.clone()
+                    })
+                    .collect(),
+                None => vec![r.clone()],
+            })
+            .collect();
+        assert_eq!(
+            String::from_utf8(render(&bytewise)).unwrap(),
+            String::from_utf8(whole).unwrap(),
+            "{}",
+            cap.display()
+        );
+    }
+}

@@ -29,6 +29,11 @@ impl<W: Write> TapJson<W> {
         }
     }
 
+    /// The writer back (tests render into a `Vec<u8>`).
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
     /// Writes one line: the envelope fields in their fixed order, then `rest`.
     fn line(
         &mut self,
