@@ -3,6 +3,7 @@
 
 pub mod rdb;
 pub mod serve;
+pub mod tap;
 
 use clap::{Parser, Subcommand};
 
@@ -20,6 +21,9 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Look inside RDB files: `rtool rdb dump FILE`, `rtool rdb check FILE`.
     Rdb(rdb::RdbArgs),
+    /// Show a replication link live (`rtool tap --upstream 127.0.0.1:6379`) or from a
+    /// capture (`rtool tap replay FILE`).
+    Tap(tap::TapArgs),
 }
 
 /// Run a parsed command line; returns the process exit code.
@@ -27,6 +31,7 @@ pub fn run(cli: Cli) -> i32 {
     let res = match cli.command {
         Command::Serve(a) => serve::run(a),
         Command::Rdb(a) => rdb::run(a),
+        Command::Tap(a) => tap::run(a),
     };
     match res {
         Ok(code) => code,

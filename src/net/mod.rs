@@ -10,5 +10,6 @@ pub mod conn;
 pub mod master_link;
 pub mod replica_link;
 pub mod server;
+pub mod tap;
 
 pub use server::{Server, Shared};

@@ -16,6 +16,9 @@
 //! | layout | [`layout`] | every opcode and field with its offset, length and meaning |
 //! | hex | [`hex`] | hexyl dumps of each key's bytes, or of the whole file |
 //! | check | [`check`] | `redis-check-rdb`'s report: aux fields, counts, checksum, or the error |
+//! | tap timeline | [`timeline`] | a replication link per connection and phase, one line per event (`rtool tap`) |
+//! | tap NDJSON | [`tap_json`] | one object per link event (the book's tap appendix specifies it) |
+//! | tap diagram | [`mermaid`] | a Mermaid sequence diagram of a tapped session |
 //!
 //! [`drive`] connects an event source to a printer and applies the [`Filter`]; the printers
 //! only ever see the keys the user asked for.
@@ -24,8 +27,11 @@ pub mod check;
 pub mod hex;
 pub mod json;
 pub mod layout;
+pub mod mermaid;
 pub mod resp;
 pub mod table;
+pub mod tap_json;
+pub mod timeline;
 
 use crate::rdb::{Event, KeyStart, ReadError, ValueType};
 use std::fmt::{self, Display};

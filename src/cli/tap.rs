@@ -1,0 +1,145 @@
+//! `rtool tap --upstream HOST:PORT` (a proxy that shows a live replication link) and
+//! `rtool tap replay FILE` (the same output from a recorded capture).
+//!
+//! Both feed capture records into one [`Session`], so a replay prints exactly what the live
+//! run printed. Colour is decided here once (`--color`, `NO_COLOR`, is stdout a terminal).
+
+use super::rdb::ColorChoice;
+use crate::present::Paint;
+use crate::present::mermaid::Mermaid;
+use crate::present::tap_json::TapJson;
+use crate::present::timeline::{LinkSink, Session, Timeline, TimelineOptions};
+use crate::repl::stream::capture::Capture;
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+
+/// `rtool tap ...`
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct TapArgs {
+    #[command(subcommand)]
+    pub command: Option<TapCommand>,
+    /// The server to proxy to (a Redis master), e.g. 127.0.0.1:6379.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub upstream: Option<String>,
+    /// Where to accept connections (port 0 picks a free one; the address is printed on
+    /// stderr as `listening on ADDR`).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:6380")]
+    pub listen: String,
+    /// Also write every byte forwarded to a capture file (`rtool tap replay` reads it).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TapCommand {
+    /// Decode a capture file (from `--record` or fixtures/repl/) offline.
+    ///
+    /// Example: rtool tap replay fixtures/repl/disk-sync.capture --quiet-pings
+    Replay(ReplayArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// The capture file.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// How events are shown.
+#[derive(Args, Debug, Clone)]
+pub struct OutputArgs {
+    /// NDJSON, one object per event (schema: the book's "tap JSON" appendix).
+    #[arg(long, conflicts_with = "mermaid")]
+    pub json: bool,
+    /// Under each line of the timeline, the event's raw bytes (the first 256) as a hex dump.
+    #[arg(long, conflicts_with_all = ["json", "mermaid"])]
+    pub hex: bool,
+    /// A Mermaid sequence diagram of the session (for the book), instead of the timeline.
+    #[arg(long)]
+    pub mermaid: bool,
+    /// Show each keepalive newline (by default they are counted in the close summary).
+    #[arg(long)]
+    pub show_keepalives: bool,
+    /// Hide the master's `ping`s in the command stream.
+    #[arg(long)]
+    pub quiet_pings: bool,
+    /// Colour: auto (stdout is a terminal and NO_COLOR is unset), always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// Runs `rtool tap ...`; returns the exit status.
+pub fn run(args: TapArgs) -> Result<i32> {
+    match args.command {
+        Some(TapCommand::Replay(a)) => replay(a),
+        None => {
+            let upstream = args
+                .upstream
+                .clone()
+                .context("--upstream HOST:PORT is required (or use `rtool tap replay FILE`)")?;
+            // Line-buffered: live output must appear as events happen.
+            let sink = sink(&args.output, io::LineWriter::new(io::stdout()));
+            crate::net::tap::run(crate::net::tap::TapConfig {
+                upstream,
+                listen: args.listen.clone(),
+                record: args.record.clone(),
+                hex: args.output.hex,
+                sink,
+            })?;
+            Ok(0)
+        }
+    }
+}
+
+fn paint(choice: ColorChoice) -> Paint {
+    let on = match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    Paint { on }
+}
+
+/// The printer the options ask for, writing to `out`.
+fn sink<W: Write + Send + 'static>(o: &OutputArgs, out: W) -> Box<dyn LinkSink + Send> {
+    if o.json {
+        Box::new(TapJson::new(out))
+    } else if o.mermaid {
+        Box::new(Mermaid::new(out, o.quiet_pings))
+    } else {
+        Box::new(Timeline::new(
+            out,
+            TimelineOptions {
+                paint: paint(o.color),
+                show_keepalives: o.show_keepalives,
+                quiet_pings: o.quiet_pings,
+            },
+        ))
+    }
+}
+
+fn replay(a: ReplayArgs) -> Result<i32> {
+    let text = std::fs::read_to_string(&a.file)
+        .with_context(|| format!("cannot read {}", a.file.display()))?;
+    let cap = Capture::parse(&text).with_context(|| format!("{}", a.file.display()))?;
+    let mut sink = sink(&a.output, io::BufWriter::new(io::stdout()));
+    let mut s = if a.output.hex {
+        Session::with_hex()
+    } else {
+        Session::new()
+    };
+    for r in &cap.records {
+        s.record(r, sink.as_mut())?;
+    }
+    sink.finish()?;
+    io::stdout().flush()?;
+    Ok(0)
+}

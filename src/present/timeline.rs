@@ -1,0 +1,575 @@
+//! The tap's human timeline, and the [`Session`] that drives any link printer.
+//!
+//! A [`Session`] owns one [`LinkDecoder`] per proxied connection and takes capture
+//! [`Record`]s, whether they come from a file (`rtool tap replay`) or from the live proxy
+//! (`rtool tap`): both paths go through the same function, which is why a replayed recording
+//! prints exactly what the live run printed. The printers ([`Timeline`] here, and
+//! [`TapJson`](super::tap_json::TapJson)) implement [`LinkSink`]; they never decode, they
+//! only show what the decoder reported.
+//!
+//! The timeline cuts each connection into the sections a reader of Redis's replication.c
+//! would name: handshake, PSYNC, RDB transfer, command stream (or client, for an ordinary
+//! connection). Every line starts with the connection, the direction and the event's offset
+//! in that direction's stream; commands also show the master replication offset and length.
+
+use super::{Paint, Role, quoted};
+use crate::rdb::Event as RdbEvent;
+use crate::repl::stream::capture::Record;
+use crate::repl::stream::{
+    CommandKind, Dir, Event, EventKind, Framing, LinkDecoder, LinkError, RequestKind,
+};
+use crate::resp::frame::Frame;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Write};
+
+/// A printer of link events. Errors returned are output errors (a closed pipe), never
+/// decoding errors: those arrive through [`LinkSink::error`].
+pub trait LinkSink {
+    /// An event of connection `conn`; `dec` is that connection's decoder just after it.
+    fn event(&mut self, conn: u64, ev: &Event, dec: &LinkDecoder) -> io::Result<()>;
+    /// A direction could not be decoded further (it is still forwarded).
+    fn error(&mut self, conn: u64, e: &LinkError) -> io::Result<()>;
+    /// `dir` of `conn` was closed by its sender.
+    fn closed(&mut self, conn: u64, dir: Dir, dec: &LinkDecoder) -> io::Result<()>;
+    /// With `--hex`: the first bytes of the event just given to [`LinkSink::event`] (`bytes`,
+    /// at most [`HEX_MAX`]; `None` when they are no longer held), and its full length.
+    fn raw(&mut self, _ev: &Event, _bytes: Option<&[u8]>) -> io::Result<()> {
+        Ok(())
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Bytes shown per event with `--hex`.
+pub const HEX_MAX: usize = 256;
+
+/// How many recent bytes per direction are kept for `--hex` (an event that started earlier
+/// than that, like a big command, is shown without its bytes; memory stays bounded).
+const WINDOW: usize = 256 * 1024;
+
+/// The last bytes of one direction, and the stream offset of the first one held.
+#[derive(Default)]
+struct Window {
+    base: u64,
+    buf: Vec<u8>,
+}
+
+impl Window {
+    fn push(&mut self, d: &[u8]) {
+        self.buf.extend_from_slice(d);
+        if self.buf.len() > 2 * WINDOW {
+            let cut = self.buf.len() - WINDOW;
+            self.buf.drain(..cut);
+            self.base += cut as u64;
+        }
+    }
+
+    fn get(&self, offset: u64, len: u64) -> Option<&[u8]> {
+        let start = usize::try_from(offset.checked_sub(self.base)?).ok()?;
+        let n = usize::try_from(len).ok()?.min(HEX_MAX);
+        self.buf.get(start..start.checked_add(n)?)
+    }
+}
+
+/// Decoders per connection, fed from capture records, events to a sink.
+#[derive(Default)]
+pub struct Session {
+    conns: HashMap<u64, LinkDecoder>,
+    events: Vec<Event>,
+    /// `--hex`: recent bytes per connection and direction.
+    windows: Option<HashMap<(u64, Dir), Window>>,
+}
+
+impl Session {
+    pub fn new() -> Session {
+        Session::default()
+    }
+
+    /// A session that also hands each event's raw bytes to [`LinkSink::raw`].
+    pub fn with_hex() -> Session {
+        Session {
+            windows: Some(HashMap::new()),
+            ..Session::default()
+        }
+    }
+
+    /// Feeds one record (bytes, or the end of one direction) and prints what it completes.
+    pub fn record(&mut self, rec: &Record, sink: &mut dyn LinkSink) -> io::Result<()> {
+        let dec = self.conns.entry(rec.conn).or_default();
+        self.events.clear();
+        let res = match &rec.data {
+            Some(d) => dec.feed(rec.dir, d, &mut self.events),
+            None => dec.finish(rec.dir),
+        };
+        if let (Some(w), Some(d)) = (self.windows.as_mut(), &rec.data) {
+            w.entry((rec.conn, rec.dir)).or_default().push(d);
+        }
+        for ev in &self.events {
+            sink.event(rec.conn, ev, dec)?;
+            if let Some(w) = &self.windows {
+                let bytes = w
+                    .get(&(rec.conn, ev.dir))
+                    .and_then(|w| w.get(ev.offset, ev.len));
+                sink.raw(ev, bytes)?;
+            }
+        }
+        if let Err(e) = res {
+            sink.error(rec.conn, &e)?;
+        }
+        if rec.data.is_none() {
+            sink.closed(rec.conn, rec.dir, dec)?;
+        }
+        Ok(())
+    }
+}
+
+/// What an RDB transfer held: aux fields, keys per database and type, the checksum.
+#[derive(Debug, Default, Clone)]
+pub struct RdbSummary {
+    pub version: Option<u32>,
+    pub aux: Vec<(bytes::Bytes, bytes::Bytes)>,
+    pub keys: BTreeMap<u64, BTreeMap<&'static str, u64>>,
+    /// Stored and computed CRC-64.
+    pub checksum: Option<(Option<u64>, u64)>,
+}
+
+impl RdbSummary {
+    pub fn add(&mut self, ev: &RdbEvent) {
+        match ev {
+            RdbEvent::Header { version, .. } => self.version = Some(*version),
+            RdbEvent::Aux { name, value, .. } => self.aux.push((name.clone(), value.clone())),
+            RdbEvent::KeyStart(k) => {
+                *self
+                    .keys
+                    .entry(k.db)
+                    .or_default()
+                    .entry(k.value_type.as_str())
+                    .or_default() += 1
+            }
+            RdbEvent::Eof {
+                stored, computed, ..
+            } => self.checksum = Some((*stored, *computed)),
+            _ => {}
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.keys.values().flat_map(|t| t.values()).sum()
+    }
+}
+
+/// Options of the human timeline.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TimelineOptions {
+    pub paint: Paint,
+    /// Show each keepalive (`\n`) instead of only counting them.
+    pub show_keepalives: bool,
+    /// Hide the master's `ping`s in the command stream (counted in the summary).
+    pub quiet_pings: bool,
+}
+
+/// The sections of a connection's life, in the order they come.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Section {
+    Handshake,
+    Psync,
+    Transfer,
+    Stream,
+    Client,
+}
+
+impl Section {
+    fn title(self) -> &'static str {
+        match self {
+            Section::Handshake => "handshake",
+            Section::Psync => "PSYNC",
+            Section::Transfer => "RDB transfer",
+            Section::Stream => "command stream",
+            Section::Client => "client connection",
+        }
+    }
+}
+
+#[derive(Default)]
+struct ConnState {
+    section: Option<Section>,
+    rdb: RdbSummary,
+    pings_hidden: u64,
+    /// Propagation notes already explained on this connection: each is spelled out once.
+    notes: Vec<&'static str>,
+}
+
+/// Longest argument shown, and how many arguments, before cutting.
+const ARG_MAX: usize = 48;
+const ARGS_MAX: usize = 8;
+
+/// The human timeline printer.
+pub struct Timeline<W: Write> {
+    out: W,
+    opt: TimelineOptions,
+    conns: HashMap<u64, ConnState>,
+    /// The last event got a line (so `--hex` has something to hang its bytes under).
+    printed: bool,
+}
+
+impl<W: Write> Timeline<W> {
+    pub fn new(out: W, opt: TimelineOptions) -> Timeline<W> {
+        Timeline {
+            out,
+            opt,
+            conns: HashMap::new(),
+            printed: false,
+        }
+    }
+
+    fn section(&mut self, conn: u64, s: Section) -> io::Result<()> {
+        let st = self.conns.entry(conn).or_default();
+        if st.section == Some(s) {
+            return Ok(());
+        }
+        st.section = Some(s);
+        let h = format!("── conn {conn} · {} ──", s.title());
+        writeln!(self.out, "{}", self.opt.paint.paint(Role::Heading, h))
+    }
+
+    /// One event line: `#conn  dir  offset+len  text`.
+    fn line(&mut self, conn: u64, ev: &Event, text: &str) -> io::Result<()> {
+        let arrow = match ev.dir {
+            Dir::ReplicaToMaster => "R→M",
+            Dir::MasterToReplica => "M→R",
+        };
+        let at = self
+            .opt
+            .paint
+            .paint(Role::Offset, format!("{:>8}+{:<5}", ev.offset, ev.len));
+        self.printed = true;
+        writeln!(self.out, "#{conn} {arrow} {at} {text}")
+    }
+
+    fn args(&self, a: &[bytes::Bytes]) -> String {
+        let mut s = String::new();
+        for (i, x) in a.iter().take(ARGS_MAX).enumerate() {
+            if i > 0 {
+                s.push(' ');
+            }
+            let q = quoted(x, ARG_MAX).to_string();
+            s.push_str(&if i == 0 {
+                self.opt.paint.paint(Role::Opcode, q)
+            } else {
+                self.opt.paint.paint(Role::Value, q)
+            });
+        }
+        if a.len() > ARGS_MAX {
+            s.push_str(&format!(" …(+{} args)", a.len() - ARGS_MAX));
+        }
+        s
+    }
+}
+
+/// A reply frame on one line, redis-cli-like but binary-safe.
+pub fn frame_text(f: &Frame) -> String {
+    use redis_protocol::resp2::types::OwnedFrame as F2;
+    fn r2(f: &F2) -> String {
+        match f {
+            F2::SimpleString(s) => format!("+{}", String::from_utf8_lossy(s)),
+            F2::Error(e) => format!("-{e}"),
+            F2::Integer(i) => format!(":{i}"),
+            F2::BulkString(b) => quoted(b, ARG_MAX).to_string(),
+            F2::Array(a) => {
+                let items: Vec<String> = a.iter().take(ARGS_MAX).map(r2).collect();
+                let more = if a.len() > ARGS_MAX { " …" } else { "" };
+                format!("[{}{more}]", items.join(", "))
+            }
+            F2::Null => "(nil)".into(),
+        }
+    }
+    match f {
+        Frame::Resp2(f) => r2(f),
+        Frame::Resp3(f) => r3(f),
+    }
+}
+
+/// A RESP3 frame on one line. The frame decoder keeps maps and sets in hash tables, so their
+/// wire order is lost: they are shown sorted, which at least is the same on every run.
+fn r3(f: &redis_protocol::resp3::types::OwnedFrame) -> String {
+    use redis_protocol::resp3::types::OwnedFrame as F3;
+    let list = |open: &str, items: Vec<String>, close: &str| {
+        let n = items.len();
+        let mut v: Vec<String> = items.into_iter().take(ARGS_MAX).collect();
+        if n > ARGS_MAX {
+            v.push("…".into());
+        }
+        format!("{open}{}{close}", v.join(", "))
+    };
+    match f {
+        F3::BlobString { data, .. } => quoted(data, ARG_MAX).to_string(),
+        F3::SimpleString { data, .. } => format!("+{}", String::from_utf8_lossy(data)),
+        F3::SimpleError { data, .. } => format!("-{data}"),
+        F3::BlobError { data, .. } => format!("!{}", quoted(data, 200)),
+        F3::Number { data, .. } => format!(":{data}"),
+        F3::Double { data, .. } => format!(",{}", super::score_text(*data)),
+        F3::Boolean { data, .. } => format!("#{}", if *data { 't' } else { 'f' }),
+        F3::BigNumber { data, .. } => format!("({}", String::from_utf8_lossy(data)),
+        F3::Null => "(null)".into(),
+        F3::VerbatimString { data, .. } => format!("={}", quoted(data, ARG_MAX)),
+        F3::Array { data, .. } => list("[", data.iter().map(r3).collect(), "]"),
+        F3::Push { data, .. } => list(">[", data.iter().map(r3).collect(), "]"),
+        F3::Set { data, .. } => {
+            let mut v: Vec<String> = data.iter().map(r3).collect();
+            v.sort();
+            list("~{", v, "}")
+        }
+        F3::Map { data, .. } => {
+            let mut v: Vec<String> = data
+                .iter()
+                .map(|(k, v)| format!("{}: {}", r3(k), r3(v)))
+                .collect();
+            v.sort();
+            list("%{", v, "}")
+        }
+        other => format!("{other:?}").chars().take(120).collect(),
+    }
+}
+
+impl<W: Write> LinkSink for Timeline<W> {
+    fn event(&mut self, conn: u64, ev: &Event, dec: &LinkDecoder) -> io::Result<()> {
+        self.printed = false;
+        let p = self.opt.paint;
+        match &ev.kind {
+            EventKind::Keepalive => {
+                if self.opt.show_keepalives {
+                    self.line(conn, ev, &p.paint(Role::Offset, "keepalive \\n"))?;
+                }
+                Ok(())
+            }
+            EventKind::Request(r) => {
+                let s = match (&r.kind, ev.phase) {
+                    (_, crate::repl::stream::Phase::Client) => Section::Client,
+                    (RequestKind::Psync { .. } | RequestKind::Sync, _) => Section::Psync,
+                    (RequestKind::Ack { .. }, _) => self
+                        .conns
+                        .entry(conn)
+                        .or_default()
+                        .section
+                        .unwrap_or(Section::Stream),
+                    _ => match self.conns.get(&conn).and_then(|c| c.section) {
+                        None => Section::Handshake,
+                        Some(s) => s,
+                    },
+                };
+                self.section(conn, s)?;
+                let mut t = self.args(&r.args);
+                if let RequestKind::Ack {
+                    offset: Some(a),
+                    getack,
+                    ..
+                } = &r.kind
+                {
+                    if let Some(m) = dec.master_offset() {
+                        t.push_str(&format!("  (lag {} bytes)", m as i64 - a));
+                    }
+                    if let Some(g) = getack {
+                        t.push_str(&format!("  answers GETACK at {g}"));
+                    }
+                }
+                self.line(conn, ev, &t)
+            }
+            EventKind::Reply(r) => {
+                // A push shows as `>[...]`: the frame says it is one.
+                let t = frame_text(&r.frame);
+                self.line(conn, ev, &t)
+            }
+            EventKind::FullResync { replid, offset } => {
+                self.section(conn, Section::Psync)?;
+                let off = offset.map_or("?".into(), |o| o.to_string());
+                let t = format!(
+                    "{} {} {off}  full resynchronization from offset {off}",
+                    p.paint(Role::Good, "+FULLRESYNC"),
+                    String::from_utf8_lossy(replid)
+                );
+                self.line(conn, ev, &t)
+            }
+            EventKind::Continue {
+                replid,
+                repl_offset,
+            } => {
+                self.section(conn, Section::Psync)?;
+                let id = replid
+                    .as_ref()
+                    .map(|r| format!(" {}", String::from_utf8_lossy(r)))
+                    .unwrap_or_default();
+                let at = repl_offset.map_or("?".into(), |o| o.to_string());
+                let t = format!(
+                    "{}{id}  partial resynchronization, backlog from offset {at}",
+                    p.paint(Role::Good, "+CONTINUE")
+                );
+                self.line(conn, ev, &t)
+            }
+            EventKind::PsyncRefused { text, retry_later } => {
+                let why = if *retry_later {
+                    "the replica retries later"
+                } else {
+                    "PSYNC not supported: the replica falls back to SYNC"
+                };
+                let t = format!("{}  {why}", p.paint(Role::Bad, quoted(text, 200)));
+                self.line(conn, ev, &t)
+            }
+            EventKind::TransferAborted { text } => {
+                let t = format!(
+                    "{}  master aborted the transfer",
+                    p.paint(Role::Bad, quoted(text, 200))
+                );
+                self.line(conn, ev, &t)
+            }
+            EventKind::TransferStart(f) => {
+                self.section(conn, Section::Transfer)?;
+                self.conns.entry(conn).or_default().rdb = RdbSummary::default();
+                let t = match f {
+                    Framing::Length(n) => format!("${n}  disk-based transfer of {n} bytes"),
+                    Framing::EofMark(m) => format!(
+                        "$EOF:{}  diskless transfer, ends with the same 40-byte mark",
+                        String::from_utf8_lossy(m)
+                    ),
+                };
+                self.line(conn, ev, &t)
+            }
+            EventKind::Rdb(r) => {
+                self.conns.entry(conn).or_default().rdb.add(r);
+                if let RdbEvent::Header { version, .. } = r {
+                    self.line(conn, ev, &format!("RDB version {version}"))?;
+                }
+                Ok(())
+            }
+            EventKind::RdbError(e) => {
+                self.line(conn, ev, &p.paint(Role::Bad, format!("RDB error: {e}")))
+            }
+            EventKind::RdbTrailing { bytes } => {
+                self.line(conn, ev, &format!("{bytes} bytes after the RDB's checksum"))
+            }
+            EventKind::TransferEnd { rdb_len } => {
+                let s = std::mem::take(&mut self.conns.entry(conn).or_default().rdb);
+                for (k, v) in &s.aux {
+                    writeln!(
+                        self.out,
+                        "    aux {} = {}",
+                        p.paint(Role::Key, quoted(k, 64)),
+                        p.paint(Role::Value, quoted(v, 64))
+                    )?;
+                }
+                for (db, types) in &s.keys {
+                    let t: Vec<String> = types.iter().map(|(t, n)| format!("{t}={n}")).collect();
+                    writeln!(self.out, "    db{db}: {}", t.join(" "))?;
+                }
+                match s.checksum {
+                    Some((Some(st), c)) if st != 0 && st != c => writeln!(
+                        self.out,
+                        "    checksum {}",
+                        p.paint(Role::Bad, format!("{st:016x} MISMATCH (computed {c:016x})"))
+                    )?,
+                    Some((Some(0), _)) => writeln!(self.out, "    checksum disabled")?,
+                    Some((Some(st), _)) => writeln!(
+                        self.out,
+                        "    checksum {} {}",
+                        format_args!("{st:016x}"),
+                        p.paint(Role::Good, "OK")
+                    )?,
+                    _ => writeln!(self.out, "    checksum none")?,
+                }
+                let t = format!(
+                    "end of transfer: {rdb_len} bytes of RDB, {} keys",
+                    s.total()
+                );
+                self.line(conn, ev, &t)
+            }
+            EventKind::Command(c) => {
+                self.section(conn, Section::Stream)?;
+                if self.opt.quiet_pings && c.kind == CommandKind::Ping {
+                    self.conns.entry(conn).or_default().pings_hidden += 1;
+                    return Ok(());
+                }
+                let repl = c
+                    .repl_offset
+                    .map_or("repl ?".into(), |r| format!("repl {r}+{}", ev.len));
+                let mut t = format!("{}  {}", p.paint(Role::Offset, repl), self.args(&c.args));
+                if let Some(n) = c.note {
+                    let st = self.conns.entry(conn).or_default();
+                    if !st.notes.contains(&n) {
+                        st.notes.push(n);
+                        t.push_str(&format!("  ({n})"));
+                    }
+                }
+                if c.tx.is_some() && !matches!(c.kind, CommandKind::Multi | CommandKind::Exec) {
+                    t = format!("  {t}");
+                }
+                self.line(conn, ev, &t)
+            }
+        }
+    }
+
+    fn raw(&mut self, ev: &Event, bytes: Option<&[u8]>) -> io::Result<()> {
+        if !std::mem::take(&mut self.printed) || ev.len == 0 {
+            return Ok(());
+        }
+        let p = self.opt.paint;
+        let Some(b) = bytes else {
+            return writeln!(
+                self.out,
+                "{}",
+                p.paint(Role::Offset, "        (bytes no longer held)")
+            );
+        };
+        // 16 bytes a line: offset in the direction's stream, hex, and the printable ASCII.
+        for (i, row) in b.chunks(16).enumerate() {
+            let at = ev.offset + (i * 16) as u64;
+            let hex: Vec<String> = row.iter().map(|x| format!("{x:02x}")).collect();
+            let text: String = row
+                .iter()
+                .map(|&x| {
+                    if (0x20..0x7f).contains(&x) {
+                        x as char
+                    } else {
+                        '.'
+                    }
+                })
+                .collect();
+            writeln!(
+                self.out,
+                "        {}  {:<47}  |{text}|",
+                p.paint(Role::Offset, format!("{at:08x}")),
+                hex.join(" ")
+            )?;
+        }
+        if ev.len > b.len() as u64 {
+            writeln!(self.out, "        … {} more bytes", ev.len - b.len() as u64)?;
+        }
+        Ok(())
+    }
+
+    fn error(&mut self, conn: u64, e: &LinkError) -> io::Result<()> {
+        let t = self.opt.paint.paint(Role::Bad, format!("error: {e}"));
+        writeln!(self.out, "#{conn} {t}")
+    }
+
+    fn closed(&mut self, conn: u64, dir: Dir, dec: &LinkDecoder) -> io::Result<()> {
+        let st = self.conns.entry(conn).or_default();
+        let mut t = format!(
+            "#{conn} {dir} closed after {} bytes, {} keepalives",
+            dec.offset(dir),
+            dec.keepalives(dir)
+        );
+        if dir == Dir::MasterToReplica {
+            if let Some(m) = dec.master_offset() {
+                t.push_str(&format!(", master offset {m}"));
+            }
+            if st.pings_hidden > 0 {
+                t.push_str(&format!(", {} pings hidden", st.pings_hidden));
+            }
+        }
+        writeln!(self.out, "{}", self.opt.paint.paint(Role::Heading, t))
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
