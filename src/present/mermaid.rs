@@ -105,7 +105,7 @@ impl<W: Write> LinkSink for Mermaid<W> {
             EventKind::Keepalive | EventKind::RdbTrailing { .. } => Ok(()),
             EventKind::Request(r) => self.arrow(conn, ev.dir, &args(&r.args)),
             EventKind::Reply(r) => self.arrow(conn, ev.dir, &frame_text(&r.frame)),
-            EventKind::FullResync { replid, offset } => {
+            EventKind::FullResync { replid, offset, .. } => {
                 let off = offset.map_or("?".into(), |o| o.to_string());
                 let id = String::from_utf8_lossy(replid);
                 self.arrow(conn, ev.dir, &format!("+FULLRESYNC {id} {off}"))

@@ -185,13 +185,23 @@ impl<W: Write> LinkSink for TapJson<W> {
                 }
                 self.line(conn, d, p, "reply", o, rest)
             }
-            EventKind::FullResync { replid, offset } => self.line(
+            EventKind::FullResync {
+                replid,
+                offset,
+                reason,
+            } => self.line(
                 conn,
                 d,
                 p,
                 "fullresync",
                 o,
-                vec![len, ("replid", bin(replid)), ("repl_offset", json!(offset))],
+                vec![
+                    len,
+                    ("replid", bin(replid)),
+                    ("repl_offset", json!(offset)),
+                    ("reason", json!(format!("{reason:?}"))),
+                    ("why", json!(reason.describe())),
+                ],
             ),
             EventKind::Continue {
                 replid,

@@ -380,13 +380,20 @@ impl<W: Write> LinkSink for Timeline<W> {
                 let t = frame_text(&r.frame);
                 self.line(conn, ev, &t)
             }
-            EventKind::FullResync { replid, offset } => {
+            EventKind::FullResync {
+                replid,
+                offset,
+                reason,
+            } => {
                 self.section(conn, Section::Psync)?;
                 let off = offset.map_or("?".into(), |o| o.to_string());
+                // Why the master did not continue: the decoder compares the PSYNC it saw
+                // with the answer.
                 let t = format!(
-                    "{} {} {off}  full resynchronization from offset {off}",
+                    "{} {} {off}  full resynchronization from offset {off} ({})",
                     p.paint(Role::Good, "+FULLRESYNC"),
-                    String::from_utf8_lossy(replid)
+                    String::from_utf8_lossy(replid),
+                    reason.describe()
                 );
                 self.line(conn, ev, &t)
             }
