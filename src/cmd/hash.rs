@@ -238,14 +238,7 @@ fn hdel(ctx: &mut Ctx, argv: &[&[u8]]) {
     }
     let empty = h.is_empty();
     out.int(deleted);
-    if deleted > 0 {
-        if empty {
-            ctx.delete(key);
-        } else {
-            ctx.touch(key);
-        }
-        ctx.dirty(deleted as u64);
-    }
+    ctx.elements_removed(key, deleted as u64, empty);
 }
 
 /// HINCRBY key field increment: the new value; the field must hold an integer.

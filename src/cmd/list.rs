@@ -78,12 +78,7 @@ fn parse_end(ctx: &mut Ctx, a: &[u8]) -> Option<End> {
 /// keeps an empty list), tell WATCH, count the change.
 fn removed(ctx: &mut Ctx, key: &[u8], n: usize) {
     let empty = matches!(ctx.db().dict.get(key), Some(Value::List(l)) if l.is_empty());
-    if empty {
-        ctx.delete(key);
-    } else {
-        ctx.touch(key);
-    }
-    ctx.dirty(n as u64);
+    ctx.elements_removed(key, n as u64, empty);
 }
 
 // ---------------------------------------------------------------------------------------

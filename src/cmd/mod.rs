@@ -194,6 +194,21 @@ impl<'a> Ctx<'a> {
         self.touch(key);
     }
 
+    /// After `n` elements were removed from the collection at `key`: Redis never keeps an
+    /// empty collection, so an emptied key goes; otherwise WATCH is told it changed. Counts the
+    /// change (nothing when `n` is 0).
+    pub fn elements_removed(&mut self, key: &[u8], n: u64, now_empty: bool) {
+        if n == 0 {
+            return;
+        }
+        if now_empty {
+            self.delete(key);
+        } else {
+            self.touch(key);
+        }
+        self.dirty(n);
+    }
+
     /// Delete a key (and its TTL), telling WATCH. Returns whether it existed.
     pub fn delete(&mut self, key: &[u8]) -> bool {
         self.stream_leaving(key);

@@ -95,14 +95,7 @@ fn srem(ctx: &mut Ctx, argv: &[&[u8]]) {
     }
     let empty = s.is_empty();
     out.int(deleted);
-    if deleted > 0 {
-        if empty {
-            ctx.delete(key);
-        } else {
-            ctx.touch(key);
-        }
-        ctx.dirty(deleted as u64);
-    }
+    ctx.elements_removed(key, deleted as u64, empty);
 }
 
 /// Look up a set for reading and run `f` on it; `missing` replies for a missing key.
