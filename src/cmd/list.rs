@@ -77,8 +77,15 @@ fn parse_end(ctx: &mut Ctx, a: &[u8]) -> Option<End> {
 /// Bookkeeping after elements left a list: delete the key once it is empty (Redis never
 /// keeps an empty list), tell WATCH, count the change.
 fn removed(ctx: &mut Ctx, key: &[u8], n: usize) {
+    // Not `Ctx::elements_removed`: LTRIM signals the key as modified even when it removed
+    // nothing (a WATCH on it fails), so the touch must happen whatever `n` is.
     let empty = matches!(ctx.db().dict.get(key), Some(Value::List(l)) if l.is_empty());
-    ctx.elements_removed(key, n as u64, empty);
+    if empty {
+        ctx.delete(key);
+    } else {
+        ctx.touch(key);
+    }
+    ctx.dirty(n as u64);
 }
 
 // ---------------------------------------------------------------------------------------
