@@ -15,6 +15,7 @@
 //! | RESP | [`resp`] | the commands that recreate the data, for `redis-cli --pipe` |
 //! | layout | [`layout`] | every opcode and field with its offset, length and meaning |
 //! | hex | [`hex`] | hexyl dumps of each key's bytes, or of the whole file |
+//! | stats | [`stats`] | keys, bytes, encodings and expiries per db and type; the biggest keys |
 //! | check | [`check`] | `redis-check-rdb`'s report: aux fields, counts, checksum, or the error |
 //!
 //! [`drive`] connects an event source to a printer and applies the [`Filter`]; the printers
@@ -25,6 +26,7 @@ pub mod hex;
 pub mod json;
 pub mod layout;
 pub mod resp;
+pub mod stats;
 pub mod table;
 
 use crate::rdb::{Event, KeyStart, ReadError, ValueType};
