@@ -24,8 +24,6 @@ cd "$(dirname "$0")/.."
 SIZE_MB=${SIZE_MB:-500}
 RUNS=${RUNS:-1}
 
-cargo build --release -q
-RTOOL=$PWD/target/release/rtool
 work=$(mktemp -d)
 pid=
 cleanup() {
@@ -33,21 +31,6 @@ cleanup() {
   if [ "${KEEP:-0}" = 1 ] && [ -f "$work/dump.rdb" ]; then echo "kept $work/dump.rdb"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-
-# ---------------------------------------------------------------------------------------------
-# The `rdb` crate's CLI (installed into a scratch root if not on PATH)
-# ---------------------------------------------------------------------------------------------
-RDBCLI=${RDBCLI:-$(command -v rdb || true)}
-if [ -z "$RDBCLI" ] && [ -x /tmp/rdbcli/bin/rdb ]; then RDBCLI=/tmp/rdbcli/bin/rdb; fi
-if [ -z "$RDBCLI" ]; then
-  echo "installing the rdb crate's CLI into /tmp/rdbcli (cargo install rdb --locked)..." >&2
-  if CARGO_TARGET_DIR=/tmp/rdbcli/target cargo install rdb --locked --root /tmp/rdbcli -q >"$work/install.log" 2>&1; then
-    RDBCLI=/tmp/rdbcli/bin/rdb
-  else
-    echo "cargo install rdb failed (see below); skipping the rdb-crate comparison" >&2
-    tail -5 "$work/install.log" >&2
-  fi
-fi
 
 # ---------------------------------------------------------------------------------------------
 # The file
@@ -95,10 +78,12 @@ def cmd(*a):
 def word():
     return "%x" % random.getrandbits(64)
 # One round is ~1/10 of the collections' share; keys per type scale with SIZE_MB.
-keys = max(20, size_mb * 6)
+keys = max(20, size_mb * 4)
 for i in range(keys):
-    big = i % 5 == 0                 # 1 in 5 is past the packed-encoding limits
-    n = 300 if big else 20
+    # 1 in 5 is past the packed-encoding limits (this Redis build's hash and intset limits
+    # are 512 entries: CONFIG GET says so).
+    big = i % 5 == 0
+    n = 600 if big else 20
     k = "r%d:%d" % (rnd, i)
     cmd("RPUSH", "list:" + k, *[word() for _ in range(n)])
     cmd("HSET", "hash:" + k, *[x for j in range(n) for x in ("f%d" % j, word())])
@@ -126,6 +111,24 @@ PY
   wait "$pid" 2>/dev/null || true
   pid=
 fi
+cargo build --release -q
+RTOOL=$PWD/target/release/rtool
+
+# ---------------------------------------------------------------------------------------------
+# The `rdb` crate's CLI (installed into a scratch root if not on PATH)
+# ---------------------------------------------------------------------------------------------
+RDBCLI=${RDBCLI:-$(command -v rdb || true)}
+if [ -z "$RDBCLI" ] && [ -x /tmp/rdbcli/bin/rdb ]; then RDBCLI=/tmp/rdbcli/bin/rdb; fi
+if [ -z "$RDBCLI" ]; then
+  echo "installing the rdb crate's CLI into /tmp/rdbcli (cargo install rdb --locked)..." >&2
+  if CARGO_TARGET_DIR=/tmp/rdbcli/target cargo install rdb --locked --root /tmp/rdbcli -q >"$work/install.log" 2>&1; then
+    RDBCLI=/tmp/rdbcli/bin/rdb
+  else
+    echo "cargo install rdb failed (see below); skipping the rdb-crate comparison" >&2
+    tail -5 "$work/install.log" >&2
+  fi
+fi
+
 bytes=$(stat -c %s "$FILE")
 echo "file: $FILE, $bytes bytes ($(awk "BEGIN{printf \"%.1f\", $bytes/1e6}") MB)"
 "$RTOOL" rdb stats "$FILE" --top 0 --color never | head -1
