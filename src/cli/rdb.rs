@@ -49,6 +49,7 @@ pub enum RdbCommand {
     /// Examples:
     ///   rtool rdb stats dump.rdb
     ///   rtool rdb stats dump.rdb --top 50 --format json | jq 'select(.type=="big_key")'
+    #[command(verbatim_doc_comment)]
     Stats(StatsArgs),
 }
 
