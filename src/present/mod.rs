@@ -15,6 +15,7 @@
 //! | RESP | [`resp`] | the commands that recreate the data, for `redis-cli --pipe` |
 //! | layout | [`layout`] | every opcode and field with its offset, length and meaning |
 //! | hex | [`hex`] | hexyl dumps of each key's bytes, or of the whole file |
+//! | stats | [`stats`] | keys, bytes, encodings and expiries per db and type; the biggest keys |
 //! | check | [`check`] | `redis-check-rdb`'s report: aux fields, counts, checksum, or the error |
 //! | tap timeline | [`timeline`] | a replication link per connection and phase, one line per event (`rtool tap`) |
 //! | tap NDJSON | [`tap_json`] | one object per link event (the book's tap appendix specifies it) |
@@ -29,6 +30,7 @@ pub mod json;
 pub mod layout;
 pub mod mermaid;
 pub mod resp;
+pub mod stats;
 pub mod table;
 pub mod tap_json;
 pub mod timeline;
