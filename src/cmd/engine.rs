@@ -804,7 +804,9 @@ pub fn call(
                 engine.propagate(db, c);
             }
         }
-        None if changed && spec.is(flags::WRITE) => {
+        // Copying the arguments costs allocations on the hot path: only when something
+        // consumes the stream (a replica, a backlog, a test reading the log).
+        None if changed && spec.is(flags::WRITE) && engine.repl.active => {
             engine.propagate(db, argv.iter().map(|a| Bytes::copy_from_slice(a)).collect());
         }
         None => {}
