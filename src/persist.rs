@@ -10,9 +10,11 @@
 //!
 //! Why fork and not a persistent (structurally shared) map: forking keeps the hot path exactly
 //! as fast as it is without snapshots (no reference counting or path copying on every write),
-//! it is the mechanism the seed notes teach (copy-on-write), and the measured stall meets the
-//! target. The cost is that it is Unix-only, and that the child must touch nothing a lock
-//! could be holding in another thread — rtool's default runtime has one thread (`io-threads 1`).
+//! and it is the mechanism the seed notes teach (copy-on-write). Its cost is the pause of the
+//! `fork()` itself, which grows with the process's memory: `benches/bgsave-stall.py` measures it
+//! next to Redis (DESIGN.md has the numbers). It is Unix-only, and the child must touch nothing
+//! a lock could be holding in another thread — rtool's default runtime has one thread
+//! (`io-threads 1`).
 
 use crate::cmd::Engine;
 use crate::log;
