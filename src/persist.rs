@@ -276,7 +276,10 @@ pub fn load_at_startup(engine: &mut Engine) -> Result<u64, String> {
     if let (true, Some(id), Some(off)) = (is_replica, id, off)
         && id.len() == 40
     {
-        engine.repl.adopt_master(&id, off);
+        let db = summary
+            .aux("repl-stream-db")
+            .and_then(|v| std::str::from_utf8(v).ok()?.parse::<usize>().ok());
+        engine.repl.adopt_master(&id, off, db);
         engine.persist.loaded_repl_history = true;
         log::notice(&format!(
             "Restored the replication ID and offset from the RDB file: {id}:{off}"

@@ -101,7 +101,14 @@ fn rtool_replicates_a_real_redis_master() {
     m.call(&["SET", "w", "1"]);
     assert_eq!(m.call(&["WAIT", "1", "5000"]), b":1\r\n");
 
-    // Drop the link from the master's side: rtool comes back with PSYNC and continues.
+    // Drop the link from the master's side: rtool comes back with PSYNC and continues. The
+    // last write before the cut selected db 5, and the master does not repeat that SELECT
+    // after +CONTINUE: the replica must still apply the next writes to db 5.
+    m.call(&["SELECT", "5"]);
+    m.call(&["SET", "in5", "x"]);
+    assert!(wait_for(Duration::from_secs(10), || synced(
+        &master, &replica
+    )));
     assert_eq!(m.call(&["CLIENT", "KILL", "TYPE", "replica"]), b":1\r\n");
     m.call(&["SET", "while-away", "1"]);
     assert!(

@@ -239,6 +239,10 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                                     m.state = ReplState::Connected;
                                     m.from_scratch = false;
                                 }
+                                // The master will not repeat its last SELECT: continue in the
+                                // database the stream was in (Redis keeps it in the cached
+                                // master client).
+                                master_client.db = e.repl.stream_db().unwrap_or(0);
                             }
                             log::notice("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
                         }
@@ -295,7 +299,7 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                                 log::notice("MASTER <-> REPLICA sync: Loading DB in memory");
                                 e.keyspace = ks;
                                 e.touch_db(None);
-                                e.repl.adopt_master(&id, off);
+                                e.repl.adopt_master(&id, off, None);
                                 // Our own replicas (chained) must resync from the new history.
                                 let subs: Vec<u64> = e.replicas.keys().copied().collect();
                                 for s in subs {

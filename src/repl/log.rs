@@ -106,14 +106,14 @@ impl ReplLog {
 
     /// Adopt the master's history after a full resync: its replication ID, its offset, an
     /// empty backlog from there (Redis's `replicationCreateMasterClient` after loading).
-    pub fn adopt_master(&mut self, replid: &str, offset: u64) {
+    pub fn adopt_master(&mut self, replid: &str, offset: u64, stream_db: Option<usize>) {
         self.pending.clear();
         self.replid = replid.to_string();
         self.replid2 = "0".repeat(40);
         self.second_repl_offset = -1;
         self.offset = offset;
         self.taken = offset;
-        self.last_db = None;
+        self.last_db = stream_db;
         let size = self.backlog.size;
         self.backlog = Backlog::new(offset, size);
     }
