@@ -822,58 +822,6 @@ proptest! {
 // RESTORE on the replication stream
 // ---------------------------------------------------------------------------------------------
 
-/// Attach to a real Redis as a replica (`PSYNC ? -1`) and return the link positioned after
-/// the RDB of the full resync.
-fn attach_replica(port: u16) -> (std::net::TcpStream, Vec<u8>) {
-    use std::io::Write;
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(b"*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n")
-        .unwrap();
-    let mut buf = Vec::new();
-    // +FULLRESYNC ...\r\n, `\n` keepalives, then $<len>\r\n and exactly len bytes of RDB.
-    let header_end = |b: &[u8]| {
-        let d = b.iter().position(|&c| c == b'$')?;
-        let crlf = d + b[d..].windows(2).position(|w| w == b"\r\n")?;
-        let len: usize = std::str::from_utf8(&b[d + 1..crlf]).ok()?.parse().ok()?;
-        Some(crlf + 2 + len)
-    };
-    read_link(&mut s, &mut buf, |b| {
-        header_end(b).is_some_and(|e| b.len() >= e)
-    });
-    let end = header_end(&buf).unwrap();
-    let rest = buf.split_off(end);
-    (s, rest)
-}
-
-fn read_link(s: &mut std::net::TcpStream, buf: &mut Vec<u8>, done: impl Fn(&[u8]) -> bool) {
-    use std::io::Read;
-    let start = std::time::Instant::now();
-    while !done(buf) {
-        assert!(start.elapsed() < Duration::from_secs(10), "link timed out");
-        let mut chunk = [0u8; 65536];
-        let n = s.read(&mut chunk).unwrap();
-        assert!(n > 0, "master closed the link");
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
-/// The stream as text, CRLF as spaces, 13-digit unix-ms arguments masked (the two servers
-/// run the script a few milliseconds apart).
-fn masked(stream: &[u8]) -> String {
-    String::from_utf8_lossy(stream)
-        .split("\r\n")
-        .map(|l| {
-            if l.len() == 13 && l.bytes().all(|c| c.is_ascii_digit()) {
-                "<ms>"
-            } else {
-                l
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[test]
 fn restore_propagates_like_redis() {
     if !have_redis() {
@@ -895,15 +843,13 @@ fn restore_propagates_like_redis() {
         vec![b"SET", b"__end__", b"1"],
     ];
     let redis = Server::redis(&[]);
-    let (mut link, mut stream) = attach_replica(redis.port);
+    // The shared helper decodes the link with repl::stream and drops the master's `ping`.
+    let mut link = util::repl::attach_replica(redis.port);
     let mut c = redis.conn();
     for argv in &script {
         call(&mut c, argv);
     }
-    read_link(&mut link, &mut stream, |b| {
-        b.windows(7).any(|w| w == b"__end__")
-    });
-    let theirs = masked(&stream).replace("*1 $4 PING ", "");
+    let theirs = util::repl::normalize(link.read_until("__end__"));
 
     let mut e = Engine::new(Config::default());
     e.repl.active = true;
@@ -911,7 +857,7 @@ fn restore_propagates_like_redis() {
         e.now_ms = rtool::cmd::engine::now_ms();
         engine_call(&mut e, 0, argv);
     }
-    let ours = masked(&e.repl.take_pending());
+    let ours = util::repl::normalize(&e.repl.take_pending());
     assert_eq!(ours, theirs);
     assert!(
         theirs.contains("ABSTTL") && theirs.contains("DEL"),
