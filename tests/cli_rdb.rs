@@ -28,6 +28,11 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Compares `actual` with `tests/snapshots/<name>` (see `util::snap`).
+fn snapshot(name: &str, actual: &[u8]) {
+    util::snap::snapshot(name, actual)
+}
+
 /// Runs `rtool` in `dir` (relative paths in the output stay machine-independent).
 fn rtool_in(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rtool"))
@@ -54,49 +59,6 @@ fn render(o: &Output) -> Vec<u8> {
         s.extend_from_slice(format!("--- exit {code} ---\n").as_bytes());
     }
     s
-}
-
-/// Compares `actual` with `tests/snapshots/<name>`; with `UPDATE_SNAPSHOTS=1`, rewrites it.
-fn snapshot(name: &str, actual: &[u8]) {
-    let path = root().join("tests/snapshots").join(name);
-    if std::env::var("UPDATE_SNAPSHOTS").is_ok_and(|v| v == "1") {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read(&path).unwrap_or_else(|_| {
-        panic!(
-            "missing snapshot {}: run with UPDATE_SNAPSHOTS=1",
-            path.display()
-        )
-    });
-    if expected != actual {
-        let (e, a) = (
-            String::from_utf8_lossy(&expected),
-            String::from_utf8_lossy(actual),
-        );
-        let mut diff = String::new();
-        let (el, al): (Vec<&str>, Vec<&str>) = (e.lines().collect(), a.lines().collect());
-        let mut shown = 0;
-        for i in 0..el.len().max(al.len()) {
-            let (x, y) = (el.get(i), al.get(i));
-            if x != y && shown < 20 {
-                shown += 1;
-                diff.push_str(&format!(
-                    "line {}:\n  - {}\n  + {}\n",
-                    i + 1,
-                    x.unwrap_or(&"<none>"),
-                    y.unwrap_or(&"<none>")
-                ));
-            }
-        }
-        panic!(
-            "snapshot {name} differs ({} vs {} lines); first differences:\n{diff}\
-             (UPDATE_SNAPSHOTS=1 rewrites it after a deliberate change)",
-            el.len(),
-            al.len()
-        );
-    }
 }
 
 fn fixtures() -> Vec<PathBuf> {

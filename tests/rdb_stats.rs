@@ -5,6 +5,8 @@
 //! - The counts agree with `rdb dump --format json` for every fixture: same keys per db and
 //!   type, same bytes per key summed, and the biggest keys are really the biggest.
 
+mod util;
+
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +16,11 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Compares `actual` with `tests/snapshots/stats/<name>` (see `util::snap`).
+fn snapshot(name: &str, actual: &[u8]) {
+    util::snap::snapshot(&format!("stats/{name}"), actual)
+}
+
 fn rtool(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rtool"))
         .args(args)
@@ -21,30 +28,6 @@ fn rtool(args: &[&str]) -> Output {
         .env_remove("NO_COLOR")
         .output()
         .expect("run rtool")
-}
-
-/// Compares `actual` with `tests/snapshots/stats/<name>`; `UPDATE_SNAPSHOTS=1` rewrites it.
-fn snapshot(name: &str, actual: &[u8]) {
-    let path = root().join("tests/snapshots/stats").join(name);
-    if std::env::var("UPDATE_SNAPSHOTS").is_ok_and(|v| v == "1") {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read(&path).unwrap_or_else(|_| {
-        panic!(
-            "missing snapshot {}: run with UPDATE_SNAPSHOTS=1",
-            path.display()
-        )
-    });
-    if expected != actual {
-        panic!(
-            "snapshot {name} differs (UPDATE_SNAPSHOTS=1 rewrites it after a deliberate change)\n\
-             --- expected ---\n{}\n--- actual ---\n{}",
-            String::from_utf8_lossy(&expected),
-            String::from_utf8_lossy(actual)
-        );
-    }
 }
 
 /// Fixtures whose expiry buckets do not depend on the checkout's file times: they all carry

@@ -22,6 +22,11 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Compares `actual` with `tests/snapshots/tap/<name>` (see `util::snap`).
+fn snapshot(name: &str, actual: &[u8]) {
+    util::snap::snapshot(&format!("tap/{name}"), actual)
+}
+
 fn rtool(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rtool"))
         .args(args)
@@ -29,39 +34,6 @@ fn rtool(args: &[&str]) -> Output {
         .env_remove("NO_COLOR")
         .output()
         .expect("run rtool")
-}
-
-/// Compares `actual` with `tests/snapshots/tap/<name>`; `UPDATE_SNAPSHOTS=1` rewrites it.
-fn snapshot(name: &str, actual: &[u8]) {
-    let path = root().join("tests/snapshots/tap").join(name);
-    if std::env::var("UPDATE_SNAPSHOTS").is_ok_and(|v| v == "1") {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read(&path).unwrap_or_else(|_| {
-        panic!(
-            "missing snapshot {}: run with UPDATE_SNAPSHOTS=1",
-            path.display()
-        )
-    });
-    if expected != actual {
-        let (e, a) = (
-            String::from_utf8_lossy(&expected),
-            String::from_utf8_lossy(actual),
-        );
-        let first = e
-            .lines()
-            .zip(a.lines())
-            .position(|(x, y)| x != y)
-            .unwrap_or(e.lines().count().min(a.lines().count()));
-        panic!(
-            "snapshot {name} differs at line {}:\n  - {}\n  + {}",
-            first + 1,
-            e.lines().nth(first).unwrap_or("<none>"),
-            a.lines().nth(first).unwrap_or("<none>")
-        );
-    }
 }
 
 fn captures() -> Vec<PathBuf> {

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod repl;
+pub mod snap;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
