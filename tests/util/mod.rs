@@ -16,7 +16,25 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A free TCP port on 127.0.0.1 (bound and released; the caller binds it next).
+///
+/// Chosen below Linux's ephemeral range (32768–60999), so the outgoing connections of the
+/// tests running in parallel (which take their local ports from that range) cannot be
+/// holding it when the server binds. [`Server::start`] still retries on a lost race.
 pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let seed = std::process::id().wrapping_mul(2_654_435_761)
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+    for _ in 0..200 {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 12000 + (seed.wrapping_add(n.wrapping_mul(7919)) % 20000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     l.local_addr().unwrap().port()
 }
@@ -114,14 +132,24 @@ impl Server {
                 child,
                 log,
             };
+            // Up means *this* process listens: a connect alone can reach another test's
+            // server that took the same port between our probe and the bind (ours then exits
+            // with "Address already in use"). So the process must be alive and its own log
+            // must say it is ready, unless the caller moved the log elsewhere.
+            let own_log = !extra.contains(&"--logfile");
             let up = wait_for(Duration::from_secs(10), || {
-                TcpStream::connect(("127.0.0.1", port)).is_ok()
+                if s.exited() {
+                    return true;
+                }
+                let ready = !own_log || s.log_text().contains("Ready to accept connections");
+                ready && TcpStream::connect(("127.0.0.1", port)).is_ok()
             });
-            if up {
+            if up && !s.exited() {
                 return s;
             }
             // Someone else took the port between our probe and the server's bind: retry.
             let _ = s.child.kill();
+            let _ = s.child.wait();
         }
         panic!("could not start {kind:?} on a free port");
     }
