@@ -15,11 +15,13 @@
 //! | 1 formats | [`log`] | Redis's log line format (`pid:M 23 Nov 2026 10:00:00.000 * ...`) |
 //! | 1 formats | [`glob`] | Redis's `stringmatchlen` glob matcher (KEYS, SCAN MATCH, PSUBSCRIBE, CONFIG GET) |
 //! | 1 formats | [`rdb`] | RDB snapshots: a streaming sans-IO reader (versions 1-12) giving events with byte offsets |
+//! | 1 formats | [`aof`] | the append-only file: the manifest of Redis 7's multi-part layout and the AOF reader (commands with offsets, `#TS:`, an RDB preamble) |
 //! | 1 formats | [`ld80`] | x87 80-bit long double arithmetic, for INCRBYFLOAT's exact output |
 //! | 2 models | [`config`] | Redis's directives and defaults, `redis.conf` parsing, CONFIG GET/SET values |
 //! | 2 models | [`keyspace`] | the 16 databases: values, their Redis 7 encodings, expiry (lazy and the active cycle) |
 //! | 2 models | [`repl`] | the replication byte log: every propagated write, its offsets (`master_repl_offset`) |
 //! | 3 behaviour | [`cmd`] | one file per command family: parse arguments, apply to the keyspace, reply, say what to propagate |
+//! | 3 behaviour | [`aof`] (writer, load, rewrite) | appending what is propagated, fsync policies, BGREWRITEAOF, replaying a manifest at start-up |
 //! | 3 behaviour | [`persist`] | snapshots: SAVE, BGSAVE by fork (copy-on-write, as Redis), save points, load at start-up |
 //! | 4 runtime | [`net`] | tokio: the listener, one task per connection, configuration, logging, timers |
 //! | 5 shell | [`present`] | printers of decoded events: tables, JSON Lines, RESP commands, byte layout, hex, check reports |
@@ -28,6 +30,7 @@
 //! The write path keeps DESIGN.md's first invariant: a write is applied and its propagated form
 //! appended to the replication log in one critical section (the engine lock, see [`cmd::Engine`]).
 
+pub mod aof;
 pub mod cli;
 pub mod cmd;
 pub mod config;
