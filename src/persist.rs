@@ -26,6 +26,8 @@ use std::path::{Path, PathBuf};
 pub enum ChildKind {
     /// BGSAVE or a save point.
     Rdb,
+    /// An AOF rewrite (BGREWRITEAOF, automatic, or AOF turned on at runtime).
+    Aof,
 }
 
 /// A running child process.
@@ -170,6 +172,15 @@ pub fn check_child(engine: &mut Engine) {
     }
     engine.persist.child = None;
     let ok = r == child.pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    if child.kind == ChildKind::Aof {
+        crate::aof::writer::rewrite_done(engine, child.pid, ok);
+        // A BGSAVE for replicas may have been waiting for this child.
+        sync_replicas_waiting(engine);
+        if std::mem::take(&mut engine.persist.scheduled) {
+            let _ = bgsave(engine);
+        }
+        return;
+    }
     let now = crate::cmd::engine::now_ms();
     engine.persist.last_bgsave_time_sec = (now - child.start_ms) / 1000;
     use crate::repl::master::ReplicaState;
@@ -239,8 +250,19 @@ pub fn save_points_configured(engine: &Engine) -> bool {
     !engine.config.get_str("save").trim().is_empty()
 }
 
-/// Load `dir/dbfilename` at start-up if it exists. Returns the number of keys loaded.
+/// Load the data at start-up (Redis's `loadDataFromDisk`): with `appendonly yes` the AOF
+/// wins and the RDB is not read (even when the AOF does not exist yet); otherwise
+/// `dir/dbfilename` if it exists. Returns the number of keys loaded.
 pub fn load_at_startup(engine: &mut Engine) -> Result<u64, String> {
+    if engine.config.get_bool("appendonly") {
+        engine.aof.state = crate::aof::writer::State::On;
+        return crate::aof::load::load_at_startup(engine);
+    }
+    load_rdb_at_startup(engine)
+}
+
+/// `dir/dbfilename`, if it exists.
+fn load_rdb_at_startup(engine: &mut Engine) -> Result<u64, String> {
     let path = rdb_path(engine);
     let f = match std::fs::File::open(&path) {
         Ok(f) => f,

@@ -9,11 +9,13 @@
 //! - [`manifest`]: the list of parts, parsed and written as Redis does.
 //! - `reader`: the one AOF decoder (commands with their byte offsets, `#TS:` annotations, an
 //!   RDB preamble handed to the RDB reader), used by loading, `rtool aof dump` and `aof check`.
-//! - `writer`: what `rtool serve` appends, fsync policies, the files of a rewrite.
+//! - [`writer`]: what `rtool serve` appends, fsync policies, the files of a rewrite.
 //! - `rewrite`: a keyspace as the shortest list of commands (base files without preamble,
 //!   `rtool aof rewrite`).
-//! - `load`: replaying a manifest into a keyspace at start-up.
+//! - [`load`]: replaying a manifest into a keyspace at start-up.
 //!
 //! The book's persistence chapter walks through a real directory.
 
+pub mod load;
 pub mod manifest;
+pub mod writer;

@@ -253,6 +253,11 @@ fn process_input(
         e.repl.feed_nodb(&[b"REPLCONF", b"GETACK", b"*"]);
     }
     let wake = (e.repl.backlog_active && e.repl.seal()) || std::mem::take(&mut e.repl_wakeup);
+    // The AOF sees this batch's writes before any client sees a reply about them (Redis's
+    // flushAppendOnlyFile in beforeSleep); with `appendfsync always` they are on disk.
+    if e.aof.active() {
+        crate::aof::writer::flush(&mut e, false);
+    }
     drop(e);
     if wake {
         shared.repl_notify.notify_waiters();

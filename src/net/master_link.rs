@@ -336,6 +336,9 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                                 }
                                 let db = cmd.db.map(|d| d as usize);
                                 e.repl.append_raw(&raw, db);
+                                if e.aof.active() {
+                                    crate::aof::writer::flush(&mut e, false);
+                                }
                                 e.repl.backlog_active && e.repl.seal()
                             };
                             if wake {

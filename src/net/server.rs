@@ -185,10 +185,15 @@ fn prepare_shutdown(shared: &Shared) {
     log::warning("User requested shutdown...");
     // Redis saves on the way out when save points are configured (or SHUTDOWN SAVE), and
     // never with SHUTDOWN NOSAVE. A BGSAVE child still running is killed first.
-    if let Some(child) = e.persist.child.take() {
+    if let Some(child) = e.persist.child.clone()
+        && child.kind == crate::persist::ChildKind::Rdb
+    {
+        e.persist.child = None;
         log::warning("There is a child saving an .rdb. Killing it!");
         unsafe { libc::kill(child.pid, libc::SIGUSR1) };
     }
+    // The AOF: kill a rewrite in progress, write what is buffered, fsync.
+    crate::aof::writer::shutdown(&mut e);
     let want_save = match save.flatten() {
         Some(s) => s,
         None => crate::persist::save_points_configured(&e),
@@ -235,6 +240,7 @@ async fn cron(shared: Arc<Shared>) {
         e.active_expire_cycle(250_000 / hz);
         crate::persist::check_child(&mut e);
         crate::persist::check_save_points(&mut e);
+        crate::aof::writer::cron(&mut e);
         // The master pings its replicas every repl-ping-replica-period seconds, through the
         // stream itself (so the ping counts in the offset, as in Redis).
         let period_ms = e.config.get_i64("repl-ping-replica-period").max(1) * 1000;
