@@ -1,0 +1,273 @@
+//! The AOF `rtool serve` writes, held against real Redis 7.0: the same commands give the
+//! same bytes in the incr file, `redis-check-aof` accepts every directory rtool writes, and a
+//! real `redis-server` started on that directory has the same dataset (`DEBUG DIGEST`) —
+//! after plain appends, after BGREWRITEAOF under writes, and after turning AOF on at runtime.
+
+mod util;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+use util::{Conn, Server, have_redis, wait_for};
+
+fn info_field(c: &mut Conn, section: &str, field: &str) -> Option<String> {
+    let text = c.call_str(&["INFO", section]);
+    text.lines().find_map(|l| {
+        l.strip_prefix(&format!("{field}:"))
+            .map(|v| v.trim().to_string())
+    })
+}
+
+/// Writes of every family, deterministic (no random pops), with the propagation rewrites the
+/// AOF must carry (EXPIRE → PEXPIREAT, INCRBYFLOAT → SET KEEPTTL, BLPOP → LPOP, MULTI/EXEC),
+/// two databases, and a PUBLISH that must stay out of the file.
+const SCRIPT: &[&[&str]] = &[
+    &["SET", "num", "123"],
+    &["SET", "num", "666"],
+    &["EXPIRE", "num", "1000"],
+    &["SET", "f", "1.5"],
+    &["INCRBYFLOAT", "f", "2"],
+    &["RPUSH", "l", "a", "b", "c"],
+    &["BLPOP", "l", "0"],
+    &["HSET", "h", "a", "1", "b", "2"],
+    &["SADD", "s", "x", "y"],
+    &["ZADD", "z", "1", "a", "2.5", "b"],
+    &["XADD", "x", "1-1", "k", "v"],
+    &["PUBLISH", "news", "hello"],
+    &["MULTI"],
+    &["INCR", "counter"],
+    &["DEL", "s"],
+    &["EXEC"],
+    &["SELECT", "3"],
+    &["SET", "in3", "v"],
+    &["SELECT", "0"],
+    &["DEL", "nothing"],
+    &["SET", "last", "1"],
+];
+
+fn run_script(c: &mut Conn) {
+    for cmd in SCRIPT {
+        c.call(cmd);
+    }
+}
+
+fn dir_of(s: &Server) -> &Path {
+    s.dir.path()
+}
+
+fn aof_dir(s: &Server) -> std::path::PathBuf {
+    dir_of(s).join("appendonlydir")
+}
+
+/// PEXPIREAT's absolute time differs between two runs: mask 13-digit Unix milliseconds.
+fn mask_times(data: &[u8]) -> String {
+    let text = String::from_utf8_lossy(data);
+    text.split("\r\n")
+        .map(|l| {
+            if l.len() == 13 && l.bytes().all(|b| b.is_ascii_digit()) {
+                "<ms>"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+fn check_aof(dir: &Path) -> String {
+    let out = Command::new("redis-check-aof")
+        .arg(dir.join("appendonly.aof.manifest"))
+        .output()
+        .expect("redis-check-aof");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && text.contains("All AOF files and manifest are valid"),
+        "redis-check-aof refused {}:\n{text}",
+        dir.display()
+    );
+    text
+}
+
+/// Real Redis started on a copy of `dir`'s AOF directory, with AOF on, has `digest`.
+fn redis_loads(dir: &Path, digest: &str) {
+    let copy = tempfile::tempdir().unwrap();
+    let src = dir.join("appendonlydir");
+    let dst = copy.path().join("appendonlydir");
+    std::fs::create_dir(&dst).unwrap();
+    for f in std::fs::read_dir(&src).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), dst.join(f.file_name())).unwrap();
+    }
+    let real = Server::redis(&[
+        "--appendonly",
+        "yes",
+        "--enable-debug-command",
+        "yes",
+        "--dir",
+        copy.path().to_str().unwrap(),
+    ]);
+    let mut r = real.conn();
+    assert_eq!(
+        r.call_str(&["DEBUG", "DIGEST"]),
+        digest,
+        "real Redis loaded a different dataset from {}:\n{}",
+        dir.display(),
+        real.log_text()
+    );
+}
+
+#[test]
+fn the_incr_file_has_redis_bytes_and_redis_loads_it() {
+    if !have_redis() {
+        return;
+    }
+    let opts = ["--appendonly", "yes", "--enable-debug-command", "yes"];
+    let t = Server::rtool(&opts);
+    let r = Server::redis(&opts);
+    let (mut tc, mut rc) = (t.conn(), r.conn());
+    run_script(&mut tc);
+    run_script(&mut rc);
+    let incr = "appendonly.aof.1.incr.aof";
+    // Both wrote their buffers before replying; read the files as they are now.
+    let mine = std::fs::read(aof_dir(&t).join(incr)).unwrap();
+    let theirs = std::fs::read(aof_dir(&r).join(incr)).unwrap();
+    assert_eq!(mask_times(&mine), mask_times(&theirs));
+    assert!(!String::from_utf8_lossy(&mine).contains("PUBLISH"));
+    assert_eq!(
+        std::fs::read_to_string(aof_dir(&t).join("appendonly.aof.manifest")).unwrap(),
+        std::fs::read_to_string(aof_dir(&r).join("appendonly.aof.manifest")).unwrap()
+    );
+    check_aof(&aof_dir(&t));
+    let digest = tc.call_str(&["DEBUG", "DIGEST"]);
+    assert_eq!(digest, rc.call_str(&["DEBUG", "DIGEST"]));
+    assert_eq!(
+        info_field(&mut tc, "persistence", "aof_current_size"),
+        Some(mine.len().to_string())
+    );
+    redis_loads(dir_of(&t), &digest);
+}
+
+#[test]
+fn bgrewriteaof_under_writes_keeps_every_write() {
+    if !have_redis() {
+        return;
+    }
+    let t = Server::rtool(&["--appendonly", "yes", "--enable-debug-command", "yes"]);
+    let mut c = t.conn();
+    for i in 0..2000 {
+        c.call(&["SET", &format!("k{}", i % 500), &i.to_string()]);
+        c.call(&["RPUSH", "list", &i.to_string()]);
+    }
+    // A writer keeps going while the child writes the new base.
+    let port = t.port;
+    let writer = std::thread::spawn(move || {
+        let mut w = Conn::connect(port);
+        for i in 0..3000 {
+            w.call(&["HSET", "during", &format!("f{i}"), "v"]);
+        }
+    });
+    assert_eq!(
+        c.call_str(&["BGREWRITEAOF"]),
+        "+Background append only file rewriting started\r\n"
+    );
+    assert!(wait_for(Duration::from_secs(20), || {
+        info_field(&mut c, "persistence", "aof_rewrite_in_progress").as_deref() == Some("0")
+            && t.log_text()
+                .contains("Background AOF rewrite finished successfully")
+    }));
+    writer.join().unwrap();
+    c.call(&["SET", "after", "rewrite"]);
+    let dir = aof_dir(&t);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("appendonly.aof.manifest")).unwrap(),
+        "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+    );
+    // The history files are gone.
+    assert!(!dir.join("appendonly.aof.1.incr.aof").exists());
+    assert!(!dir.join("appendonly.aof.1.base.rdb").exists());
+    assert_eq!(
+        info_field(&mut c, "persistence", "aof_rewrites").as_deref(),
+        Some("1")
+    );
+    let text = check_aof(&dir);
+    assert!(
+        text.contains("Start to check BASE AOF (RDB format)"),
+        "{text}"
+    );
+    redis_loads(dir_of(&t), &c.call_str(&["DEBUG", "DIGEST"]));
+}
+
+#[test]
+fn turning_aof_on_at_runtime_writes_a_base_first() {
+    if !have_redis() {
+        return;
+    }
+    let t = Server::rtool(&["--enable-debug-command", "yes"]);
+    let mut c = t.conn();
+    run_script(&mut c);
+    assert!(!aof_dir(&t).exists());
+    assert_eq!(
+        info_field(&mut c, "persistence", "aof_enabled").as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        c.call_str(&["CONFIG", "SET", "appendonly", "yes"]),
+        "+OK\r\n"
+    );
+    c.call(&["SET", "while", "turning on"]);
+    assert!(wait_for(Duration::from_secs(20), || {
+        t.log_text()
+            .contains("Background AOF rewrite finished successfully")
+    }));
+    c.call(&["SET", "after", "on"]);
+    let log = t.log_text();
+    assert!(
+        log.contains("Creating AOF incr file temp-appendonly.aof.incr on background rewrite"),
+        "{log}"
+    );
+    assert!(log.contains(
+        "Successfully renamed the temporary AOF incr file temp-appendonly.aof.incr into appendonly.aof.1.incr.aof"
+    ));
+    assert_eq!(
+        info_field(&mut c, "persistence", "aof_enabled").as_deref(),
+        Some("1")
+    );
+    check_aof(&aof_dir(&t));
+    redis_loads(dir_of(&t), &c.call_str(&["DEBUG", "DIGEST"]));
+    // And off again: the file stops growing.
+    assert_eq!(
+        c.call_str(&["CONFIG", "SET", "appendonly", "no"]),
+        "+OK\r\n"
+    );
+    let incr = aof_dir(&t).join("appendonly.aof.1.incr.aof");
+    let before = std::fs::metadata(&incr).unwrap().len();
+    c.call(&["SET", "not", "logged"]);
+    assert_eq!(std::fs::metadata(&incr).unwrap().len(), before);
+}
+
+#[test]
+fn bgrewriteaof_refusals_and_info_match_redis() {
+    if !have_redis() {
+        return;
+    }
+    // With AOF off, BGREWRITEAOF still writes a base and a manifest, like Redis.
+    for s in [Server::rtool(&[]), Server::redis(&[])] {
+        let mut c = s.conn();
+        c.call(&["SET", "a", "1"]);
+        assert_eq!(
+            c.call_str(&["BGREWRITEAOF"]),
+            "+Background append only file rewriting started\r\n",
+            "{:?}",
+            s.kind
+        );
+        assert!(wait_for(Duration::from_secs(20), || {
+            info_field(&mut c, "persistence", "aof_rewrite_in_progress").as_deref() == Some("0")
+        }));
+        assert_eq!(
+            std::fs::read_to_string(aof_dir(&s).join("appendonly.aof.manifest")).unwrap(),
+            "file appendonly.aof.1.base.rdb seq 1 type b\n",
+            "{:?}",
+            s.kind
+        );
+    }
+}
