@@ -271,3 +271,39 @@ fn bgrewriteaof_refusals_and_info_match_redis() {
         );
     }
 }
+
+#[test]
+fn a_replica_logs_what_it_applies_and_restarts_its_aof_after_a_full_sync() {
+    if !have_redis() {
+        return;
+    }
+    let master = Server::redis(&["--enable-debug-command", "yes"]);
+    let mut m = master.conn();
+    m.call(&["SET", "before", "sync"]);
+    m.call(&["RPUSH", "l", "1", "2", "3"]);
+    let target = format!("127.0.0.1 {}", master.port);
+    let t = Server::rtool(&[
+        "--appendonly",
+        "yes",
+        "--enable-debug-command",
+        "yes",
+        "--replicaof",
+        &target,
+    ]);
+    let mut c = t.conn();
+    assert!(wait_for(Duration::from_secs(20), || {
+        info_field(&mut c, "replication", "master_link_status").as_deref() == Some("up")
+    }));
+    // The full sync replaced the dataset: the AOF starts over from a base of it.
+    assert!(wait_for(Duration::from_secs(20), || {
+        t.log_text()
+            .contains("Background AOF rewrite finished successfully")
+    }));
+    run_script(&mut m);
+    let want = m.call_str(&["DEBUG", "DIGEST"]);
+    assert!(wait_for(Duration::from_secs(20), || {
+        c.call_str(&["DEBUG", "DIGEST"]) == want
+    }));
+    check_aof(&aof_dir(&t));
+    redis_loads(dir_of(&t), &want);
+}

@@ -297,9 +297,19 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                                 let mut e = shared.lock();
                                 log::notice("MASTER <-> REPLICA sync: Flushing old data");
                                 log::notice("MASTER <-> REPLICA sync: Loading DB in memory");
+                                // The AOF describes the old dataset: Redis stops it before the
+                                // new data goes in and starts it again (a rewrite writes the new
+                                // base) once it is there (restartAOFAfterSYNC).
+                                let aof_on = e.aof.active();
+                                if aof_on {
+                                    crate::aof::writer::stop(&mut e);
+                                }
                                 e.keyspace = ks;
                                 e.touch_db(None);
                                 e.repl.adopt_master(&id, off, None);
+                                if aof_on && crate::aof::writer::start(&mut e).is_err() {
+                                    log::warning("Failed enabling the AOF after successful master synchronization!");
+                                }
                                 // Our own replicas (chained) must resync from the new history.
                                 let subs: Vec<u64> = e.replicas.keys().copied().collect();
                                 for s in subs {
