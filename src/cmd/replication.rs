@@ -237,6 +237,9 @@ fn start_sync(ctx: &mut Ctx, psync: Option<(String, &[u8])>) {
         ack_time_ms: ctx.engine.now_ms,
         sync_offset: 0,
         legacy_sync: psync.is_none(),
+        wait_since_ms: ctx.engine.now_ms,
+        diskless: false,
+        stream_on_ack: false,
     };
     let name = info.name();
     log::notice(&format!("Replica {name} asks for synchronization"));
@@ -287,8 +290,60 @@ fn start_sync(ctx: &mut Ctx, psync: Option<(String, &[u8])>) {
             ctx.engine.repl.replid, ctx.engine.repl.replid2
         ));
     }
-    attach(ctx, info);
-    crate::persist::sync_replicas_waiting(ctx.engine);
+    // A snapshot to disk is already being made for another replica: this one can share it
+    // (it gets the same offset, and the writes since then are already kept for both).
+    let rdb_child = ctx
+        .engine
+        .persist
+        .child
+        .as_ref()
+        .is_some_and(|c| c.kind == crate::persist::ChildKind::Rdb);
+    let sharing = ctx
+        .engine
+        .replicas
+        .values()
+        .find(|r| r.state == ReplicaState::WaitBgsaveEnd && !r.diskless)
+        .map(|r| r.sync_offset);
+    match (rdb_child, sharing) {
+        (true, Some(offset)) => {
+            info.state = ReplicaState::WaitBgsaveEnd;
+            info.sync_offset = offset;
+            info.cursor = offset;
+            if !info.legacy_sync {
+                let line = format!("+FULLRESYNC {} {offset}\r\n", ctx.engine.repl.replid);
+                ctx.out.raw(line.as_bytes());
+            }
+            log::notice("Waiting for end of BGSAVE for SYNC");
+            attach(ctx, info);
+        }
+        (true, None) => {
+            log::notice(
+                "Can't attach the replica to the current BGSAVE. Waiting for next BGSAVE for SYNC",
+            );
+            attach(ctx, info);
+        }
+        _ => {
+            let socket_child = ctx
+                .engine
+                .persist
+                .child
+                .as_ref()
+                .is_some_and(|c| c.kind == crate::persist::ChildKind::RdbSocket);
+            let delayed = crate::persist::diskless_for(ctx.engine, info.capa_eof)
+                && ctx.engine.config.get_i64("repl-diskless-sync-delay") > 0;
+            if socket_child {
+                log::notice("Current BGSAVE has socket target. Waiting for next BGSAVE for SYNC");
+            } else if delayed {
+                log::notice("Delay next BGSAVE for diskless SYNC");
+            } else if ctx.engine.persist.child.is_some() {
+                log::notice(
+                    "No BGSAVE in progress, but another BG operation is active. BGSAVE for replication delayed",
+                );
+            }
+            attach(ctx, info);
+            crate::persist::sync_replicas_waiting(ctx.engine);
+        }
+    }
 }
 
 /// Turn this connection into a replica link.

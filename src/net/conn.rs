@@ -83,6 +83,7 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
             if spawn_links {
                 super::server::spawn_requested_links(&shared);
             }
+            super::replica_link::start_diskless_relay(&shared);
             // PSYNC/SYNC made this connection a replica link: it is served by its own loop.
             if client.is_replica {
                 let rest = inbuf.split();

@@ -17,6 +17,9 @@ pub struct Shared {
     /// Woken when the replication stream grew or a replica's state changed: replica links
     /// wait on it.
     pub repl_notify: Notify,
+    /// Diskless transfers in flight: each replica link takes its channel of snapshot chunks
+    /// from here (see `replica_link::start_diskless_relay`).
+    pub diskless: Mutex<std::collections::HashMap<u64, tokio::sync::mpsc::Receiver<bytes::Bytes>>>,
 }
 
 impl Shared {
@@ -102,6 +105,7 @@ impl Server {
                 engine: Mutex::new(engine),
                 shutdown: Notify::new(),
                 repl_notify: Notify::new(),
+                diskless: Mutex::new(Default::default()),
             }),
             listeners,
         }
@@ -241,6 +245,8 @@ async fn cron(shared: Arc<Shared>) {
         crate::persist::check_child(&mut e);
         crate::persist::check_save_points(&mut e);
         crate::aof::writer::cron(&mut e);
+        // A diskless sync waiting for repl-diskless-sync-delay may be due now.
+        crate::persist::sync_replicas_waiting(&mut e);
         // The master pings its replicas every repl-ping-replica-period seconds, through the
         // stream itself (so the ping counts in the offset, as in Redis).
         let period_ms = e.config.get_i64("repl-ping-replica-period").max(1) * 1000;
@@ -251,6 +257,11 @@ async fn cron(shared: Arc<Shared>) {
         }
         if e.repl.seal() || std::mem::take(&mut e.repl_wakeup) {
             shared.repl_notify.notify_waiters();
+        }
+        if e.persist.diskless_job.is_some() {
+            drop(e);
+            super::replica_link::start_diskless_relay(&shared);
+            e = shared.lock();
         }
         let now = crate::cmd::engine::now_ms();
         let st = &mut e.stats;

@@ -67,6 +67,15 @@ pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     cond()
 }
 
+/// One field of `INFO <section>`, e.g. `info_field(&mut c, "replication", "role")`.
+pub fn info_field(c: &mut Conn, section: &str, field: &str) -> Option<String> {
+    let text = c.call_str(&["INFO", section]);
+    text.lines().find_map(|l| {
+        l.strip_prefix(&format!("{field}:"))
+            .map(|v| v.trim().to_string())
+    })
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Redis,
