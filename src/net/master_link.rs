@@ -118,8 +118,10 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
         } else {
             (e.repl.replid.clone(), e.repl.offset() as i64 + 1)
         };
+        let now = crate::cmd::engine::now_ms();
         if let Some(m) = e.master.as_mut() {
             m.state = ReplState::ReceivePingReply;
+            m.last_io_ms = now;
         }
         (
             if pass.is_empty() {
@@ -360,9 +362,24 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                 }
             }
             _ = ack_tick.tick() => {
-                let connected = shared.lock().master.as_ref().is_some_and(|m| m.generation == generation && m.state == ReplState::Connected);
-                if current(shared, generation).is_none() {
-                    return "REPLICAOF changed".into();
+                let (connected, state, idle_ms, timeout_ms) = {
+                    let e = shared.lock();
+                    let timeout_ms = e.config.get_i64("repl-timeout").max(1) * 1000;
+                    match e.master.as_ref().filter(|m| m.generation == generation) {
+                        Some(m) => (m.state == ReplState::Connected, m.state, crate::cmd::engine::now_ms() - m.last_io_ms, timeout_ms),
+                        None => return "REPLICAOF changed".into(),
+                    }
+                };
+                // repl-timeout: a master that sends nothing — not even its `ping` or a `\n`
+                // keepalive — for that long is given up on (replicationCron's three cases).
+                if idle_ms > timeout_ms {
+                    let why = match state {
+                        ReplState::Connected => "MASTER timeout: no data nor PING received...",
+                        ReplState::Transfer => "Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value.",
+                        _ => "Timeout connecting to the MASTER...",
+                    };
+                    log::warning(why);
+                    return "Connection with master lost.".into();
                 }
                 if connected
                     && let Err(e) = send_ack(shared, &mut stream, &mut dec).await {

@@ -38,6 +38,7 @@ pub async fn run(
 ) {
     let id = client.id;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut sent_to: Option<u64> = None;
     loop {
         // Arm the wake-up before looking at the log, so a write between the look and the
         // wait is not missed.
@@ -50,25 +51,17 @@ pub async fn run(
                 break;
             };
             if r.state == ReplicaState::Online && !r.stream_on_ack {
-                // Everything from the cursor on, as shared blocks; then let the backlog drop
-                // what no replica needs any more.
+                // Everything from the cursor on, as shared blocks. The cursor moves only once
+                // the socket took them (below), so until then the backlog keeps them and
+                // `master_repl_offset - cursor` is this replica's output buffer — what
+                // client-output-buffer-limit replica measures.
                 e.repl.seal();
                 match e.repl.backlog.read_from(r.cursor) {
                     Some(parts) => {
                         for p in parts {
                             out.raw(&p);
                         }
-                        let end = e.repl.backlog.end();
-                        if let Some(r) = e.replicas.get_mut(&id) {
-                            r.cursor = end;
-                        }
-                        let oldest = e
-                            .replicas
-                            .values()
-                            .filter(|r| r.state != ReplicaState::WaitBgsaveStart)
-                            .map(|r| r.cursor)
-                            .min();
-                        e.repl.backlog.trim(oldest);
+                        sent_to = Some(e.repl.backlog.end());
                     }
                     None => {
                         log::warning(&format!(
@@ -125,6 +118,20 @@ pub async fn run(
                 break;
             }
             out.buf.clear();
+        }
+        if let Some(end) = sent_to.take() {
+            // Written: move the cursor and let the backlog drop what no replica needs.
+            let mut e = shared.lock();
+            if let Some(r) = e.replicas.get_mut(&id) {
+                r.cursor = r.cursor.max(end);
+            }
+            let oldest = e
+                .replicas
+                .values()
+                .filter(|r| r.state != ReplicaState::WaitBgsaveStart)
+                .map(|r| r.cursor)
+                .min();
+            e.repl.backlog.trim(oldest);
         }
         tokio::select! {
             r = stream.read_buf(&mut inbuf) => {

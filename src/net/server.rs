@@ -245,6 +245,9 @@ async fn cron(shared: Arc<Shared>) {
         crate::persist::check_child(&mut e);
         crate::persist::check_save_points(&mut e);
         crate::aof::writer::cron(&mut e);
+        if tick % hz == 0 {
+            crate::cmd::replication::cron(&mut e);
+        }
         // A diskless sync waiting for repl-diskless-sync-delay may be due now.
         crate::persist::sync_replicas_waiting(&mut e);
         // The master pings its replicas every repl-ping-replica-period seconds, through the

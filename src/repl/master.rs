@@ -59,6 +59,8 @@ pub struct ReplicaInfo {
     /// REPLCONF ACK (Redis's `repl_start_cmd_stream_on_ack`): the replica must find the EOF
     /// mark at the very end of what it has received.
     pub stream_on_ack: bool,
+    /// Unix ms since when its output buffer is over the soft limit (0: it is not).
+    pub obuf_soft_since_ms: i64,
 }
 
 impl ReplicaInfo {
