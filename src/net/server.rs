@@ -245,7 +245,7 @@ async fn cron(shared: Arc<Shared>) {
         crate::persist::check_child(&mut e);
         crate::persist::check_save_points(&mut e);
         crate::aof::writer::cron(&mut e);
-        if tick % hz == 0 {
+        if tick.is_multiple_of(hz) {
             crate::cmd::replication::cron(&mut e);
         }
         // A diskless sync waiting for repl-diskless-sync-delay may be due now.
