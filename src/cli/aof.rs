@@ -76,7 +76,7 @@ pub struct DumpArgs {
     /// Only commands applied to this database (after the file's SELECTs).
     #[arg(long, value_name = "N")]
     pub db: Option<u64>,
-    /// Only commands naming a key that matches this glob (KEYS syntax: * ? [abc] \x).
+    /// Only commands naming a key that matches this glob (KEYS syntax: `*`, `?`, `[abc]`, `\x`).
     #[arg(long, value_name = "GLOB")]
     pub key: Option<String>,
     /// Only these commands (case-insensitive; repeat or separate with commas).
