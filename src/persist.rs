@@ -277,8 +277,10 @@ pub fn save_points_configured(engine: &Engine) -> bool {
 /// `dir/dbfilename` if it exists. Returns the number of keys loaded.
 pub fn load_at_startup(engine: &mut Engine) -> Result<u64, String> {
     if engine.config.get_bool("appendonly") {
+        // Loading replays commands: nothing may be appended while it does.
+        let keys = crate::aof::load::load_at_startup(engine)?;
         engine.aof.state = crate::aof::writer::State::On;
-        return crate::aof::load::load_at_startup(engine);
+        return Ok(keys);
     }
     load_rdb_at_startup(engine)
 }
