@@ -10,10 +10,11 @@
 //! - `reader`: the one AOF decoder (commands with their byte offsets, `#TS:` annotations, an
 //!   RDB preamble handed to the RDB reader), used by loading, `rtool aof dump` and `aof check`.
 //! - `writer`: what `rtool serve` appends, fsync policies, the files of a rewrite.
-//! - `rewrite`: a keyspace as the shortest list of commands (base files without preamble,
+//! - [`rewrite`]: a keyspace as the shortest list of commands (base files without preamble,
 //!   `rtool aof rewrite`).
 //! - `load`: replaying a manifest into a keyspace at start-up.
 //!
 //! The book's persistence chapter walks through a real directory.
 
 pub mod manifest;
+pub mod rewrite;
