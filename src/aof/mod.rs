@@ -7,7 +7,7 @@
 //! named by a [`manifest`]: a base snapshot and the incr files appended since.
 //!
 //! - [`manifest`]: the list of parts, parsed and written as Redis does.
-//! - `reader`: the one AOF decoder (commands with their byte offsets, `#TS:` annotations, an
+//! - [`reader`]: the one AOF decoder (commands with their byte offsets, `#TS:` annotations, an
 //!   RDB preamble handed to the RDB reader), used by loading, `rtool aof dump` and `aof check`.
 //! - `writer`: what `rtool serve` appends, fsync policies, the files of a rewrite.
 //! - [`rewrite`]: a keyspace as the shortest list of commands (base files without preamble,
@@ -17,4 +17,5 @@
 //! The book's persistence chapter walks through a real directory.
 
 pub mod manifest;
+pub mod reader;
 pub mod rewrite;
