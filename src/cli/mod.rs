@@ -1,6 +1,7 @@
 //! The command line: one small file per subcommand, each a thin shell over the library.
 //! Colour, width and tty are decided here once and passed down as plain values.
 
+pub mod aof_rewrite;
 pub mod rdb;
 pub mod serve;
 pub mod tap;
