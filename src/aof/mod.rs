@@ -9,6 +9,9 @@
 //! - [`manifest`]: the list of parts, parsed and written as Redis does.
 //! - [`reader`]: the one AOF decoder (commands with their byte offsets, `#TS:` annotations, an
 //!   RDB preamble handed to the RDB reader), used by loading, `rtool aof dump` and `aof check`.
+//! - [`layout`]: which files a path names (a directory, a manifest, a single file), as
+//!   `redis-check-aof` tells them apart.
+//! - [`check`]: `redis-check-aof`'s verdict on a file, from the reader's events.
 //! - `writer`: what `rtool serve` appends, fsync policies, the files of a rewrite.
 //! - [`rewrite`]: a keyspace as the shortest list of commands (base files without preamble,
 //!   `rtool aof rewrite`).
@@ -16,6 +19,8 @@
 //!
 //! The book's persistence chapter walks through a real directory.
 
+pub mod check;
+pub mod layout;
 pub mod manifest;
 pub mod reader;
 pub mod rewrite;

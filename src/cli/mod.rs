@@ -1,6 +1,7 @@
 //! The command line: one small file per subcommand, each a thin shell over the library.
 //! Colour, width and tty are decided here once and passed down as plain values.
 
+pub mod aof;
 pub mod aof_rewrite;
 pub mod rdb;
 pub mod serve;
@@ -22,6 +23,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Look inside RDB files: `rtool rdb dump FILE`, `rtool rdb check FILE`.
     Rdb(rdb::RdbArgs),
+    /// Look inside AOFs: `rtool aof dump PATH`, `rtool aof check PATH [--fix]`.
+    Aof(aof::AofArgs),
     /// Show a replication link live (`rtool tap --upstream 127.0.0.1:6379`) or from a
     /// capture (`rtool tap replay FILE`).
     Tap(tap::TapArgs),
@@ -33,6 +36,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Serve(a) => serve::run(a),
         Command::Rdb(a) => rdb::run(a),
         Command::Tap(a) => tap::run(a),
+        Command::Aof(a) => aof::run(a),
     };
     match res {
         Ok(code) => code,

@@ -17,6 +17,7 @@
 //! | hex | [`hex`] | hexyl dumps of each key's bytes, or of the whole file |
 //! | stats | [`stats`] | keys, bytes, encodings and expiries per db and type; the biggest keys |
 //! | check | [`check`] | `redis-check-rdb`'s report: aux fields, counts, checksum, or the error |
+//! | AOF dump | [`aof`] | `aof dump`: commands with file, offset, db and `#TS:` time (text, JSON Lines, RESP, hex, stats) |
 //! | tap timeline | [`timeline`] | a replication link per connection and phase, one line per event (`rtool tap`) |
 //! | tap NDJSON | [`tap_json`] | one object per link event (the book's tap appendix specifies it) |
 //! | tap diagram | [`mermaid`] | a Mermaid sequence diagram of a tapped session |
@@ -24,6 +25,7 @@
 //! [`drive`] connects an event source to a printer and applies the [`Filter`]; the printers
 //! only ever see the keys the user asked for.
 
+pub mod aof;
 pub mod check;
 pub mod hex;
 pub mod json;
