@@ -13,7 +13,7 @@
 //!   `redis-check-aof` tells them apart.
 //! - [`check`]: `redis-check-aof`'s verdict on a file, from the reader's events.
 //! - [`writer`]: what `rtool serve` appends, fsync policies, the files of a rewrite.
-//! - `rewrite`: a keyspace as the shortest list of commands (base files without preamble,
+//! - [`rewrite`]: a keyspace as the shortest list of commands (base files without preamble,
 //!   `rtool aof rewrite`).
 //! - [`load`]: replaying a manifest into a keyspace at start-up.
 //!
@@ -24,4 +24,5 @@ pub mod layout;
 pub mod load;
 pub mod manifest;
 pub mod reader;
+pub mod rewrite;
 pub mod writer;

@@ -412,9 +412,8 @@ pub fn write_base(engine: &Engine, path: &std::path::Path) -> std::io::Result<()
             aux.aof_base = true;
             write_keyspace(&engine.keyspace, f, &opts, &aux)?
         } else {
-            return Err(std::io::Error::other(
-                "aof-use-rdb-preamble no: base files of commands are not written yet",
-            ));
+            super::rewrite::write_commands(&engine.keyspace, engine.now_ms, &mut f)?;
+            f
         };
         f.flush()?;
         let f = f.into_inner().map_err(|e| e.into_error())?;

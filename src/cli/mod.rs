@@ -2,6 +2,7 @@
 //! Colour, width and tty are decided here once and passed down as plain values.
 
 pub mod aof;
+pub mod aof_rewrite;
 pub mod rdb;
 pub mod serve;
 pub mod tap;

@@ -1,0 +1,891 @@
+//! `rtool aof rewrite PATH --out DIR`: an offline BGREWRITEAOF, explained.
+//!
+//! Redis rewrites an AOF by forking and dumping its memory; a user holding a many-GB AOF
+//! next to a small dataset has no server to ask. This command does the same work without
+//! one: it reads PATH (a single file, an AOF directory, or its manifest) with the one AOF
+//! decoder ([`crate::aof::reader`]), replays every command into an in-memory [`Engine`] —
+//! the same keyspace and command code `rtool serve` runs — and writes the result the way
+//! Redis 7.0 would after a rewrite: a directory with a base file (an RDB with
+//! `aof-base=1`, or commands from [`crate::aof::rewrite`]), an empty incr file and the
+//! manifest, so `redis-server --dir <parent> --appendonly yes --appenddirname <DIR>` loads it.
+//!
+//! Replaying follows Redis's loader (`loadSingleAppendOnlyFile`): each file starts in db 0
+//! with a fresh client; nothing expires while loading (an AOF carries the `DEL`s its server
+//! propagated when keys expired, so replaying them is what keeps the history straight);
+//! errors of individual commands are ignored, but a command the server does not know stops
+//! the load; a torn command at the end of the last file is cut off (`aof-load-truncated
+//! yes`). Keys whose time has passed by the end are left out of the output.
+//!
+//! The explanation counts, per key, the commands that named it before and the commands (or
+//! RDB records) that rebuild it after, and lists the keys that collapsed most.
+
+use crate::aof::manifest::{self, Manifest};
+use crate::aof::reader::{AofErrorKind, Event, Reader};
+use crate::aof::rewrite::{CommandWriter, RewriteStats};
+use crate::cmd::{Client, Engine, execute};
+use crate::config::Config;
+use crate::keyspace::Value;
+use crate::rdb::load::{Loaded, Loader};
+use crate::rdb::writer::{Aux, WriteOptions, Writer};
+use crate::resp::Reply;
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use clap::{Args, ValueEnum};
+use std::collections::{BinaryHeap, HashMap};
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// `rtool aof rewrite ...`
+#[derive(Args, Debug, Clone)]
+pub struct RewriteArgs {
+    /// The AOF to rewrite: a file, an AOF directory (with its manifest), or a manifest.
+    pub path: PathBuf,
+    /// The new AOF directory (created; it must not already hold a manifest). Redis loads it
+    /// with `--dir <its parent> --appendonly yes --appenddirname <its name>`.
+    #[arg(
+        long,
+        required_unless_present = "single_file",
+        conflicts_with = "single_file"
+    )]
+    pub out: Option<PathBuf>,
+    /// Write one file instead of a directory (what Redis before 7.0 used).
+    #[arg(long, value_name = "FILE")]
+    pub single_file: Option<PathBuf>,
+    /// `aof-use-rdb-preamble`: the base as an RDB (yes, Redis's default) or as commands.
+    #[arg(long, value_enum, default_value_t = YesNo::Yes)]
+    pub preamble: YesNo,
+    /// `appendfilename`: the prefix of the file names in the new directory.
+    #[arg(long, default_value = "appendonly.aof")]
+    pub appendfilename: String,
+    /// How the explanation is printed.
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+    pub format: ExplainFormat,
+    /// How many keys to list by reduction (0: count no keys, which saves memory on huge
+    /// files).
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum YesNo {
+    Yes,
+    No,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExplainFormat {
+    Text,
+    Json,
+}
+
+/// Run the subcommand, printing the explanation to stdout.
+pub fn run(args: RewriteArgs) -> Result<i32> {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    rewrite(&args, &mut out)?;
+    Ok(0)
+}
+
+/// The whole rewrite; the explanation goes to `out`.
+pub fn rewrite(args: &RewriteArgs, out: &mut dyn Write) -> Result<Explanation> {
+    let input = Input::resolve(&args.path)?;
+    let mut replay = Replay::new(args.top > 0);
+    let last = input.files.len().saturating_sub(1);
+    for (i, f) in input.files.iter().enumerate() {
+        replay
+            .file(f, i == last)
+            .with_context(|| format!("reading {}", f.display()))?;
+    }
+    let expired = replay.drop_expired();
+    let rdb = args.preamble == YesNo::Yes;
+    let written = match (&args.out, &args.single_file) {
+        (Some(dir), _) => write_dir(&mut replay, dir, &args.appendfilename, rdb)?,
+        (None, Some(file)) => {
+            let stats = write_base(&mut replay, file, rdb)?;
+            vec![(display_name(file), stats)]
+        }
+        (None, None) => bail!("give --out DIR or --single-file FILE"),
+    };
+    let ex = replay.explain(&input, written, rdb, expired, args.top);
+    match args.format {
+        ExplainFormat::Text => ex.write_text(out)?,
+        ExplainFormat::Json => {
+            serde_json::to_writer(&mut *out, &ex.to_json())?;
+            out.write_all(b"\n")?;
+        }
+    }
+    out.flush()?;
+    Ok(ex)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input
+// ---------------------------------------------------------------------------------------------
+
+/// The files to replay, in order.
+struct Input {
+    /// What the user named, as shown.
+    shown: String,
+    /// The manifest's name, when the input is a directory.
+    manifest: Option<String>,
+    files: Vec<PathBuf>,
+}
+
+impl Input {
+    fn resolve(path: &Path) -> Result<Input> {
+        let shown = path.display().to_string();
+        let meta = std::fs::metadata(path).with_context(|| format!("cannot open {shown}"))?;
+        let (dir, manifest_path) = if meta.is_dir() {
+            (path.to_path_buf(), find_manifest(path)?)
+        } else if path.extension().is_some_and(|e| e == "manifest") {
+            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            (dir, path.to_path_buf())
+        } else {
+            return Ok(Input {
+                shown,
+                manifest: None,
+                files: vec![path.to_path_buf()],
+            });
+        };
+        let text = std::fs::read(&manifest_path)
+            .with_context(|| format!("cannot read {}", manifest_path.display()))?;
+        let m = Manifest::parse(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", manifest_path.display()))?;
+        let files: Vec<PathBuf> = m.load_order().map(|e| dir.join(&e.name)).collect();
+        if files.is_empty() {
+            bail!("{}: the manifest names no base and no incr file", shown);
+        }
+        Ok(Input {
+            shown,
+            manifest: Some(display_name(&manifest_path)),
+            files,
+        })
+    }
+}
+
+/// The manifest in an AOF directory: `appendonly.aof.manifest`, else the only `*.manifest`.
+fn find_manifest(dir: &Path) -> Result<PathBuf> {
+    let default = dir.join(manifest::manifest_name("appendonly.aof"));
+    if default.is_file() {
+        return Ok(default);
+    }
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let p = e?.path();
+        if p.extension().is_some_and(|x| x == "manifest") {
+            found.push(p);
+        }
+    }
+    match found.len() {
+        1 => Ok(found.pop().unwrap()),
+        0 => bail!(
+            "{}: no AOF manifest (*.manifest) in this directory",
+            dir.display()
+        ),
+        _ => bail!(
+            "{}: several manifests; name the one to read instead of the directory",
+            dir.display()
+        ),
+    }
+}
+
+fn display_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replay
+// ---------------------------------------------------------------------------------------------
+
+/// Per key: commands that named it in the input, and what rebuilds it in the output.
+#[derive(Clone, Copy, Debug, Default)]
+struct KeyCount {
+    before: u64,
+    after: u64,
+    /// It came from an RDB preamble (as one record) rather than from commands alone.
+    preamble: bool,
+}
+
+/// One input file's share of the "before" side.
+#[derive(Clone, Debug, Default)]
+pub struct FileStats {
+    pub name: String,
+    pub bytes: u64,
+    pub commands: u64,
+    pub annotations: u64,
+    /// Keys in its RDB preamble (0 when it has none).
+    pub preamble_keys: Option<u64>,
+    /// Bytes cut off a torn end (the last file only, like `aof-load-truncated yes`).
+    pub truncated: Option<u64>,
+}
+
+/// The input replayed into an engine.
+struct Replay {
+    engine: Engine,
+    reply: Reply,
+    /// Per database: key -> counts (empty when not tracking keys).
+    keys: Vec<HashMap<Bytes, KeyCount>>,
+    track: bool,
+    files: Vec<FileStats>,
+    /// Commands that name no key (SELECT, MULTI, EXEC, FLUSHALL ...).
+    keyless: u64,
+    /// Commands answered with an error (Redis's loader ignores those too), and the first few.
+    errors: u64,
+    first_errors: Vec<String>,
+}
+
+/// How many error examples the explanation quotes.
+const ERROR_EXAMPLES: usize = 3;
+/// Input is read in chunks of this size.
+const CHUNK: usize = 1 << 20;
+
+impl Replay {
+    fn new(track: bool) -> Replay {
+        let mut engine = Engine::new(Config::default());
+        // Loading, not serving: no lazy expiry (the file has the DELs), and the commands
+        // come from the file's own "master", which never blocks and trims exactly.
+        engine.is_replica = true;
+        engine.active_expire = false;
+        let dbs = engine.keyspace.dbs.len();
+        Replay {
+            engine,
+            reply: Reply::new(false),
+            keys: (0..dbs).map(|_| HashMap::new()).collect(),
+            track,
+            files: Vec::new(),
+            keyless: 0,
+            errors: 0,
+            first_errors: Vec::new(),
+        }
+    }
+
+    /// A client as Redis's loader makes one per file: db 0, no transaction.
+    fn client(&mut self) -> Client {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let id = self.engine.add_client("aof".into(), "aof".into(), tx);
+        let mut c = Client::new(id, true);
+        c.is_master = true;
+        c
+    }
+
+    fn file(&mut self, path: &Path, last: bool) -> Result<()> {
+        let mut f = File::open(path)?;
+        let mut client = self.client();
+        let mut reader = Reader::new();
+        let mut loader: Option<Loader> = None;
+        let mut st = FileStats {
+            name: display_name(path),
+            ..FileStats::default()
+        };
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            st.bytes += n as u64;
+            reader.feed(&buf[..n]);
+            self.drain(&mut reader, &mut client, &mut loader, &mut st)?;
+        }
+        if let Err(e) = reader.finish() {
+            match e.kind {
+                // `aof-load-truncated yes`: a torn end of the last file is cut off (a MULTI
+                // left open dies with this file's client); anywhere else it is fatal.
+                AofErrorKind::Truncated { valid_up_to } if last => {
+                    st.truncated = Some(st.bytes.saturating_sub(valid_up_to));
+                }
+                _ => return Err(e.into()),
+            }
+        }
+        // What `finish` decoded from the last bytes (before any tear).
+        self.drain(&mut reader, &mut client, &mut loader, &mut st)?;
+        self.engine.remove_client(&mut client);
+        self.files.push(st);
+        Ok(())
+    }
+
+    /// Hands every decoded event to the engine. After `finish` reported a truncation the
+    /// reader repeats that error once its queued events are taken: that is the end.
+    fn drain(
+        &mut self,
+        reader: &mut Reader,
+        client: &mut Client,
+        loader: &mut Option<Loader>,
+        st: &mut FileStats,
+    ) -> Result<()> {
+        loop {
+            let ev = match reader.next_event() {
+                Ok(Some(ev)) => ev,
+                Ok(None) => return Ok(()),
+                Err(_) if st.truncated.is_some() => return Ok(()),
+                Err(e) => return Err(e.into()),
+            };
+            match ev {
+                Event::Command { args, .. } => {
+                    st.commands += 1;
+                    self.command(client, &args)?;
+                }
+                Event::Annotation { .. } => st.annotations += 1,
+                Event::Rdb(ev) => {
+                    let l = loader.get_or_insert_with(|| Loader::new(self.engine.thresholds));
+                    if let crate::rdb::Event::SelectDb { db, .. } = &ev
+                        && *db >= self.engine.keyspace.dbs.len() as u64
+                    {
+                        bail!("the RDB preamble selects db {db}, beyond the 16 databases");
+                    }
+                    if let Some(Loaded::Key(k)) = l.push(ev)? {
+                        *st.preamble_keys.get_or_insert(0) += 1;
+                        let db = k.db as usize;
+                        if self.track {
+                            self.keys[db].entry(k.key.clone()).or_default().preamble = true;
+                        }
+                        let d = &mut self.engine.keyspace.dbs[db];
+                        d.set(k.key.clone(), k.value);
+                        if let Some(t) = k.expire_ms {
+                            d.set_expire(&k.key, t);
+                        }
+                    }
+                }
+                Event::RdbEnd { .. } => {
+                    if let Some(l) = loader.take()
+                        && !l.functions.is_empty()
+                    {
+                        bail!(
+                            "the RDB preamble holds {} function libraries; rtool has no functions",
+                            l.functions.len()
+                        );
+                    }
+                    st.preamble_keys.get_or_insert(0);
+                }
+            }
+        }
+    }
+
+    /// One command through the engine, as the loader's fake client.
+    fn command(&mut self, client: &mut Client, args: &[Bytes]) -> Result<()> {
+        let argv: smallvec::SmallVec<[&[u8]; 8]> = args.iter().map(|a| a.as_ref()).collect();
+        if self.track {
+            self.count_keys(client.db, &argv);
+        }
+        self.engine.now_ms = crate::cmd::engine::now_ms();
+        self.reply.buf.clear();
+        execute(&mut self.engine, client, &argv, &mut self.reply);
+        self.engine.requests.clear();
+        if self.reply.buf.first() == Some(&b'-') {
+            let text = String::from_utf8_lossy(&self.reply.buf[1..]);
+            let text = text.trim_end().to_string();
+            let name = String::from_utf8_lossy(argv[0]).to_string();
+            // Redis stops loading on a command it does not know; rtool also on one it does
+            // not implement, or on a failed SELECT (everything after would land elsewhere).
+            if text.starts_with("ERR unknown command")
+                || text.contains("not supported by rtool")
+                || name.eq_ignore_ascii_case("select")
+            {
+                bail!("{name}: {text}");
+            }
+            self.errors += 1;
+            if self.first_errors.len() < ERROR_EXAMPLES {
+                self.first_errors.push(format!("{name}: {text}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Attributes a command to the keys it names (the command table's first/last/step).
+    fn count_keys(&mut self, db: usize, argv: &[&[u8]]) {
+        let table = &self.engine.table;
+        let Some(mut idx) = table.lookup(argv[0]) else {
+            self.keyless += 1;
+            return;
+        };
+        if !table.specs[idx].subcommands.is_empty()
+            && argv.len() > 1
+            && let Some(sub) = table.lookup_sub(idx, argv[1])
+        {
+            idx = sub;
+        }
+        let spec = &table.specs[idx];
+        let argc = argv.len() as i32;
+        let first = spec.first_key;
+        let last = if spec.last_key < 0 {
+            argc + spec.last_key
+        } else {
+            spec.last_key
+        };
+        let step = spec.step.max(1);
+        if first <= 0 || first >= argc {
+            self.keyless += 1;
+            return;
+        }
+        let mut i = first;
+        let last_db = self.keys.len() - 1;
+        let map = &mut self.keys[db.min(last_db)];
+        while i <= last.min(argc - 1) {
+            let k = argv[i as usize];
+            match map.get_mut(k) {
+                Some(c) => c.before += 1,
+                None => {
+                    map.insert(
+                        Bytes::copy_from_slice(k),
+                        KeyCount {
+                            before: 1,
+                            ..KeyCount::default()
+                        },
+                    );
+                }
+            }
+            i += step;
+        }
+    }
+
+    /// Removes keys whose time has passed (the output leaves them out); returns how many.
+    fn drop_expired(&mut self) -> u64 {
+        let now = crate::cmd::engine::now_ms();
+        let mut n = 0;
+        for db in &mut self.engine.keyspace.dbs {
+            let gone: Vec<Bytes> = db
+                .expires
+                .iter()
+                .filter(|(_, t)| **t <= now)
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in gone {
+                db.remove(&k);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    fn explain(
+        &self,
+        input: &Input,
+        written: Vec<(String, RewriteStats)>,
+        rdb: bool,
+        expired: u64,
+        top: usize,
+    ) -> Explanation {
+        let before_commands = self.files.iter().map(|f| f.commands).sum();
+        let before_bytes = self.files.iter().map(|f| f.bytes).sum();
+        let keys_written: u64 = self
+            .engine
+            .keyspace
+            .dbs
+            .iter()
+            .map(|d| d.len() as u64)
+            .sum();
+        let after = written.first().map(|w| w.1).unwrap_or_default();
+        let mut touched = 0u64;
+        let mut gone = 0u64;
+        let mut from_preamble = 0u64;
+        // The `top` keys with the biggest reduction, kept in a min-heap of that size.
+        let mut heap: BinaryHeap<std::cmp::Reverse<(u64, u64, usize, Bytes)>> = BinaryHeap::new();
+        for (db, map) in self.keys.iter().enumerate() {
+            for (k, c) in map {
+                if c.before > 0 {
+                    touched += 1;
+                }
+                if c.preamble {
+                    from_preamble += 1;
+                }
+                let exists = self.engine.keyspace.dbs[db].dict.contains_key(k);
+                if !exists {
+                    gone += 1;
+                }
+                let reduction = c.before.saturating_sub(c.after);
+                if reduction == 0 || top == 0 {
+                    continue;
+                }
+                heap.push(std::cmp::Reverse((reduction, c.before, db, k.clone())));
+                if heap.len() > top {
+                    heap.pop();
+                }
+            }
+        }
+        let mut top_keys: Vec<KeyChange> = heap
+            .into_iter()
+            .map(|std::cmp::Reverse((_, _, db, key))| {
+                let c = self.keys[db][&key];
+                let kind = self.engine.keyspace.dbs[db]
+                    .dict
+                    .get(&key)
+                    .map(Value::type_name)
+                    .unwrap_or("(gone)");
+                KeyChange {
+                    db,
+                    key,
+                    kind,
+                    before: c.before,
+                    after: c.after,
+                }
+            })
+            .collect();
+        top_keys.sort_by(|a, b| {
+            (b.before - b.after, b.before, a.db, &a.key).cmp(&(
+                a.before - a.after,
+                a.before,
+                b.db,
+                &b.key,
+            ))
+        });
+        Explanation {
+            input: input.shown.clone(),
+            manifest: input.manifest.clone(),
+            files: self.files.clone(),
+            before_commands,
+            before_bytes,
+            rdb,
+            written,
+            after,
+            keys_written,
+            keys_tracked: self.track,
+            keys_touched: touched,
+            keys_gone: gone,
+            keys_from_preamble: from_preamble,
+            keys_expired_at_end: expired,
+            keyless_commands: self.keyless,
+            errors: self.errors,
+            first_errors: self.first_errors.clone(),
+            top: top_keys,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+// ---------------------------------------------------------------------------------------------
+
+/// Writes the base file: the RDB preamble (with `aof-base=1`) or commands. Records each
+/// key's "after" count.
+fn write_base(replay: &mut Replay, path: &Path, rdb: bool) -> Result<RewriteStats> {
+    let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let ks = &replay.engine.keyspace;
+    let track = replay.track;
+    let stats = if rdb {
+        let mut aux = Aux::now(0);
+        aux.aof_base = true;
+        let mut w = Writer::new(BufWriter::new(file), WriteOptions::default());
+        w.header(&aux)?;
+        let mut keys = 0;
+        for (i, db) in ks.dbs.iter().enumerate() {
+            w.db(i, db)?;
+            keys += db.len() as u64;
+            if track {
+                for k in db.dict.keys() {
+                    replay.keys[i].entry(k.clone()).or_default().after = 1;
+                }
+            }
+        }
+        let mut f = w.finish()?;
+        f.flush()?;
+        RewriteStats {
+            keys,
+            commands: 0,
+            bytes: std::fs::metadata(path)?.len(),
+        }
+    } else {
+        let mut w = CommandWriter::new(BufWriter::new(file));
+        for (i, db) in ks.dbs.iter().enumerate() {
+            if db.is_empty() {
+                continue;
+            }
+            w.select(i)?;
+            for (k, v) in db.dict.iter() {
+                let n = w.key(k, v, db.expire_of(k))?;
+                if track {
+                    replay.keys[i].entry(k.clone()).or_default().after = n;
+                }
+            }
+        }
+        let (mut f, stats) = w.finish()?;
+        f.flush()?;
+        stats
+    };
+    Ok(stats)
+}
+
+/// Writes a Redis 7 AOF directory: base, empty incr, manifest (last, via a temporary name,
+/// so a directory with a manifest is always complete).
+fn write_dir(
+    replay: &mut Replay,
+    dir: &Path,
+    appendfilename: &str,
+    rdb: bool,
+) -> Result<Vec<(String, RewriteStats)>> {
+    let mname = manifest::manifest_name(appendfilename);
+    if dir.join(&mname).exists() {
+        bail!(
+            "{} already holds an AOF ({mname}); choose a new --out directory",
+            dir.display()
+        );
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut m = Manifest::default();
+    let base = m.new_base(appendfilename, rdb);
+    let incr = m.new_incr(appendfilename);
+    let stats = write_base(replay, &dir.join(&base), rdb)?;
+    File::create(dir.join(&incr))?;
+    let tmp = dir.join(format!("temp-{mname}"));
+    let text = m.to_text();
+    std::fs::write(&tmp, &text)?;
+    std::fs::rename(&tmp, dir.join(&mname))?;
+    let manifest = RewriteStats {
+        bytes: text.len() as u64,
+        ..RewriteStats::default()
+    };
+    Ok(vec![
+        (base, stats),
+        (incr, RewriteStats::default()),
+        (mname, manifest),
+    ])
+}
+
+/// One key in the list of biggest reductions.
+#[derive(Clone, Debug)]
+pub struct KeyChange {
+    pub db: usize,
+    pub key: Bytes,
+    /// Its type now, or `(gone)` when it was deleted or expired.
+    pub kind: &'static str,
+    pub before: u64,
+    pub after: u64,
+}
+
+/// What the rewrite did, for people (`write_text`) or programs (`to_json`).
+#[derive(Clone, Debug)]
+pub struct Explanation {
+    pub input: String,
+    pub manifest: Option<String>,
+    pub files: Vec<FileStats>,
+    pub before_commands: u64,
+    pub before_bytes: u64,
+    /// The base is an RDB (preamble yes).
+    pub rdb: bool,
+    /// Files written (name, what went in); the base first.
+    pub written: Vec<(String, RewriteStats)>,
+    /// The base file's totals.
+    pub after: RewriteStats,
+    pub keys_written: u64,
+    pub keys_tracked: bool,
+    pub keys_touched: u64,
+    pub keys_gone: u64,
+    pub keys_from_preamble: u64,
+    pub keys_expired_at_end: u64,
+    pub keyless_commands: u64,
+    pub errors: u64,
+    pub first_errors: Vec<String>,
+    pub top: Vec<KeyChange>,
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+impl Explanation {
+    pub fn write_text(&self, out: &mut dyn Write) -> io::Result<()> {
+        let unit = if self.rdb { "RDB records" } else { "commands" };
+        match &self.manifest {
+            Some(m) => writeln!(out, "input   {} (manifest {m})", self.input)?,
+            None => writeln!(out, "input   {}", self.input)?,
+        }
+        for f in &self.files {
+            let mut line = format!("  {:<32} {:>12} bytes  ", f.name, f.bytes);
+            if let Some(k) = f.preamble_keys {
+                line.push_str(&format!(
+                    "RDB preamble of {}, then ",
+                    plural(k, "key", "keys")
+                ));
+            }
+            line.push_str(&plural(f.commands, "command", "commands"));
+            if f.annotations > 0 {
+                line.push_str(&format!(
+                    ", {}",
+                    plural(f.annotations, "annotation", "annotations")
+                ));
+            }
+            if let Some(t) = f.truncated {
+                line.push_str(&format!(", torn end of {t} bytes cut off"));
+            }
+            writeln!(out, "{}", line.trim_end())?;
+        }
+        writeln!(
+            out,
+            "output  {}",
+            if self.rdb {
+                "preamble yes"
+            } else {
+                "preamble no"
+            }
+        )?;
+        for (name, st) in &self.written {
+            let what = if name.ends_with(".manifest") {
+                "manifest".to_string()
+            } else if st.bytes == 0 {
+                "empty".to_string()
+            } else if self.rdb {
+                plural(st.keys, "key", "keys")
+            } else {
+                plural(st.commands, "command", "commands")
+            };
+            writeln!(out, "  {name:<32} {:>12} bytes  {what}", st.bytes)?;
+        }
+        writeln!(out)?;
+        let after_n = if self.rdb {
+            self.after.keys
+        } else {
+            self.after.commands
+        };
+        let preamble_keys: u64 = self.files.iter().filter_map(|f| f.preamble_keys).sum();
+        let mut before = format!(
+            "before  {:>12} commands  {:>14} bytes",
+            self.before_commands, self.before_bytes
+        );
+        if self.files.iter().any(|f| f.preamble_keys.is_some()) {
+            before.push_str(&format!("  (plus {preamble_keys} RDB records)"));
+        }
+        writeln!(out, "{before}")?;
+        writeln!(
+            out,
+            "after   {:>12} {:<9} {:>14} bytes  ({})",
+            after_n,
+            match (self.rdb, after_n) {
+                (true, 1) => "record",
+                (true, _) => "records",
+                (false, 1) => "command",
+                (false, _) => "commands",
+            },
+            self.after.bytes,
+            ratio(self.before_bytes, self.after.bytes)
+        )?;
+        writeln!(out)?;
+        let mut keys = format!("keys    {} written", self.keys_written);
+        if self.keys_tracked {
+            keys.push_str(&format!(
+                "; {} named by commands, {} from an RDB preamble; {} deleted or expired",
+                self.keys_touched, self.keys_from_preamble, self.keys_gone
+            ));
+        }
+        writeln!(out, "{keys}")?;
+        if self.keys_expired_at_end > 0 {
+            writeln!(
+                out,
+                "        ({} expired by now and left out)",
+                self.keys_expired_at_end
+            )?;
+        }
+        if self.keys_tracked {
+            writeln!(
+                out,
+                "        {} named no key (SELECT, MULTI, EXEC, FLUSHALL...)",
+                plural(self.keyless_commands, "command", "commands"),
+            )?;
+        }
+        if self.errors > 0 {
+            writeln!(
+                out,
+                "errors  {} answered with an error while replaying (Redis ignores them too):",
+                plural(self.errors, "command", "commands")
+            )?;
+            for e in &self.first_errors {
+                writeln!(out, "        {e}")?;
+            }
+        }
+        if !self.top.is_empty() {
+            writeln!(out)?;
+            writeln!(
+                out,
+                "keys that collapsed most (commands before -> {unit} after):"
+            )?;
+            let w = self
+                .top
+                .iter()
+                .map(|k| crate::present::quoted(&k.key, 48).to_string().len())
+                .max()
+                .unwrap_or(3)
+                .max(3);
+            writeln!(
+                out,
+                "  db  {:<w$}  {:<6}  {:>8}  {:>8}",
+                "key", "type", "before", "after"
+            )?;
+            for k in &self.top {
+                writeln!(
+                    out,
+                    "  {:<2}  {:<w$}  {:<6}  {:>8}  {:>8}",
+                    k.db,
+                    crate::present::quoted(&k.key, 48).to_string(),
+                    k.kind,
+                    k.before,
+                    k.after
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        let key = |b: &[u8]| -> serde_json::Value {
+            match std::str::from_utf8(b) {
+                Ok(s) => json!({ "text": s }),
+                Err(_) => {
+                    use base64::Engine as _;
+                    json!({ "bytes": base64::engine::general_purpose::STANDARD.encode(b) })
+                }
+            }
+        };
+        json!({
+            "input": self.input,
+            "manifest": self.manifest,
+            "files": self.files.iter().map(|f| json!({
+                "name": f.name,
+                "bytes": f.bytes,
+                "commands": f.commands,
+                "annotations": f.annotations,
+                "preamble_keys": f.preamble_keys,
+                "truncated_bytes": f.truncated,
+            })).collect::<Vec<_>>(),
+            "before": { "commands": self.before_commands, "bytes": self.before_bytes },
+            "after": {
+                "preamble": self.rdb,
+                "commands": self.after.commands,
+                "records": if self.rdb { self.after.keys } else { 0 },
+                "bytes": self.after.bytes,
+                "files": self.written.iter().map(|(n, s)| json!({
+                    "name": n, "bytes": s.bytes, "commands": s.commands, "keys": s.keys,
+                })).collect::<Vec<_>>(),
+            },
+            "keys": {
+                "written": self.keys_written,
+                "named_by_commands": self.keys_tracked.then_some(self.keys_touched),
+                "from_preamble": self.keys_tracked.then_some(self.keys_from_preamble),
+                "deleted_or_expired": self.keys_tracked.then_some(self.keys_gone),
+                "expired_at_end": self.keys_expired_at_end,
+            },
+            "keyless_commands": self.keys_tracked.then_some(self.keyless_commands),
+            "errors": { "count": self.errors, "first": self.first_errors },
+            "top": self.top.iter().map(|k| json!({
+                "db": k.db, "key": key(&k.key), "type": k.kind,
+                "before": k.before, "after": k.after,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// `12.3x smaller` / `same size` / `1.2x larger`.
+fn ratio(before: u64, after: u64) -> String {
+    if after == 0 {
+        return "empty".into();
+    }
+    if before == after {
+        return "same size".into();
+    }
+    if before > after {
+        format!("{:.1}x smaller", before as f64 / after as f64)
+    } else {
+        format!("{:.1}x larger", after as f64 / before as f64)
+    }
+}
