@@ -149,10 +149,26 @@ fn the_incr_file_has_redis_bytes_and_redis_loads_it() {
 
 #[test]
 fn bgrewriteaof_under_writes_keeps_every_write() {
+    rewrite_under_writes("yes");
+}
+
+#[test]
+fn bgrewriteaof_without_preamble_writes_commands() {
+    rewrite_under_writes("no");
+}
+
+fn rewrite_under_writes(preamble: &str) {
     if !have_redis() {
         return;
     }
-    let t = Server::rtool(&["--appendonly", "yes", "--enable-debug-command", "yes"]);
+    let t = Server::rtool(&[
+        "--appendonly",
+        "yes",
+        "--enable-debug-command",
+        "yes",
+        "--aof-use-rdb-preamble",
+        preamble,
+    ]);
     let mut c = t.conn();
     for i in 0..2000 {
         c.call(&["SET", &format!("k{}", i % 500), &i.to_string()]);
@@ -178,20 +194,24 @@ fn bgrewriteaof_under_writes_keeps_every_write() {
     writer.join().unwrap();
     c.call(&["SET", "after", "rewrite"]);
     let dir = aof_dir(&t);
+    let ext = if preamble == "yes" { "rdb" } else { "aof" };
     assert_eq!(
         std::fs::read_to_string(dir.join("appendonly.aof.manifest")).unwrap(),
-        "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+        format!(
+            "file appendonly.aof.2.base.{ext} seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+        )
     );
     // The history files are gone.
     assert!(!dir.join("appendonly.aof.1.incr.aof").exists());
-    assert!(!dir.join("appendonly.aof.1.base.rdb").exists());
+    assert!(!dir.join(format!("appendonly.aof.1.base.{ext}")).exists());
     assert_eq!(
         info_field(&mut c, "persistence", "aof_rewrites").as_deref(),
         Some("1")
     );
     let text = check_aof(&dir);
+    let format = if preamble == "yes" { "RDB" } else { "RESP" };
     assert!(
-        text.contains("Start to check BASE AOF (RDB format)"),
+        text.contains(&format!("Start to check BASE AOF ({format} format)")),
         "{text}"
     );
     redis_loads(dir_of(&t), &c.call_str(&["DEBUG", "DIGEST"]));
