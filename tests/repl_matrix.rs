@@ -250,3 +250,67 @@ fn a_second_replica_joins_the_running_disk_bgsave() {
     assert!(log.contains("Waiting for end of BGSAVE for SYNC"), "{log}");
     assert_eq!(log.matches("Background saving started").count(), 1, "{log}");
 }
+
+/// `repl-diskless-load` on an rtool replica: each mode logs where the snapshot goes, as
+/// Redis's replica does; `disabled` also leaves the received RDB as `dbfilename`.
+#[test]
+fn each_repl_diskless_load_mode() {
+    if !have_redis() {
+        return;
+    }
+    let m = start(Kind::Redis, &["--repl-diskless-sync-delay", "0"]);
+    fill(&mut m.conn());
+    let target = format!("127.0.0.1 {}", m.port);
+    for (mode, lines) in [
+        (
+            "disabled",
+            &[
+                "receiving streamed RDB from master with EOF to disk",
+                "MASTER <-> REPLICA sync: Flushing old data",
+            ][..],
+        ),
+        (
+            "on-empty-db",
+            &[
+                "receiving streamed RDB from master with EOF to parser",
+                "MASTER <-> REPLICA sync: Flushing old data",
+            ][..],
+        ),
+        (
+            "swapdb",
+            &[
+                "receiving streamed RDB from master with EOF to parser",
+                "MASTER <-> REPLICA sync: Swapping active DB with loaded DB",
+            ][..],
+        ),
+    ] {
+        let r = start(
+            Kind::Rtool,
+            &["--replicaof", &target, "--repl-diskless-load", mode],
+        );
+        assert!(
+            wait_for(Duration::from_secs(30), || link_up(&r)),
+            "{}",
+            r.log_text()
+        );
+        converge(&m, &[&r]);
+        let log = r.log_text();
+        for l in lines {
+            assert!(log.contains(l), "{mode}: {l:?} missing from\n{log}");
+        }
+        let dump = r.dir.path().join("dump.rdb");
+        assert_eq!(dump.exists(), mode == "disabled", "{mode}");
+        if mode == "disabled" {
+            // The file is the master's snapshot: real Redis's checker accepts it.
+            let out = std::process::Command::new("redis-check-rdb")
+                .arg(&dump)
+                .output()
+                .unwrap();
+            assert!(
+                String::from_utf8_lossy(&out.stdout).contains("RDB looks OK"),
+                "{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+    }
+}

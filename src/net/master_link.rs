@@ -161,6 +161,8 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
     master_client.is_master = true;
     let mut loading: Option<(Keyspace, crate::rdb::load::Loader)> = None;
     let mut full: Option<(String, u64)> = None;
+    let mut mode = LoadMode::Disk;
+    let mut disk: Option<DiskCopy> = None;
     let mut buf = vec![0u8; 64 * 1024];
     let mut ack_tick = tokio::time::interval(Duration::from_secs(1));
     let mut sink = Reply::new(false);
@@ -175,6 +177,13 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                 events.clear();
                 if let Err(e) = dec.feed(Dir::MasterToReplica, &buf[..n], &mut events) {
                     return format!("Protocol error from master: {e}");
+                }
+                // Where this chunk starts in the link (the disk copy cuts the RDB out of it).
+                let chunk_start = dec.offset(Dir::MasterToReplica) - n as u64;
+                if let Some(d) = disk.as_mut()
+                    && let Err(e) = d.write(&buf[..n])
+                {
+                    return format!("Failed trying to write the temp DB to disk: {e}");
                 }
                 {
                     let mut e = shared.lock();
@@ -255,11 +264,34 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                             return format!("MASTER aborted replication with an error: {}", String::from_utf8_lossy(&text));
                         }
                         EventKind::TransferStart(framing) => {
+                            mode = load_mode(shared);
+                            let to = if mode == LoadMode::Disk { "to disk" } else { "to parser" };
                             match framing {
-                                // Redis says "to disk" here (repl-diskless-load disabled);
-                                // rtool loads while it receives, so it says where it goes.
-                                Framing::Length(n) => log::notice(&format!("MASTER <-> REPLICA sync: receiving {n} bytes from master to memory")),
-                                Framing::EofMark(_) => log::notice("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to memory"),
+                                Framing::Length(n) => log::notice(&format!("MASTER <-> REPLICA sync: receiving {n} bytes from master {to}")),
+                                Framing::EofMark(_) => log::notice(&format!("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF {to}")),
+                            }
+                            match mode {
+                                // Whatever the mode, rtool decodes the RDB while it arrives into a
+                                // fresh keyspace and swaps it in at the end; "to disk" also keeps
+                                // the file, as Redis's replica does (it saves, then loads it).
+                                LoadMode::Disk => {
+                                    let payload_start = ev.offset + ev.len;
+                                    match DiskCopy::create() {
+                                        Ok(mut d) => {
+                                            let from = payload_start.saturating_sub(chunk_start) as usize;
+                                            if let Err(e) = d.write(&buf[from.min(n)..n]) {
+                                                return format!("Failed trying to write the temp DB to disk: {e}");
+                                            }
+                                            disk = Some(d);
+                                        }
+                                        Err(e) => return format!("Opening the temp file needed for MASTER <-> REPLICA synchronization: {e}"),
+                                    }
+                                }
+                                LoadMode::Parser => {
+                                    log::notice("MASTER <-> REPLICA sync: Flushing old data");
+                                    log::notice("MASTER <-> REPLICA sync: Loading DB in memory");
+                                }
+                                LoadMode::Swap => log::notice("MASTER <-> REPLICA sync: Loading DB in memory"),
                             }
                             loading = Some({
                                 let mut e = shared.lock();
@@ -291,14 +323,32 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                             return format!("Failed trying to load the MASTER synchronization DB from socket: {err}");
                         }
                         EventKind::RdbTrailing { .. } => {}
-                        EventKind::TransferEnd { .. } => {
+                        EventKind::TransferEnd { rdb_len } => {
                             let Some((ks, _)) = loading.take() else { continue };
+                            if let Some(d) = disk.take() {
+                                let dbfile = {
+                                    let e = shared.lock();
+                                    crate::persist::rdb_path(&e)
+                                };
+                                if let Err(e) = d.finish(rdb_len, &dbfile) {
+                                    return format!("Failed trying to rename the temp DB into {} in MASTER <-> REPLICA synchronization: {e}", dbfile.display());
+                                }
+                            }
                             let (id, off) = full.take().unwrap_or_default();
                             let keys: usize = ks.dbs.iter().map(|d| d.len()).sum();
                             {
                                 let mut e = shared.lock();
-                                log::notice("MASTER <-> REPLICA sync: Flushing old data");
-                                log::notice("MASTER <-> REPLICA sync: Loading DB in memory");
+                                match mode {
+                                    LoadMode::Disk => {
+                                        log::notice("MASTER <-> REPLICA sync: Flushing old data");
+                                        log::notice("MASTER <-> REPLICA sync: Loading DB in memory");
+                                    }
+                                    LoadMode::Parser => {}
+                                    LoadMode::Swap => {
+                                        log::notice("MASTER <-> REPLICA sync: Swapping active DB with loaded DB");
+                                        log::notice("MASTER <-> REPLICA sync: Discarding old DB in background");
+                                    }
+                                }
                                 // The AOF describes the old dataset: Redis stops it before the
                                 // new data goes in and starts it again (a rewrite writes the new
                                 // base) once it is there (restartAOFAfterSYNC).
@@ -405,4 +455,62 @@ async fn send_ack(
     let off = shared.lock().repl.offset();
     let cmd = encode(&[b"REPLCONF", b"ACK", off.to_string().as_bytes()]);
     write(stream, dec, &cmd).await
+}
+
+/// Where a full sync's snapshot goes (`repl-diskless-load`, Redis's `useDisklessLoad`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LoadMode {
+    /// `disabled`: saved as `dbfilename` too ("to disk").
+    Disk,
+    /// `on-empty-db` with no keys: straight from the socket.
+    Parser,
+    /// `swapdb`: into a separate keyspace, swapped in when complete.
+    Swap,
+}
+
+fn load_mode(shared: &Shared) -> LoadMode {
+    let e = shared.lock();
+    match e.config.get_str("repl-diskless-load") {
+        "swapdb" => LoadMode::Swap,
+        "on-empty-db" if e.keyspace.dbs.iter().all(|d| d.is_empty()) => LoadMode::Parser,
+        _ => LoadMode::Disk,
+    }
+}
+
+/// The snapshot as received, written to `temp-<unixtime>.<pid>.rdb` (Redis's name) and
+/// renamed over `dbfilename` once complete.
+struct DiskCopy {
+    file: std::fs::File,
+    path: std::path::PathBuf,
+}
+
+impl DiskCopy {
+    fn create() -> std::io::Result<DiskCopy> {
+        let path = std::path::PathBuf::from(format!(
+            "temp-{}.{}.rdb",
+            crate::cmd::engine::now_ms() / 1000,
+            std::process::id()
+        ));
+        let file = std::fs::File::create(&path)?;
+        Ok(DiskCopy { file, path })
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        self.file.write_all(bytes)
+    }
+
+    /// The RDB was `rdb_len` bytes: drop what came after it (the EOF mark, commands), fsync,
+    /// rename into place.
+    fn finish(self, rdb_len: u64, dbfile: &std::path::Path) -> std::io::Result<()> {
+        let res = (|| {
+            self.file.set_len(rdb_len)?;
+            self.file.sync_all()?;
+            std::fs::rename(&self.path, dbfile)
+        })();
+        if res.is_err() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+        res
+    }
 }
