@@ -825,7 +825,10 @@ pub fn call(
         }
         // Copying the arguments costs allocations on the hot path: only when something
         // consumes the stream (a replica, a backlog, the AOF, a test reading the log).
-        None if changed && spec.is(flags::WRITE) && (engine.repl.active || engine.aof.active()) => {
+        None if changed
+            && spec.is(flags::WRITE)
+            && ((engine.repl.active && !engine.proxying) || engine.aof.active()) =>
+        {
             engine.propagate(db, argv.iter().map(|a| Bytes::copy_from_slice(a)).collect());
         }
         None => {}

@@ -250,6 +250,8 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                                     m.state = ReplState::Connected;
                                     m.from_scratch = false;
                                 }
+                                // Restarted from a snapshot, the backlog may not exist yet.
+                                create_backlog(&mut e);
                                 // The master will not repeat its last SELECT: continue in the
                                 // database the stream was in (Redis keeps it in the cached
                                 // master client).
@@ -359,6 +361,10 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                                 e.keyspace = ks;
                                 e.touch_db(None);
                                 e.repl.adopt_master(&id, off, None);
+                                // A replica keeps a backlog whether or not it has replicas of
+                                // its own: promoted after a failover, it must be able to let
+                                // its siblings continue (readSyncBulkPayload does the same).
+                                create_backlog(&mut e);
                                 if aof_on && crate::aof::writer::start(&mut e).is_err() {
                                     log::warning("Failed enabling the AOF after successful master synchronization!");
                                 }
@@ -512,5 +518,13 @@ impl DiskCopy {
             let _ = std::fs::remove_file(&self.path);
         }
         res
+    }
+}
+
+/// `createReplicationBacklog` if there is none (`repl-backlog-size`, as the master side).
+fn create_backlog(e: &mut crate::cmd::Engine) {
+    if !e.repl.backlog_active {
+        let size = e.config.get_i64("repl-backlog-size").max(16 * 1024) as usize;
+        e.repl.create_backlog(size);
     }
 }
