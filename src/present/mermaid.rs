@@ -7,7 +7,7 @@
 //! in a message, so they become Mermaid's entity codes.
 
 use super::quoted;
-use super::timeline::{LinkSink, RdbSummary, frame_text};
+use super::timeline::{CutEvent, LinkSink, RdbSummary, frame_text};
 use crate::repl::stream::{CommandKind, Dir, Event, EventKind, Framing, LinkDecoder, LinkError};
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -154,6 +154,15 @@ impl<W: Write> LinkSink for Mermaid<W> {
                 self.arrow(conn, ev.dir, &format!("{}{at}", args(&c.args)))
             }
         }
+    }
+
+    fn cut(&mut self, conn: u64, c: &CutEvent, _dec: &LinkDecoder) -> io::Result<()> {
+        let t = format!(
+            "the tap cuts the link ({}) after {} bytes master->replica",
+            c.rule(),
+            c.m2r_bytes
+        );
+        self.note(conn, &t)
     }
 
     fn error(&mut self, conn: u64, e: &LinkError) -> io::Result<()> {
