@@ -102,7 +102,7 @@ fn replay_snapshots() {
     ]);
     assert!(o.status.success());
     snapshot("disk-sync-hex.txt", &o.stdout);
-    for name in ["disk-sync", "partial-resync"] {
+    for name in ["disk-sync", "partial-resync", "tap-cut"] {
         let rel = format!("fixtures/repl/{name}.capture");
         let o = rtool(&["tap", "replay", &rel, "--mermaid", "--quiet-pings"]);
         assert!(o.status.success(), "{name}: {o:?}");
@@ -929,4 +929,41 @@ fn cut_every_cuts_replication_links_only() {
     assert!(wait_for(Duration::from_secs(20), || link_up(&replica)
         && same_data(&master, &replica)));
     assert!(info_u64(&master, "stats", "sync_partial_ok") >= 1);
+}
+
+/// The capture the tap recorded with `--cut-after 1500` (fixtures/gen/tap_cut.py): the cut is
+/// at byte 1500, the replica's next PSYNC asks for exactly the byte after the last command
+/// that went through whole, and the master continues from there.
+#[test]
+fn recorded_cut_predicts_the_resume() {
+    let o = rtool(&["tap", "replay", "fixtures/repl/tap-cut.capture", "--json"]);
+    assert!(o.status.success());
+    let ev = check_ndjson(std::str::from_utf8(&o.stdout).unwrap());
+    let cut = ev.iter().find(|e| e["event"] == "cut").expect("a cut");
+    assert_eq!(cut["offset"], 1500);
+    assert_eq!(cut["reason"], "cut-after");
+    let applied = cut["master_offset"].as_u64().unwrap();
+    // The last whole command on conn 1 ends there.
+    let last = ev
+        .iter()
+        .filter(|e| e["conn"] == 1 && e["event"] == "command")
+        .map(|e| e["repl_offset"].as_u64().unwrap() + e["len"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    assert_eq!(last, applied);
+    let psync = ev
+        .iter()
+        .find(|e| e["conn"] == 2 && e["kind"] == "psync")
+        .unwrap();
+    assert_eq!(psync["args"][2]["text"], (applied + 1).to_string());
+    let cont = ev.iter().find(|e| e["event"] == "continue").unwrap();
+    assert_eq!(cont["repl_offset"], applied);
+    // Nothing after the cut on conn 1 but its error and the two closes.
+    let after: Vec<&str> = ev
+        .iter()
+        .skip_while(|e| e["event"] != "cut")
+        .filter(|e| e["conn"] == 1)
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(after, ["cut", "error", "closed", "closed"]);
 }

@@ -23,6 +23,8 @@ pub struct Mermaid<W: Write> {
     started: bool,
     declared: Vec<u64>,
     rdb: HashMap<u64, RdbSummary>,
+    /// Connections the tap cut: their closes are the cut's, already in its note.
+    cut: Vec<u64>,
 }
 
 impl<W: Write> Mermaid<W> {
@@ -33,6 +35,7 @@ impl<W: Write> Mermaid<W> {
             started: false,
             declared: Vec::new(),
             rdb: HashMap::new(),
+            cut: Vec::new(),
         }
     }
 
@@ -162,6 +165,7 @@ impl<W: Write> LinkSink for Mermaid<W> {
             c.rule(),
             c.m2r_bytes
         );
+        self.cut.push(conn);
         self.note(conn, &t)
     }
 
@@ -170,6 +174,9 @@ impl<W: Write> LinkSink for Mermaid<W> {
     }
 
     fn closed(&mut self, conn: u64, dir: Dir, _dec: &LinkDecoder) -> io::Result<()> {
+        if self.cut.contains(&conn) {
+            return Ok(());
+        }
         let who = match dir {
             Dir::ReplicaToMaster => format!("conn {conn} closes"),
             Dir::MasterToReplica => "master closes".to_string(),
