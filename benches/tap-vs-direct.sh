@@ -13,14 +13,14 @@
 #       alternating ROUNDS times; with the tap's peak RSS (VmHWM from /proc) and its RSS sampled
 #       during the transfer (min/max: "flat" means max stays near min).
 #
-#   bash benches/tap-vs-direct.sh                    # defaults: ROUNDS=2, KEYS=1000000
+#   bash benches/tap-vs-direct.sh                    # defaults: ROUNDS=3, KEYS=1000000
 #   ROUNDS=1 KEYS=200000 bash benches/tap-vs-direct.sh   # a quick run
 #
 # Target (issue 5): tap >= 0.9x direct, the tap's RSS flat during the transfer. Servers listen
 # on free 127.0.0.1 ports and are all stopped at the end. Uses the release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROUNDS=${ROUNDS:-2}
+ROUNDS=${ROUNDS:-3}
 KEYS=${KEYS:-1000000}
 VALUE_SIZE=${VALUE_SIZE:-150}
 REQUESTS=${REQUESTS:-200000}
@@ -94,11 +94,23 @@ start_tap() {
   [ -n "$tap_port" ] || { echo "tap did not start: $(cat "$work/tap.err")" >&2; exit 1; }
 }
 
+# wait_until SECS CMD...: poll CMD until it succeeds; give up (and stop everything) after SECS.
+wait_until() {
+  local end=$(( $(date +%s) + $1 )); shift
+  until "$@"; do
+    [ "$(date +%s)" -lt "$end" ] || { echo "timed out waiting for: $*" >&2; exit 1; }
+    sleep 0.01
+  done
+}
+# The tap's CPU time so far (user + system), in seconds.
+cpu() { awk -v t="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / t}' "/proc/$1/stat"; }
+
 link_up() {
   [ "$(field "$1" replication master_link_status)" = up ] &&
     [ "$(field "$1" replication master_sync_in_progress)" = 0 ]
 }
-wait_link() { until link_up "$1"; do sleep 0.01; done; }
+attached_to() { [ "$(field "$1" replication master_port)" = "$2" ] && link_up "$1"; }
+caught_up() { [ "$(field "$1" replication slave_repl_offset)" -ge "$2" ]; }
 
 start_redis master --enable-debug-command yes --repl-diskless-sync-delay 0 \
   --rdbcompression no --repl-backlog-size 64mb
@@ -114,12 +126,12 @@ for round in $(seq "$ROUNDS"); do
     if [ $how = direct ]; then up=$mport; else up=$tap_port; fi
     redis-cli -p "$rport" replicaof 127.0.0.1 "$up" >/dev/null
     # Wait until the replica is attached at its new address.
-    until [ "$(field "$rport" replication master_port)" = "$up" ] && link_up "$rport"; do sleep 0.01; done
+    wait_until 120 attached_to "$rport" "$up"
     t0=$(now)
     ops=$(redis-benchmark -p "$mport" -t set -n "$REQUESTS" -r 100000 -q | tr '\r' '\n' |
       sed -n 's/^SET: \([0-9.]*\) requests per second.*/\1/p' | tail -1)
     target=$(field "$mport" replication master_repl_offset)
-    until [ "$(field "$rport" replication slave_repl_offset)" -ge "$target" ]; do sleep 0.005; done
+    wait_until 300 caught_up "$rport" "$target"
     t1=$(now)
     secs=$(elapsed "$t0" "$t1")
     replicated=$(python3 -c "print(f'{$REQUESTS / $secs:.0f}')")
@@ -152,7 +164,9 @@ for round in $(seq "$ROUNDS"); do
     t0=$(now)
     redis-cli -p "$rport" replicaof 127.0.0.1 "$up" >/dev/null
     lo=; hi=0
+    end=$(( $(date +%s) + 600 ))
     until link_up "$rport"; do
+      [ "$(date +%s)" -lt "$end" ] || { echo "the sync did not finish in 600 s" >&2; exit 1; }
       if [ $how = tap ]; then
         rss=$(sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$tap_pid/status")
         [ -z "$lo" ] || [ "$rss" -lt "$lo" ] && lo=$rss
@@ -170,8 +184,8 @@ for round in $(seq "$ROUNDS"); do
       hwm=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$tap_pid/status")
       hwms+=("$hwm"); flat+=("${lo}-${hi}")
       sync_tap+=("$secs")
-      printf '  round %s tap    %7ss  (%s keys)  tap RSS during transfer %s-%s kB, peak (VmHWM) %s kB\n' \
-        "$round" "$secs" "$keys" "$lo" "$hi" "$hwm"
+      printf '  round %s tap    %7ss  (%s keys)  tap RSS during transfer %s-%s kB, peak (VmHWM) %s kB, tap CPU %ss\n' \
+        "$round" "$secs" "$keys" "$lo" "$hi" "$hwm" "$(cpu "$tap_pid")"
       stop_tap
     fi
     stop_redis "$rport" "$rpid"

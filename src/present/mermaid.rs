@@ -132,7 +132,9 @@ impl<W: Write> LinkSink for Mermaid<W> {
                 self.arrow(conn, ev.dir, &t)
             }
             EventKind::Rdb(r) => {
-                self.rdb.entry(conn).or_default().add(r);
+                if RdbSummary::wants(r) {
+                    self.rdb.entry(conn).or_default().add(r);
+                }
                 Ok(())
             }
             EventKind::RdbError(e) => self.note(conn, &format!("RDB error: {e}")),

@@ -252,6 +252,9 @@ impl<W: Write> LinkSink for TapJson<W> {
                 self.line(conn, d, p, "transfer_start", o, rest)
             }
             EventKind::Rdb(r) => {
+                if !RdbSummary::wants(r) {
+                    return Ok(());
+                }
                 self.summary.entry(conn).or_default().add(r);
                 match r {
                     R::Header { version, .. } => self.line(

@@ -356,6 +356,18 @@ pub struct RdbSummary {
 }
 
 impl RdbSummary {
+    /// Whether [`RdbSummary::add`] uses `ev`: the values' items (most of an RDB's events)
+    /// are not, and the printers skip them before any lookup.
+    pub fn wants(ev: &RdbEvent) -> bool {
+        matches!(
+            ev,
+            RdbEvent::Header { .. }
+                | RdbEvent::Aux { .. }
+                | RdbEvent::KeyStart(_)
+                | RdbEvent::Eof { .. }
+        )
+    }
+
     pub fn add(&mut self, ev: &RdbEvent) {
         match ev {
             RdbEvent::Header { version, .. } => self.version = Some(*version),
@@ -672,6 +684,9 @@ impl<W: Write> LinkSink for Timeline<W> {
                 self.line(conn, ev, &t)
             }
             EventKind::Rdb(r) => {
+                if !RdbSummary::wants(r) {
+                    return Ok(());
+                }
                 self.conns.entry(conn).or_default().rdb.add(r);
                 if let RdbEvent::Header { version, .. } = r {
                     self.line(conn, ev, &format!("RDB version {version}"))?;
