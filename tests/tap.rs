@@ -967,3 +967,93 @@ fn recorded_cut_predicts_the_resume() {
         .collect();
     assert_eq!(after, ["cut", "error", "closed", "closed"]);
 }
+
+/// Fault options are checked before anything starts: no panic on absurd values.
+#[test]
+fn fault_options_are_validated() {
+    for args in [
+        &["--cut-after", "0"][..],
+        &["--cut-every", "0"],
+        &["--cut-every", "1e30"],
+        &["--cut-every", "NaN"],
+        &["--cut-every", "-1"],
+        &["--delay", "99999999999"],
+        &["--delay", "5", "--delay-dir", "sideways"],
+    ] {
+        let mut a = vec![
+            "tap",
+            "--upstream",
+            "127.0.0.1:1",
+            "--listen",
+            "127.0.0.1:0",
+        ];
+        a.extend_from_slice(args);
+        let o = rtool(&a);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {o:?}");
+        assert!(
+            !String::from_utf8_lossy(&o.stderr).contains("panicked"),
+            "{args:?}"
+        );
+    }
+}
+
+/// A cut after one direction already ended closes only the other one, and the connection's
+/// state is dropped once both are closed.
+#[test]
+fn cut_closes_each_direction_once() {
+    use rtool::present::tap_json::TapJson;
+    use rtool::present::timeline::{LinkSink, Session};
+    use rtool::repl::stream::Dir;
+    use rtool::repl::stream::capture::{CutReason, Record};
+    let rec = |dir, data: Option<&[u8]>, cut| Record {
+        t: 0.0,
+        conn: 7,
+        dir,
+        data: data.map(|d| d.to_vec()),
+        cut,
+    };
+    let mut sink = TapJson::new(Vec::new());
+    let mut s = Session::new();
+    for r in [
+        rec(Dir::ReplicaToMaster, Some(b"PING\r\n"), None),
+        rec(Dir::MasterToReplica, Some(b"+PONG\r\n"), None),
+        rec(Dir::ReplicaToMaster, None, None),
+        rec(
+            Dir::MasterToReplica,
+            None,
+            Some(CutReason::Every { secs: 2.0 }),
+        ),
+    ] {
+        s.record(&r, &mut sink).unwrap();
+    }
+    assert!(
+        s.kind(7).is_none(),
+        "state kept after both directions closed"
+    );
+    sink.finish().unwrap();
+    let out = String::from_utf8(sink.into_inner()).unwrap();
+    let ev: Vec<(String, String)> = check_ndjson(&out)
+        .iter()
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap().to_string(),
+                e["dir"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let names: Vec<String> = ev.iter().map(|(e, d)| format!("{e} {d}")).collect();
+    assert_eq!(
+        names,
+        [
+            "request replica->master",
+            "reply master->replica",
+            "closed replica->master",
+            "cut master->replica",
+            "closed master->replica",
+        ]
+    );
+    assert!(
+        out.contains("\"reason\":\"cut-every\",\"secs\":2.0"),
+        "{out}"
+    );
+}

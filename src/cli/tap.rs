@@ -43,8 +43,9 @@ pub struct TapArgs {
     /// connections are left alone). Fractions allowed (0.5).
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     pub cut_every: Option<Duration>,
-    /// Fault injection: forward one direction MS milliseconds late (byte order kept).
-    #[arg(long, value_name = "MS")]
+    /// Fault injection: forward one direction MS milliseconds late (byte order kept; at most
+    /// a day).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=86_400_000))]
     pub delay: Option<u64>,
     /// The direction --delay applies to.
     #[arg(long, value_enum, value_name = "DIR", default_value_t = DelayDir::MasterToReplica)]
@@ -62,14 +63,16 @@ pub enum DelayDir {
     ReplicaToMaster,
 }
 
+/// `--cut-every SECS`: a positive number of seconds, at most a year (a bound that keeps
+/// the timer arithmetic far from overflowing).
 fn parse_secs(s: &str) -> std::result::Result<Duration, String> {
     let v: f64 = s
         .parse()
         .map_err(|_| format!("'{s}' is not a number of seconds"))?;
-    if !(v.is_finite() && v >= 0.001) {
-        return Err("SECS must be at least 0.001".into());
+    if !(0.001..=31_536_000.0).contains(&v) {
+        return Err("SECS must be between 0.001 and 31536000 (a year)".into());
     }
-    Ok(Duration::from_secs_f64(v))
+    Duration::try_from_secs_f64(v).map_err(|e| e.to_string())
 }
 
 #[derive(Subcommand, Debug)]
