@@ -314,3 +314,36 @@ fn each_repl_diskless_load_mode() {
         }
     }
 }
+
+/// A chain with real Redis in the middle: rtool -> Redis -> rtool. The sub-replica gets the
+/// top's history through Redis's relay, byte for byte (same ID, same offsets).
+#[test]
+fn chain_rtool_redis_rtool() {
+    if !have_redis() {
+        return;
+    }
+    let top = start(Kind::Rtool, &["--repl-diskless-sync-delay", "0"]);
+    fill(&mut top.conn());
+    let w = Writer::start(top.port);
+    let t = format!("127.0.0.1 {}", top.port);
+    let mid = start(
+        Kind::Redis,
+        &["--replicaof", &t, "--repl-diskless-sync-delay", "0"],
+    );
+    assert!(
+        wait_for(Duration::from_secs(30), || link_up(&mid)),
+        "{}",
+        mid.log_text()
+    );
+    let m = format!("127.0.0.1 {}", mid.port);
+    let sub = start(Kind::Rtool, &["--replicaof", &m]);
+    assert!(
+        wait_for(Duration::from_secs(30), || link_up(&sub)),
+        "{}",
+        sub.log_text()
+    );
+    w.finish();
+    converge(&top, &[&mid, &sub]);
+    let id = |s: &Server| info_field(&mut s.conn(), "replication", "master_replid");
+    assert_eq!(id(&sub), id(&top));
+}
