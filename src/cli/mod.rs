@@ -1,6 +1,7 @@
 //! The command line: one small file per subcommand, each a thin shell over the library.
 //! Colour, width and tty are decided here once and passed down as plain values.
 
+pub mod lesson;
 pub mod rdb;
 pub mod serve;
 pub mod tap;
@@ -24,6 +25,8 @@ pub enum Command {
     /// Show a replication link live (`rtool tap --upstream 127.0.0.1:6379`) or from a
     /// capture (`rtool tap replay FILE`).
     Tap(tap::TapArgs),
+    /// Redo the seed notes' experiments: `rtool lesson list`, `rtool lesson run chain`.
+    Lesson(lesson::LessonArgs),
 }
 
 /// Run a parsed command line; returns the process exit code.
@@ -32,6 +35,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Serve(a) => serve::run(a),
         Command::Rdb(a) => rdb::run(a),
         Command::Tap(a) => tap::run(a),
+        Command::Lesson(a) => lesson::run(a),
     };
     match res {
         Ok(code) => code,
