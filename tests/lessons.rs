@@ -201,7 +201,7 @@ fn a_failed_checkpoint_fails_the_run() {
 #[ignore]
 fn rtool_only_variants() {
     let mut failed = Vec::new();
-    for lesson in ["chain", "readonly", "failover"] {
+    for lesson in ["chain", "readonly", "failover", "protected-mode"] {
         let (status, text, _) = run(lesson, &["--server", "rtool"]);
         if status != 0 {
             failed.push(text);
@@ -271,4 +271,151 @@ fn ctrl_c_stops_every_server() {
             .all(gone)),
         "servers {servers:?} outlived the interrupted lesson"
     );
+}
+
+/// Chapter 2's "Try this" 2: a key written before the first replica attaches travels in the
+/// RDB, and does not count in the replication offset.
+#[test]
+fn chapter_2_try_this_early_key() {
+    let (_, text) = rtool::lesson::LESSONS
+        .iter()
+        .find(|(n, _)| *n == "first-setup")
+        .unwrap();
+    let early = text.replacen(
+        "start 6381 rtool\n",
+        "start 6381 rtool\n6379> SET k0 early\n",
+        1,
+    );
+    assert_ne!(&early, text);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("my.lesson");
+    std::fs::write(&file, early).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rtool"))
+        .args(["lesson", "run", file.to_str().unwrap(), "--color", "never"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("db0: string=1"), "{text}");
+    assert!(text.contains("master_repl_offset:54\n"), "{text}");
+}
+
+/// Runs an embedded lesson with some of its lines replaced (a chapter's "Try this").
+fn variant(lesson: &str, edits: &[(&str, &str)]) -> (i32, String) {
+    let (_, text) = rtool::lesson::LESSONS
+        .iter()
+        .find(|(n, _)| *n == lesson)
+        .unwrap();
+    let mut text = text.to_string();
+    for (from, to) in edits {
+        assert!(text.contains(from), "{lesson} has no {from:?}");
+        text = text.replacen(from, to, 1);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(format!("{lesson}.lesson"));
+    std::fs::write(&file, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rtool"))
+        .args(["lesson", "run", file.to_str().unwrap(), "--color", "never"])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// Chapter 11's "Try this" 1: a partial resync keeps the writable replica's own write.
+#[test]
+fn chapter_11_try_this_partial_resync_keeps_the_local_write() {
+    if !util::have_redis() {
+        return;
+    }
+    let (_, text) = variant(
+        "readonly",
+        &[
+            ("kill 6378\n", "6379> CLIENT KILL TYPE replica\n"),
+            ("restart 6378\n", "wait until 6379's sync_partial_ok is 1\n"),
+        ],
+    );
+    assert!(
+        text.contains("✓ 6379's sync_partial_ok is 1 (waited for it)\n✓ 6378's master_link_status is up (waited for it)\n127.0.0.1:6378> GET name\n\"redis-cli\"\n"),
+        "{text}"
+    );
+}
+
+/// Chapter 13's "Try this" 1 and 2: a crashed old master still continues from the RDB it
+/// made for its replicas; an old master that wrote after the failover cannot.
+#[test]
+fn chapter_13_try_this() {
+    if !util::have_redis() {
+        return;
+    }
+    let (status, text) = variant("failover", &[("stop 6379 SAVE\n", "kill 6379\n")]);
+    assert_eq!(status, 0, "{text}");
+    assert!(
+        text.contains("Trying a partial resynchronization (request <replid-A>:1).")
+            && text.contains("Sending 110 bytes of backlog starting from offset 1."),
+        "{text}"
+    );
+    let (status, text) = variant(
+        "failover",
+        &[
+            ("stop 6379 SAVE\n", ""),
+            (
+                "log 6380 Error condition on socket for SYNC: Connection refused\n",
+                "",
+            ),
+            (
+                "say The new master takes writes",
+                "6379> SET page 555\nstop 6379 SAVE\nsay The new master takes writes",
+            ),
+            (
+                "log 6380 Partial resynchronization request from 127.0.0.1:6379 accepted\n",
+                "wait until 6380's sync_full is 1 within 10s\n",
+            ),
+        ],
+    );
+    assert_eq!(status, 1, "{text}");
+    assert!(
+        text.contains("Trying a partial resynchronization (request <replid-A>:88).")
+            && text.contains("✓ 6380's sync_full is 1")
+            && text.contains("✗ checkpoint failed: 6380's sync_partial_ok is 2"),
+        "{text}"
+    );
+}
+
+/// Chapter 10's "Try this" 1 and 2: without a save point the middle node still continues,
+/// from the RDB its first full sync left behind; a write made after the restart reaches
+/// 6377 by a partial resync too.
+#[test]
+fn chapter_10_try_this() {
+    if !util::have_redis() {
+        return;
+    }
+    let (status, text) = variant(
+        "chain",
+        &[
+            (" --save '3600 1'", ""),
+            (
+                "restart 6378\n",
+                "restart 6378\nlog 6378 Trying a partial resynchronization\n",
+            ),
+        ],
+    );
+    assert_eq!(status, 0, "{text}");
+    assert!(
+        text.contains("Trying a partial resynchronization (request <replid-A>:1)."),
+        "{text}"
+    );
+    let (status, text) = variant(
+        "chain",
+        &[
+            (
+                "6379> SET while-away 1\n6377> GET while-away\nexpect (nil)\n",
+                "",
+            ),
+            ("restart 6378\n", "restart 6378\n6379> SET while-away 1\n"),
+        ],
+    );
+    assert_eq!(status, 0, "{text}");
 }
