@@ -419,3 +419,26 @@ fn chapter_10_try_this() {
     );
     assert_eq!(status, 0, "{text}");
 }
+
+/// Without `redis-server` on the PATH, a lesson that needs it says so and exits 0; one that
+/// does not still runs (`rtool serve` is the current executable, found without the PATH).
+#[test]
+fn lessons_without_redis_are_skipped() {
+    let out = Command::new(env!("CARGO_BIN_EXE_rtool"))
+        .args(["lesson", "run", "protected-mode", "--color", "never"])
+        .env("PATH", "/nonexistent")
+        .current_dir("/")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("Skipped: this lesson starts real Redis"), "{text}");
+    let out = Command::new(env!("CARGO_BIN_EXE_rtool"))
+        .args(["lesson", "run", "typo-port", "--color", "never"])
+        .env("PATH", "/nonexistent")
+        .current_dir("/")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+}
