@@ -432,7 +432,10 @@ fn lessons_without_redis_are_skipped() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(text.contains("Skipped: this lesson starts real Redis"), "{text}");
+    assert!(
+        text.contains("Skipped: this lesson starts real Redis"),
+        "{text}"
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_rtool"))
         .args(["lesson", "run", "typo-port", "--color", "never"])
         .env("PATH", "/nonexistent")
