@@ -445,3 +445,18 @@ fn lessons_without_redis_are_skipped() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
 }
+
+/// Every `.lesson` file in lessons/ is compiled in (src/lesson/mod.rs lists them).
+#[test]
+fn every_lesson_file_is_embedded() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons");
+    for e in std::fs::read_dir(dir).unwrap() {
+        let name = e.unwrap().file_name().into_string().unwrap();
+        if let Some(stem) = name.strip_suffix(".lesson") {
+            assert!(
+                rtool::lesson::LESSONS.iter().any(|(n, _)| *n == stem),
+                "lessons/{name} is not in rtool::lesson::LESSONS"
+            );
+        }
+    }
+}

@@ -523,7 +523,10 @@ impl<W: Write> Runner<'_, W> {
             .cloned()
             .collect();
         tap.shown = lines.len();
-        let new = pair_handshake(new);
+        let new = pair_handshake(new)
+            .into_iter()
+            .map(|l| without_ack_bytes(&l))
+            .collect::<Vec<_>>();
         let t = self
             .opt
             .paint
@@ -569,6 +572,18 @@ fn pair_handshake(lines: Vec<String>) -> Vec<String> {
     out
 }
 
+/// The replica's direction of a link carries the ACKs `show tap` leaves out, so its byte
+/// count at close depends on timing too: `replica->master closed after 1234 bytes` -> `<n> bytes`.
+fn without_ack_bytes(line: &str) -> String {
+    match line.split_once(" replica->master closed after ") {
+        Some((head, rest)) => match rest.split_once(" bytes") {
+            Some((_, tail)) => format!("{head} replica->master closed after <n> bytes{tail}"),
+            None => line.to_string(),
+        },
+        None => line.to_string(),
+    }
+}
+
 /// `12345:S 23 Nov 2026 10:00:00.000 * text` -> `S * text`.
 fn strip_log_prefix(line: &str) -> String {
     let mut parts = line.splitn(6, ' ');
@@ -591,6 +606,33 @@ fn strip_log_prefix(line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn handshake_is_paired_and_ack_bytes_hidden() {
+        let lines: Vec<String> = [
+            "── conn 1 · handshake ──",
+            "#1 R→M        0+14    \"PING\"",
+            "#1 R→M       14+50    \"REPLCONF\" \"listening-port\" \"6381\"",
+            "#1 M→R        0+7     +PONG",
+            "#1 M→R        7+5     +OK",
+            "── conn 1 · PSYNC ──",
+            "#1 replica->master closed after 300 bytes, 0 keepalives",
+        ]
+        .map(String::from)
+        .to_vec();
+        let out: Vec<String> = pair_handshake(lines)
+            .iter()
+            .map(|l| without_ack_bytes(l))
+            .collect();
+        assert!(
+            out[2].contains("+PONG") && out[4].contains("+OK"),
+            "{out:?}"
+        );
+        assert_eq!(
+            out[6],
+            "#1 replica->master closed after <n> bytes, 0 keepalives"
+        );
+    }
 
     #[test]
     fn log_prefix_is_stripped() {
