@@ -1,6 +1,6 @@
 //! Running a lesson: each [`Step`] in order, a transcript to any `Write`.
 //!
-//! The runner owns every process it starts (see [`node`](super::node)) and drops them all
+//! The runner owns every process it starts (see [`node`]) and drops them all
 //! when it ends, whichever way it ends. Checkpoints that fail are shown and counted, and the
 //! lesson goes on (the learner sees the rest); a `wait` that times out, or a node that will
 //! not start, stops the lesson, since every later step assumes it.
