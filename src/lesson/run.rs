@@ -574,13 +574,27 @@ fn pair_handshake(lines: Vec<String>) -> Vec<String> {
 
 /// The replica's direction of a link carries the ACKs `show tap` leaves out, so its byte
 /// count at close depends on timing too: `replica->master closed after 1234 bytes` -> `<n> bytes`.
+/// The number of keepalives (`\n`s a master sends while it prepares a snapshot) depends on
+/// how long the snapshot took: `<k> keepalives`.
 fn without_ack_bytes(line: &str) -> String {
-    match line.split_once(" replica->master closed after ") {
+    let line = match line.split_once(" replica->master closed after ") {
         Some((head, rest)) => match rest.split_once(" bytes") {
             Some((_, tail)) => format!("{head} replica->master closed after <n> bytes{tail}"),
             None => line.to_string(),
         },
         None => line.to_string(),
+    };
+    match line.split_once(" closed after ") {
+        Some((head, rest)) => match rest.split_once(" keepalives") {
+            Some((before, tail)) => match before.rsplit_once(", ") {
+                Some((bytes, _)) => {
+                    format!("{head} closed after {bytes}, <k> keepalives{tail}")
+                }
+                None => line.clone(),
+            },
+            None => line.clone(),
+        },
+        None => line,
     }
 }
 
