@@ -644,7 +644,7 @@ mod tests {
         );
         assert_eq!(
             out[6],
-            "#1 replica->master closed after <n> bytes, 0 keepalives"
+            "#1 replica->master closed after <n> bytes, <k> keepalives"
         );
     }
 
