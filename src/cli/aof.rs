@@ -386,26 +386,38 @@ fn describe(p: &Problem, name: &str) -> String {
     }
 }
 
-/// "Cut N bytes from offset P: ..." — what a fix removed.
+/// "Cut N bytes from offset P: ..." — what a fix removed, in commands and bytes.
 fn what_was_cut(c: &FileCheck) -> String {
     let diff = c.size - c.ok_up_to;
-    let torn = match &c.problem {
-        Some(Problem::Aof(e)) => match e.kind {
-            AofErrorKind::Truncated { .. } => "a torn record at the end",
-            _ => "an unreadable tail",
-        },
-        Some(Problem::UnexpectedMulti { .. }) => "a nested MULTI and what follows it",
-        Some(Problem::UnexpectedExec { .. }) => "an EXEC without MULTI and what follows it",
-        _ => "the tail",
-    };
+    let mut s = format!("Cut {diff} bytes from offset {}: ", c.ok_up_to);
     if c.commands_cut > 0 {
-        format!(
-            "Cut {diff} bytes from offset {}: {} complete command(s) of a transaction without EXEC, then {torn}",
-            c.ok_up_to, c.commands_cut
-        )
-    } else {
-        format!("Cut {diff} bytes from offset {}: {torn}", c.ok_up_to)
+        s.push_str(&format!(
+            "{} complete command(s) of a transaction that has no EXEC, then ",
+            c.commands_cut
+        ));
     }
+    match &c.problem {
+        Some(Problem::Aof(e)) if matches!(e.kind, AofErrorKind::Truncated { .. }) => {
+            s.push_str("a torn record at the end of the file")
+        }
+        Some(Problem::Aof(e)) => s.push_str(&format!(
+            "a record that is not valid (the bad byte is at offset {}) and everything after it, unread",
+            e.offset
+        )),
+        Some(Problem::UnexpectedMulti { offset }) => s.push_str(&format!(
+            "a MULTI inside a transaction (offset {offset}) and everything after it, unread"
+        )),
+        Some(Problem::UnexpectedExec { offset }) => s.push_str(&format!(
+            "an EXEC without MULTI (offset {offset}) and everything after it, unread"
+        )),
+        _ => s.push_str("the tail"),
+    }
+    s.push_str(&format!(
+        "; {} complete command(s) before offset {} are kept",
+        c.commands - c.commands_cut,
+        c.ok_up_to
+    ));
+    s
 }
 
 /// Copies `path` to a fresh `<path>.bak[.N]`, then truncates `path` to `len` bytes.

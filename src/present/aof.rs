@@ -24,7 +24,7 @@ use super::resp::{RespCommands, write_cmd};
 use super::table::KeyTable;
 use super::{Paint, Role, Sink, human_bytes, quoted, utc};
 use crate::aof::layout::{Layout, Part};
-use crate::aof::reader::{AofError, Event, Reader};
+use crate::aof::reader::{AofError, AofErrorKind, Event, Reader};
 use crate::cmd::table::Table;
 use crate::rdb;
 use bytes::Bytes;
@@ -509,7 +509,15 @@ impl<W: Write> AofSink for AofText<W> {
     fn file_end(&mut self, _part: &Part, end: u64, error: Option<&AofError>) -> io::Result<()> {
         self.end_table()?;
         match error {
-            Some(e) => writeln!(self.out, "{}", self.paint.paint(Role::Bad, e))?,
+            Some(e) => {
+                writeln!(self.out, "{}", self.paint.paint(Role::Bad, e))?;
+                if let AofErrorKind::Truncated { valid_up_to } = e.kind {
+                    writeln!(
+                        self.out,
+                        "-- Redis loads this as the last file with aof-load-truncated yes (the default), cutting it at offset {valid_up_to}"
+                    )?;
+                }
+            }
             None => writeln!(
                 self.out,
                 "{}",
