@@ -591,3 +591,50 @@ fn damaged_files_never_panic() {
         }
     }
 }
+
+/// Manifest problems: the same report as redis-check-aof (whose lines carry a log prefix,
+/// `<pid>:C <date> # `, removed before comparing).
+#[test]
+fn manifest_problems_like_redis_check_aof() {
+    if !have_redis() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: &[&[u8]] = &[
+        b"file a seq 1 type b\nfile b seq 1 type x\n",
+        b"file a seq 1 type b\n",
+        b"file a seq 1 type b\nfile a seq 1 type b\n",
+        b"file x seq 2 type i\nfile y seq 1 type i\n",
+        b"# only a comment\nfile h seq 1 type h\n",
+        b"file a seq 1 type b\n\n",
+    ];
+    for (i, manifest) in cases.iter().enumerate() {
+        let dir = tmp.path().join(format!("m{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("appendonly.aof.manifest"), manifest).unwrap();
+        let theirs = Command::new("redis-check-aof")
+            .arg("appendonly.aof.manifest")
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        let theirs: String = String::from_utf8_lossy(&theirs.stdout)
+            .lines()
+            .map(|l| match l.find(" # ") {
+                Some(p) if l.contains(":C ") => l[p + 3..].to_string(),
+                _ => l.to_string(),
+            })
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l + "\n")
+            .collect::<String>()
+            + &format!("exit: {:?}\n", theirs.status.code());
+        let mine = rtool_in(&dir, &["aof", "check", "appendonly.aof.manifest"]);
+        let mine = String::from_utf8_lossy(&mine.stdout).into_owned()
+            + &format!("exit: {:?}\n", mine.status.code());
+        assert_eq!(
+            mine,
+            theirs,
+            "manifest {:?}",
+            String::from_utf8_lossy(manifest)
+        );
+    }
+}

@@ -119,10 +119,11 @@ impl Layout {
             std::fs::read(&manifest_path).map_err(|e| LayoutError::Io(manifest_path.clone(), e))?;
         let manifest =
             Manifest::parse(&text).map_err(|e| LayoutError::Manifest(manifest_path.clone(), e))?;
-        let dir = manifest_path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
+        // C's dirname: "." for a bare file name (Redis then names parts "./<file>").
+        let dir = match manifest_path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
         let parts = manifest
             .entries()
             .map(|e| {

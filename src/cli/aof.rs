@@ -9,7 +9,7 @@
 
 use super::rdb::ColorChoice;
 use crate::aof::check::{CheckOptions, FileCheck, Problem, check_file};
-use crate::aof::layout::{self, Layout};
+use crate::aof::layout::{self, Layout, LayoutError};
 use crate::aof::manifest::FileType;
 use crate::aof::reader::AofErrorKind;
 use crate::cmd::table::Table;
@@ -494,6 +494,16 @@ fn check(a: CheckArgs) -> Result<i32> {
     writeln!(c.out, "Start checking Multi Part AOF")?;
     let layout = match Layout::open(path) {
         Ok(l) => l,
+        // aofLoadManifestFromFile's report, without its log-line prefixes.
+        Err(LayoutError::Manifest(_, e)) => {
+            writeln!(c.out, "*** FATAL AOF MANIFEST FILE ERROR ***")?;
+            if let Some(text) = &e.text {
+                writeln!(c.out, "Reading the manifest file, at line {}", e.line)?;
+                writeln!(c.out, ">>> '{text}'")?;
+            }
+            writeln!(c.out, "{}", e.message)?;
+            return Ok(1);
+        }
         Err(e) => {
             writeln!(c.out, "{e}")?;
             return Ok(1);
@@ -505,7 +515,19 @@ fn check(a: CheckArgs) -> Result<i32> {
     for (i, part) in files.iter().enumerate() {
         let last = i + 1 == total;
         let outcome = if part.kind == Some(FileType::Base) {
-            let rdb = layout::is_rdb(&part.path).unwrap_or(false);
+            // fileIsRDB opens the base before anything is said about it.
+            let rdb = match layout::is_rdb(&part.path) {
+                Ok(r) => r,
+                Err(e) => {
+                    writeln!(
+                        c.out,
+                        "Cannot open file {}: {}",
+                        part.path.display(),
+                        strerror(&e)
+                    )?;
+                    return Ok(1);
+                }
+            };
             writeln!(
                 c.out,
                 "Start to check BASE AOF ({} format).",
