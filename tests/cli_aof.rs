@@ -520,6 +520,57 @@ fn truncate_to_timestamp() {
             .unwrap();
         assert_eq!(theirs.status.code(), Some(1));
     }
+    // Before the last #TS: of the last file: both tools cut there, the same bytes.
+    let last_at = incr.windows(5).rposition(|w| w == b"\n#TS:").unwrap() + 1;
+    let text = String::from_utf8_lossy(&incr[last_at..]).into_owned();
+    assert!(last_at > 0);
+    let last_ts: i64 = text[4..].split('\r').next().unwrap().parse().unwrap();
+    let to = (last_ts - 1).to_string();
+    if have_redis() {
+        let theirs_dir = tmp.path().join("theirs");
+        std::fs::create_dir_all(&theirs_dir).unwrap();
+        for e in std::fs::read_dir(&src).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), theirs_dir.join(e.file_name())).unwrap();
+        }
+        let theirs = Command::new("redis-check-aof")
+            .args(["--truncate-to-timestamp", &to, "appendonly.aof.manifest"])
+            .current_dir(&theirs_dir)
+            .output()
+            .unwrap();
+        let mine = rtool_in(
+            &dir,
+            &[
+                "aof",
+                "check",
+                "--truncate-to-timestamp",
+                &to,
+                "appendonly.aof.manifest",
+            ],
+        );
+        assert_eq!(mine.status.code(), theirs.status.code());
+        assert_eq!(
+            std::fs::read(dir.join("appendonly.aof.2.incr.aof")).unwrap(),
+            std::fs::read(theirs_dir.join("appendonly.aof.2.incr.aof")).unwrap()
+        );
+        assert_eq!(
+            shared_lines(&String::from_utf8_lossy(&mine.stdout)),
+            shared_lines(&String::from_utf8_lossy(&theirs.stdout))
+        );
+        let mine = String::from_utf8_lossy(&mine.stdout).into_owned();
+        assert!(
+            mine.contains(&format!(
+                "Successfully truncated AOF appendonly.aof.2.incr.aof to timestamp {to}"
+            )),
+            "{mine}"
+        );
+        assert_eq!(
+            std::fs::read(dir.join("appendonly.aof.2.incr.aof"))
+                .unwrap()
+                .len(),
+            last_at
+        );
+    }
     // An invalid timestamp argument.
     let o = rtool_in(
         &dir,
