@@ -1110,3 +1110,45 @@ impl<W: Write> AofSink for AofStats<W> {
         o.flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(args: &[&str]) -> Vec<String> {
+        let table = Table::new(&[]);
+        let args: Vec<Bytes> = args.iter().map(|a| Bytes::from(a.to_string())).collect();
+        command_keys(&table, &args)
+            .into_iter()
+            .map(|k| String::from_utf8_lossy(k).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn keys_from_redis_key_positions() {
+        assert_eq!(keys(&["SET", "k", "v", "PXAT", "1"]), ["k"]);
+        assert_eq!(keys(&["mset", "a", "1", "b", "2"]), ["a", "b"]);
+        assert_eq!(keys(&["DEL", "a", "b", "c"]), ["a", "b", "c"]);
+        assert_eq!(keys(&["SELECT", "1"]), Vec::<String>::new());
+        assert_eq!(keys(&["nosuchcommand", "x"]), Vec::<String>::new());
+        assert_eq!(keys(&["XSETID", "s", "1-0"]), ["s"]);
+    }
+
+    #[test]
+    fn file_tag_goes_into_every_object_line() {
+        let out = Shared::new(Vec::new());
+        let mut t = FileTag {
+            out: out.clone(),
+            tag: b"\"file\":\"f\",".to_vec(),
+            at_line_start: true,
+        };
+        t.write_all(b"{\"type\":\"a\"}\n{\"ty").unwrap();
+        t.write_all(b"pe\":\"b\"}\n").unwrap();
+        drop(t);
+        let v = Rc::try_unwrap(out.0).ok().unwrap().into_inner();
+        assert_eq!(
+            String::from_utf8(v).unwrap(),
+            "{\"file\":\"f\",\"type\":\"a\"}\n{\"file\":\"f\",\"type\":\"b\"}\n"
+        );
+    }
+}
