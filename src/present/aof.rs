@@ -11,11 +11,15 @@
 //! `{"bytes": <base64>}`, as in `rdb dump`):
 //! - `{"type":"manifest_file","file","kind","seq","size","loaded"}` — one per manifest entry;
 //! - `{"type":"command","file","offset","len","db","ts","cmd","args":[...]}` — `ts` is the last
-//!   `#TS:` seen in that file (unix seconds) or null, `cmd` the lowercased name;
+//!   `#TS:` seen in that file (unix seconds) or null, `cmd` the lowercased name and `args` the
+//!   other arguments, all as bytes objects;
 //! - `{"type":"annotation","file","offset","len","ts","text"}`;
 //! - `{"file":..., "type":<rdb record>, "data":{...}}` — the preamble, `rdb dump`'s records
 //!   with the file added;
 //! - `{"type":"error","file","offset","message"}` when a file cannot be read to its end.
+//!
+//! `--stats --format json` writes `file` records (size, preamble, command and annotation
+//! bytes), then `command` (count and bytes per name), `key_prefix` and `db` records.
 
 use super::hex::{HexDump, HexMode};
 use super::json::{JsonLines, bin};
