@@ -345,6 +345,12 @@ impl Reader {
         }
     }
 
+    /// Drops `n` bytes of the buffer (a line already parsed, a payload's `\r\n`).
+    fn skip(&mut self, n: usize) {
+        self.buf.advance(n);
+        self.base += n as u64;
+    }
+
     /// Consumes `n` bytes of the buffer.
     fn take(&mut self, n: usize) -> Bytes {
         self.base += n as u64;
@@ -402,16 +408,16 @@ impl Reader {
                     Ok(Step::Event(annotation(start, line, n as u64)))
                 }
                 Some(b'*') => {
-                    let Some(line) = self.number_line()? else {
+                    let Some(n) = self.number_line()? else {
                         return Ok(Step::Stall);
                     };
                     let at = self.base;
-                    let argc = match parse_number(&line[1..]) {
+                    let argc = match parse_number(&self.buf[1..n]) {
                         Some(n) if n >= 1 => n as u64,
                         Some(_) => return Err(self.bad_format(at, "an argument count >= 1")),
                         None => return Err(self.bad_format(at, "a number and '\\r\\n'")),
                     };
-                    self.take(line.len());
+                    self.skip(n);
                     self.line += 1;
                     self.state = State::Command {
                         start: at,
@@ -430,17 +436,17 @@ impl Reader {
                     Some(b'$') => {}
                     Some(_) => return Err(self.bad_format(self.base, "'$'")),
                 }
-                let Some(line) = self.number_line()? else {
+                let Some(n) = self.number_line()? else {
                     return Ok(Step::Stall);
                 };
                 let at = self.base;
-                let len = match parse_number(&line[1..]) {
+                let len = match parse_number(&self.buf[1..n]) {
                     // redis-check-aof: "not in the suitable range".
                     Some(n) if (0..=i64::MAX - 2).contains(&n) => n as u64,
                     Some(_) => return Err(self.bad_format(at, "a length >= 0")),
                     None => return Err(self.bad_format(at, "a number and '\\r\\n'")),
                 };
-                self.take(line.len());
+                self.skip(n);
                 self.line += 1;
                 if let State::Command { payload, .. } = &mut self.state {
                     *payload = Some(len);
@@ -460,8 +466,7 @@ impl Reader {
                     return Err(self.bad_format(self.base + len, "'\\r\\n' after the argument"));
                 }
                 let arg = self.take(n);
-                self.buf.advance(2);
-                self.base += 2;
+                self.skip(2);
                 self.line += 1;
                 let State::Command {
                     start,
@@ -490,12 +495,12 @@ impl Reader {
         }
     }
 
-    /// The `*`/`$` line at the head of the buffer, with its `\n`, once complete; a format
-    /// error once it is longer than `redis-check-aof` reads.
-    fn number_line(&self) -> Result<Option<Bytes>, AofError> {
+    /// The length of the `*`/`$` line at the head of the buffer, its `\n` included, once
+    /// complete; a format error once it is longer than `redis-check-aof` reads.
+    fn number_line(&self) -> Result<Option<usize>, AofError> {
         let window = &self.buf[..self.buf.len().min(NUMBER_LINE_MAX)];
         match memchr::memchr(b'\n', window) {
-            Some(i) => Ok(Some(Bytes::copy_from_slice(&window[..=i]))),
+            Some(i) => Ok(Some(i + 1)),
             None if window.len() == NUMBER_LINE_MAX => {
                 Err(self.bad_format(self.base, "a line of at most 127 bytes"))
             }
