@@ -480,12 +480,23 @@ fn check(a: CheckArgs) -> Result<i32> {
         )?;
         return Ok(1);
     }
-    if !is_dir && !layout::is_manifest(path)? {
+    // A directory (rtool's extension) stands for the manifest or old-style file in it.
+    let single = if is_dir {
+        match Layout::open(path) {
+            Ok(Layout::Single(p)) => Some(p.path),
+            _ => None,
+        }
+    } else if layout::is_manifest(path)? {
+        None
+    } else {
+        Some(path.to_path_buf())
+    };
+    if let Some(path) = single {
         // checkOldStyleAof
         writeln!(c.out, "Start checking Old-Style AOF")?;
         let shown = path.display().to_string();
-        let preamble = layout::is_rdb(path)?;
-        return Ok(match c.file("AOF ", &shown, path, true, preamble)? {
+        let preamble = layout::is_rdb(&path)?;
+        return Ok(match c.file("AOF ", &shown, &path, true, preamble)? {
             Outcome::Exit(code) => code,
             Outcome::Next => 0,
         });
