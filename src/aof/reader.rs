@@ -854,6 +854,29 @@ mod tests {
         assert_eq!(r.next_event().unwrap(), None);
     }
 
+    #[test]
+    fn memory_stays_bounded_over_a_long_stream() {
+        let one = cmd(&["set", "key:123456", &"v".repeat(100)]);
+        let chunk: Vec<u8> = one.iter().copied().cycle().take(one.len() * 40).collect();
+        let mut r = Reader::new();
+        let mut n = 0;
+        let mut max_cap = 0;
+        for _ in 0..2000 {
+            // Chunks that end inside commands, like reads from a file.
+            for part in chunk.chunks(4000) {
+                r.feed(part);
+                while let Some(e) = r.next_event().unwrap() {
+                    assert!(matches!(e, Event::Command { .. }));
+                    n += 1;
+                }
+                max_cap = max_cap.max(r.buffer_capacity());
+            }
+        }
+        r.finish().unwrap();
+        assert_eq!(n, 80_000);
+        assert!(max_cap < 64 * 1024, "buffer grew to {max_cap} bytes");
+    }
+
     fn sample() -> Vec<u8> {
         let mut f = b"REDIS0010\xfa\x09redis-ver\x067.0.15\xff".to_vec();
         // The checksum of the preamble above is not verified in this sample: zero = "none".
