@@ -48,12 +48,15 @@ fn scratch() -> PathBuf {
     for (name, body) in files {
         std::fs::write(dir.join(name), body).unwrap();
     }
-    // The replication captures (real Redis 7.0 links, fixtures/repl/), under their own names:
-    // the chapters say "from fixtures/repl".
-    for e in std::fs::read_dir(root().join("fixtures/repl")).unwrap() {
-        let p = e.unwrap().path();
-        if p.extension().is_some_and(|x| x == "capture") {
-            std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+    // The replication captures (real Redis 7.0 links), under their own names: the chapters say
+    // "from fixtures/repl" (or fixtures/book).
+    // fixtures/book/ has the captures only the book uses (fixtures/gen/book_captures.py).
+    for from in ["fixtures/repl", "fixtures/book"] {
+        for e in std::fs::read_dir(root().join(from)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "capture") {
+                std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+            }
         }
     }
     dir
@@ -253,6 +256,16 @@ const SNIPPETS: &[Snippet] = &[
             "diskless-delay.capture",
         ],
         Pipe::Sed("PSYNC", "diskless transfer"),
+    ),
+    piped(
+        "ch05-buffered.txt",
+        &[
+            "tap",
+            "replay",
+            "--show-keepalives",
+            "buffered-writes.capture",
+        ],
+        Pipe::Sed("PSYNC", "INCR"),
     ),
     Snippet {
         name: "ch05-mermaid.txt",
@@ -964,6 +977,13 @@ fn chapter_5_try_this() {
     let keep = output("ch05-keepalives.txt");
     assert_eq!(keep.matches("keepalive \\n").count(), 4);
     assert!(keep.contains("repl 0+23  \"SELECT\" \"0\""));
+    // 4. The writes made during the BGSAVE: not among the snapshot's keys, first in the stream.
+    let buffered = output("ch05-buffered.txt");
+    assert!(buffered.contains("+FULLRESYNC") && buffered.contains(" 0  full resynchronization"));
+    assert!(buffered.contains("db0: hash=1 list=1 set=2 stream=1 string=4 zset=1"));
+    assert!(buffered.contains("11 keys"));
+    assert!(buffered.contains("repl 23+37  \"SET\" \"during\" \"bgsave\""));
+    assert!(buffered.contains("repl 60+27  \"INCR\" \"counter\""));
     let delay = output("ch05-delay.txt");
     let nl = delay.find("keepalive \\n").unwrap();
     assert!(
