@@ -5,7 +5,19 @@
 //! when a file on disk differs from what the binary prints today; `UPDATE_BOOK=1 cargo test
 //! --test book` rewrites them. The test also holds the book's structure (every include target
 //! and every SUMMARY entry exists) and the outcomes its "Try this" sections promise, so none of
-//! it needs `mdbook` installed.
+//! it needs `mdbook` installed (tests/run-all.sh builds the book as well).
+//!
+//! Two kinds of generated file:
+//! - snippets (`SNIPPETS`): `rtool` on a fixture (an RDB file or a replication capture), its
+//!   output optionally piped through `head`, `sed -n '/A/,/B/p'` or `grep` — done here in Rust
+//!   and shown in the prompt line, so the reader can type exactly what the book shows;
+//! - live logs (`LIVE_LOGS`): a full sync and a failover by hand between two real Redis
+//!   servers and between two rtool servers, the logs normalised (IDs, ports, pids replaced);
+//!   compared as sets of lines, since a parent's and its forked child's lines interleave
+//!   differently from run to run.
+//!
+//! The live "Try this" checks run on `rtool serve` and, when it is installed (always on CI),
+//! on real `redis-server`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
