@@ -400,7 +400,6 @@ pub fn sync_replicas_waiting(engine: &mut Engine) {
                 r.diskless = diskless;
                 if !r.legacy_sync {
                     let line = format!("+FULLRESYNC {replid} {offset}\r\n");
-                    log::notice(&format!("Full resync requested by replica {}", r.name()));
                     if let Some(c) = engine.clients.get(&id) {
                         let _ =
                             c.tx.send(crate::cmd::client::ClientMsg::Push(bytes::Bytes::from(

@@ -239,3 +239,25 @@ fn manual_failover_the_sibling_continues_with_the_new_master() {
     assert_eq!(bc.call_str(&["GET", "after"]), "$8\r\nfailover\r\n");
     assert_eq!(digest(&mut bc), digest(&mut ac));
 }
+
+#[test]
+fn shutdown_waits_for_replicas_to_catch_up() {
+    let m = rtool(&[]);
+    let r = replica_of(&m, &[]);
+    let mut mc = m.conn();
+    mc.call(&["SET", "last", "write"]);
+    // Right after a write the replica has not acknowledged it yet: the master asks
+    // (REPLCONF GETACK *) and waits for the answer before it exits.
+    mc.send(&[b"SHUTDOWN", b"NOSAVE"]);
+    let _ = mc.read_to_close();
+    assert!(wait_for(Duration::from_secs(15), || m
+        .log_text()
+        .contains("ready to exit")));
+    let log = m.log_text();
+    assert!(
+        log.contains("1 of 1 replicas are in sync when shutting down."),
+        "{log}"
+    );
+    let mut rc = r.conn();
+    assert_eq!(rc.call_str(&["GET", "last"]), "$5\r\nwrite\r\n");
+}

@@ -374,7 +374,10 @@ impl Engine {
         let ops = std::mem::take(&mut self.pending_prop);
         let wrap = ops.len() > 1;
         let db_last = ops.last().map(|o| o.0).unwrap_or(0);
-        let to_repl = !self.proxying;
+        // A replica's stream is its master's, relayed byte for byte: writes its own clients
+        // make (replica-read-only no) stay local, as Redis's replicationFeedSlaves returns
+        // early on a replica. Its AOF still records them.
+        let to_repl = !self.proxying && !self.is_replica;
         let to_aof = self.aof.active();
         let ts = to_aof && self.config.get_bool("aof-timestamp-enabled");
         let now_sec = self.now_ms / 1000;
@@ -827,7 +830,8 @@ pub fn call(
         // consumes the stream (a replica, a backlog, the AOF, a test reading the log).
         None if changed
             && spec.is(flags::WRITE)
-            && ((engine.repl.active && !engine.proxying) || engine.aof.active()) =>
+            && ((engine.repl.active && !engine.proxying && !engine.is_replica)
+                || engine.aof.active()) =>
         {
             engine.propagate(db, argv.iter().map(|a| Bytes::copy_from_slice(a)).collect());
         }

@@ -285,6 +285,12 @@ fn start_sync(ctx: &mut Ctx, psync: Option<(String, &[u8])>) {
     // The first replica creates the backlog (Redis: "Replication backlog created, my new
     // replication IDs are '...' and '...'").
     if !ctx.engine.repl.backlog_active {
+        // No backlog means no valid past history: Redis starts a new one (new ID, no
+        // secondary ID) so no former replica can "continue" over writes it never saw.
+        let r = &mut ctx.engine.repl;
+        r.replid = crate::cmd::engine::random_hex40();
+        r.replid2 = "0".repeat(40);
+        r.second_repl_offset = -1;
         ctx.engine.repl.create_backlog(size);
         log::notice(&format!(
             "Replication backlog created, my new replication IDs are '{}' and '{}'",

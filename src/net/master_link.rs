@@ -32,7 +32,8 @@ pub async fn run(shared: Arc<Shared>, generation: u64) {
             return;
         };
         log::notice("MASTER <-> REPLICA sync started");
-        match TcpStream::connect((host.as_str(), port)).await {
+        let source = shared.lock().config.get_str("bind-source-addr").to_string();
+        match connect(&host, port, &source).await {
             Ok(stream) => {
                 let _ = stream.set_nodelay(true);
                 let why = session(&shared, generation, stream).await;
@@ -52,6 +53,31 @@ pub async fn run(shared: Arc<Shared>, generation: u64) {
             log::notice(&format!("Connecting to MASTER {host}:{port}"));
         }
     }
+}
+
+/// Connect to the master, from `bind-source-addr` when it is set (the address the master
+/// sees, e.g. for its protected mode or `slaveN:ip=`).
+async fn connect(host: &str, port: u16, source: &str) -> std::io::Result<TcpStream> {
+    if source.is_empty() {
+        return TcpStream::connect((host, port)).await;
+    }
+    let src: std::net::IpAddr = source
+        .parse()
+        .map_err(|_| std::io::Error::other(format!("bad bind-source-addr '{source}'")))?;
+    let mut last = std::io::Error::other("no address");
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        let sock = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        sock.bind(std::net::SocketAddr::new(src, 0))?;
+        match sock.connect(addr).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 /// "Connection refused", as strerror says it (Redis logs the C text).

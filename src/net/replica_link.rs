@@ -173,7 +173,7 @@ fn close(shared: &Shared, id: u64) {
         .remove(&id);
     let mut e = shared.lock();
     if let Some(r) = e.replicas.shift_remove(&id) {
-        log::notice(&format!("Connection with replica {} lost.", r.name()));
+        log::warning(&format!("Connection with replica {} lost.", r.name()));
     }
 }
 

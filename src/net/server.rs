@@ -149,6 +149,8 @@ impl Server {
             _ = stop => {}
             _ = shared.shutdown.notified() => {}
         }
+        announce_shutdown(&shared);
+        wait_for_replicas(&shared).await;
         prepare_shutdown(&shared);
         for t in tasks {
             t.abort();
@@ -175,18 +177,86 @@ pub fn spawn_requested_links(shared: &Arc<Shared>) {
     }
 }
 
-/// What Redis does on the way out (`prepareForShutdown`): say so, tell clients, and (once
-/// persistence exists) save.
+/// The first lines of Redis's shutdown (`prepareForShutdown`).
+fn announce_shutdown(shared: &Shared) {
+    let e = shared.lock();
+    let by_command = e
+        .requests
+        .iter()
+        .any(|r| matches!(r, Request::Shutdown { .. }));
+    if !by_command {
+        log::warning("Received SIGTERM scheduling shutdown...");
+    }
+    log::warning("User requested shutdown...");
+}
+
+/// Redis 7.0 lets its replicas catch up before it exits: it asks them where they are
+/// (`REPLCONF GETACK *`, which counts in the stream like any command) and waits until every
+/// one has acknowledged the whole stream, at most `shutdown-timeout` seconds; then it says
+/// which ones lag (`finishShutdown`).
+async fn wait_for_replicas(shared: &Arc<Shared>) {
+    let timeout_ms = {
+        let mut e = shared.lock();
+        let t = e.config.get_i64("shutdown-timeout");
+        if t == 0 || e.is_replica || e.replicas.is_empty() {
+            0
+        } else if e.replicas.values().all(|r| r.ack_offset == e.repl.offset()) {
+            0
+        } else {
+            e.repl.feed_nodb(&[b"REPLCONF", b"GETACK", b"*"]);
+            e.repl.seal();
+            log::notice("Waiting for replicas before shutting down.");
+            t * 1000
+        }
+    };
+    if timeout_ms > 0 {
+        shared.repl_notify.notify_waiters();
+        let start = std::time::Instant::now();
+        while start.elapsed().as_millis() < timeout_ms as u128 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            let e = shared.lock();
+            if e.replicas.values().all(|r| r.ack_offset == e.repl.offset()) {
+                break;
+            }
+        }
+    }
+    let e = shared.lock();
+    if e.replicas.is_empty() {
+        return;
+    }
+    let now = crate::cmd::engine::now_ms();
+    let end = e.repl.offset();
+    let mut lagging = 0;
+    for r in e.replicas.values() {
+        if r.ack_offset != end {
+            lagging += 1;
+            let lag = if r.state == crate::repl::master::ReplicaState::Online {
+                (now - r.ack_time_ms) / 1000
+            } else {
+                0
+            };
+            log::warning(&format!(
+                "Lagging replica {} reported offset {} behind master, lag={lag}, state={}.",
+                r.name(),
+                end as i64 - r.ack_offset as i64,
+                r.state.info_name()
+            ));
+        }
+    }
+    log::notice(&format!(
+        "{} of {} replicas are in sync when shutting down.",
+        e.replicas.len() - lagging,
+        e.replicas.len()
+    ));
+}
+
+/// What Redis does on the way out (`finishShutdown`): kill a child, save, tell clients.
 fn prepare_shutdown(shared: &Shared) {
     let mut e = shared.lock();
     let save = e.requests.iter().find_map(|r| match r {
         Request::Shutdown { save } => Some(*save),
         _ => None,
     });
-    if save.is_none() {
-        log::warning("Received SIGTERM scheduling shutdown...");
-    }
-    log::warning("User requested shutdown...");
     // Redis saves on the way out when save points are configured (or SHUTDOWN SAVE), and
     // never with SHUTDOWN NOSAVE. A BGSAVE child still running is killed first.
     if let Some(child) = e.persist.child.clone()
