@@ -198,9 +198,8 @@ async fn wait_for_replicas(shared: &Arc<Shared>) {
     let timeout_ms = {
         let mut e = shared.lock();
         let t = e.config.get_i64("shutdown-timeout");
-        if t == 0 || e.is_replica || e.replicas.is_empty() {
-            0
-        } else if e.replicas.values().all(|r| r.ack_offset == e.repl.offset()) {
+        let quiet = t == 0 || e.is_replica || e.replicas.is_empty();
+        if quiet || e.replicas.values().all(|r| r.ack_offset == e.repl.offset()) {
             0
         } else {
             e.repl.feed_nodb(&[b"REPLCONF", b"GETACK", b"*"]);
