@@ -95,7 +95,10 @@ fn promote(engine: &mut super::Engine) {
     log::set_role('M');
     let new_id = super::engine::random_hex40();
     engine.repl.shift_replid(&new_id);
-    log::notice(&format!(
+    // The next write starts with a SELECT whatever the old master's stream was in (Redis
+    // resets `slaveseldb` when the replica becomes a master).
+    engine.repl.reset_db();
+    log::warning(&format!(
         "Setting secondary replication ID to {}, valid up to offset: {}. New replication ID is {}",
         engine.repl.replid2, engine.repl.second_repl_offset, engine.repl.replid
     ));

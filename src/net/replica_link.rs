@@ -37,7 +37,12 @@ pub async fn run(
     rx: &mut UnboundedReceiver<ClientMsg>,
 ) {
     let id = client.id;
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    // The first keepalive a second from now, like replicationCron's (an interval's first
+    // tick would fire at once and put a `\n` before +FULLRESYNC at random).
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + Duration::from_secs(1),
+        Duration::from_secs(1),
+    );
     let mut sent_to: Option<u64> = None;
     loop {
         // Arm the wake-up before looking at the log, so a write between the look and the
