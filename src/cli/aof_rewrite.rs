@@ -19,8 +19,9 @@
 //! The explanation counts, per key, the commands that named it before and the commands (or
 //! RDB records) that rebuild it after, and lists the keys that collapsed most.
 
+use crate::aof::layout::Layout;
 use crate::aof::manifest::{self, Manifest};
-use crate::aof::reader::{AofErrorKind, Event, Reader};
+use crate::aof::reader::{AofError, AofErrorKind, Event, Reader};
 use crate::aof::rewrite::{CommandWriter, RewriteStats};
 use crate::cmd::{Client, Engine, execute};
 use crate::config::Config;
@@ -33,8 +34,10 @@ use bytes::Bytes;
 use clap::{Args, ValueEnum};
 use std::collections::{BinaryHeap, HashMap};
 use std::fs::File;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender};
 
 /// `rtool aof rewrite ...`
 #[derive(Args, Debug, Clone)]
@@ -83,12 +86,19 @@ pub enum ExplainFormat {
 pub fn run(args: RewriteArgs) -> Result<i32> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    rewrite(&args, &mut out)?;
+    let (_, replay) = rewrite_keeping(&args, &mut out)?;
+    // The process ends now: freeing millions of values one by one would only cost time.
+    std::mem::forget(replay);
     Ok(0)
 }
 
 /// The whole rewrite; the explanation goes to `out`.
 pub fn rewrite(args: &RewriteArgs, out: &mut dyn Write) -> Result<Explanation> {
+    rewrite_keeping(args, out).map(|(ex, _)| ex)
+}
+
+/// [`rewrite`], handing back the replayed engine too.
+fn rewrite_keeping(args: &RewriteArgs, out: &mut dyn Write) -> Result<(Explanation, Replay)> {
     let input = Input::resolve(&args.path)?;
     let mut replay = Replay::new(args.top > 0);
     let last = input.files.len().saturating_sub(1);
@@ -116,7 +126,7 @@ pub fn rewrite(args: &RewriteArgs, out: &mut dyn Write) -> Result<Explanation> {
         }
     }
     out.flush()?;
-    Ok(ex)
+    Ok((ex, replay))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -133,60 +143,25 @@ struct Input {
 }
 
 impl Input {
+    /// The shared layout rules of `aof dump` / `aof check` ([`Layout::open`]).
     fn resolve(path: &Path) -> Result<Input> {
-        let shown = path.display().to_string();
-        let meta = std::fs::metadata(path).with_context(|| format!("cannot open {shown}"))?;
-        let (dir, manifest_path) = if meta.is_dir() {
-            (path.to_path_buf(), find_manifest(path)?)
-        } else if path.extension().is_some_and(|e| e == "manifest") {
-            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-            (dir, path.to_path_buf())
-        } else {
-            return Ok(Input {
-                shown,
-                manifest: None,
-                files: vec![path.to_path_buf()],
-            });
+        let layout = Layout::open(path)?;
+        let manifest = match &layout {
+            Layout::Multi { manifest_path, .. } => Some(display_name(manifest_path)),
+            Layout::Single(_) => None,
         };
-        let text = std::fs::read(&manifest_path)
-            .with_context(|| format!("cannot read {}", manifest_path.display()))?;
-        let m = Manifest::parse(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", manifest_path.display()))?;
-        let files: Vec<PathBuf> = m.load_order().map(|e| dir.join(&e.name)).collect();
+        let files: Vec<PathBuf> = layout.load_order().iter().map(|p| p.path.clone()).collect();
         if files.is_empty() {
-            bail!("{}: the manifest names no base and no incr file", shown);
+            bail!(
+                "{}: the manifest names no base and no incr file",
+                path.display()
+            );
         }
         Ok(Input {
-            shown,
-            manifest: Some(display_name(&manifest_path)),
+            shown: path.display().to_string(),
+            manifest,
             files,
         })
-    }
-}
-
-/// The manifest in an AOF directory: `appendonly.aof.manifest`, else the only `*.manifest`.
-fn find_manifest(dir: &Path) -> Result<PathBuf> {
-    let default = dir.join(manifest::manifest_name("appendonly.aof"));
-    if default.is_file() {
-        return Ok(default);
-    }
-    let mut found = Vec::new();
-    for e in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
-        let p = e?.path();
-        if p.extension().is_some_and(|x| x == "manifest") {
-            found.push(p);
-        }
-    }
-    match found.len() {
-        1 => Ok(found.pop().unwrap()),
-        0 => bail!(
-            "{}: no AOF manifest (*.manifest) in this directory",
-            dir.display()
-        ),
-        _ => bail!(
-            "{}: several manifests; name the one to read instead of the directory",
-            dir.display()
-        ),
     }
 }
 
@@ -201,10 +176,11 @@ fn display_name(p: &Path) -> String {
 // ---------------------------------------------------------------------------------------------
 
 /// Per key: commands that named it in the input, and what rebuilds it in the output.
+/// (32-bit counts, saturating: this map holds every key of the input, so it stays small.)
 #[derive(Clone, Copy, Debug, Default)]
 struct KeyCount {
-    before: u64,
-    after: u64,
+    before: u32,
+    after: u32,
     /// It came from an RDB preamble (as one record) rather than from commands alone.
     preamble: bool,
 }
@@ -227,14 +203,70 @@ struct Replay {
     engine: Engine,
     reply: Reply,
     /// Per database: key -> counts (empty when not tracking keys).
-    keys: Vec<HashMap<Bytes, KeyCount>>,
+    keys: Vec<KeyMap>,
     track: bool,
     files: Vec<FileStats>,
     /// Commands that name no key (SELECT, MULTI, EXEC, FLUSHALL ...).
     keyless: u64,
+    /// Commands executed so far.
+    replayed: u64,
     /// Commands answered with an error (Redis's loader ignores those too), and the first few.
     errors: u64,
     first_errors: Vec<String>,
+}
+
+/// Key -> counts, hashed cheaply (the keys come from the user's own file; nobody picks them
+/// to collide, and SipHash would cost a tenth of the replay).
+type KeyMap = HashMap<Box<[u8]>, KeyCount, BuildHasherDefault<KeyHasher>>;
+
+/// A multiply-rotate hash over 8-byte words with a final avalanche (splitmix64's), so that
+/// keys differing only in their last characters still spread over the table's low bits.
+#[derive(Default, Clone, Copy)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().unwrap()));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(b));
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+impl KeyHasher {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+/// Records what the output wrote for a key.
+fn set_after(map: &mut KeyMap, key: &[u8], n: u32) {
+    match map.get_mut(key) {
+        Some(c) => c.after = n,
+        None => {
+            map.insert(
+                key.into(),
+                KeyCount {
+                    after: n,
+                    ..KeyCount::default()
+                },
+            );
+        }
+    }
 }
 
 /// How many error examples the explanation quotes.
@@ -253,10 +285,11 @@ impl Replay {
         Replay {
             engine,
             reply: Reply::new(false),
-            keys: (0..dbs).map(|_| HashMap::new()).collect(),
+            keys: (0..dbs).map(|_| KeyMap::default()).collect(),
             track,
             files: Vec::new(),
             keyless: 0,
+            replayed: 0,
             errors: 0,
             first_errors: Vec::new(),
         }
@@ -271,97 +304,115 @@ impl Replay {
         c
     }
 
+    /// Replays one file. Decoding runs on a thread of its own and hands over events in
+    /// batches, so reading and parsing overlap with executing (Redis's loader does both on
+    /// one thread; here the second core would otherwise sit idle).
     fn file(&mut self, path: &Path, last: bool) -> Result<()> {
-        let mut f = File::open(path)?;
-        let mut client = self.client();
-        let mut reader = Reader::new();
-        let mut loader: Option<Loader> = None;
+        let file = File::open(path)?;
         let mut st = FileStats {
             name: display_name(path),
             ..FileStats::default()
         };
-        let mut buf = vec![0u8; CHUNK];
-        loop {
-            let n = f.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            st.bytes += n as u64;
-            reader.feed(&buf[..n]);
-            self.drain(&mut reader, &mut client, &mut loader, &mut st)?;
-        }
-        if let Err(e) = reader.finish() {
-            match e.kind {
-                // `aof-load-truncated yes`: a torn end of the last file is cut off (a MULTI
-                // left open dies with this file's client); anywhere else it is fatal.
-                AofErrorKind::Truncated { valid_up_to } if last => {
-                    st.truncated = Some(st.bytes.saturating_sub(valid_up_to));
-                }
-                _ => return Err(e.into()),
-            }
-        }
-        // What `finish` decoded from the last bytes (before any tear).
-        self.drain(&mut reader, &mut client, &mut loader, &mut st)?;
-        self.engine.remove_client(&mut client);
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
+            scope.spawn(move || decode(file, tx));
+            // `rx` is dropped when `replay` returns, even early on an error: the decoder's
+            // next send fails and it stops, so the scope can end.
+            self.replay(rx, last, &mut st)
+        })?;
         self.files.push(st);
         Ok(())
     }
 
-    /// Hands every decoded event to the engine. After `finish` reported a truncation the
-    /// reader repeats that error once its queued events are taken: that is the end.
-    fn drain(
+    fn replay(&mut self, rx: Receiver<Decoded>, last: bool, st: &mut FileStats) -> Result<()> {
+        let mut client = self.client();
+        let mut loader: Option<Loader> = None;
+        let result = loop {
+            match rx.recv() {
+                Ok(Decoded::Events(batch)) => {
+                    for ev in batch {
+                        if let Err(e) = self.event(ev, &mut client, &mut loader, st) {
+                            self.engine.remove_client(&mut client);
+                            return Err(e);
+                        }
+                    }
+                }
+                Ok(Decoded::End { bytes, result }) => {
+                    st.bytes = bytes;
+                    break result;
+                }
+                Err(_) => break Err(anyhow::anyhow!("the decoder thread stopped")),
+            }
+        };
+        self.engine.remove_client(&mut client);
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) => match e.downcast::<AofError>() {
+                // `aof-load-truncated yes`: a torn end of the last file is cut off (a MULTI
+                // left open dies with this file's client); anywhere else it is fatal.
+                Ok(AofError {
+                    kind: AofErrorKind::Truncated { valid_up_to },
+                    ..
+                }) if last => {
+                    st.truncated = Some(st.bytes.saturating_sub(valid_up_to));
+                    Ok(())
+                }
+                Ok(ae) => Err(ae.into()),
+                Err(other) => Err(other),
+            },
+        }
+    }
+
+    /// One decoded event into the engine.
+    fn event(
         &mut self,
-        reader: &mut Reader,
+        ev: Event,
         client: &mut Client,
         loader: &mut Option<Loader>,
         st: &mut FileStats,
     ) -> Result<()> {
-        loop {
-            let ev = match reader.next_event() {
-                Ok(Some(ev)) => ev,
-                Ok(None) => return Ok(()),
-                Err(_) if st.truncated.is_some() => return Ok(()),
-                Err(e) => return Err(e.into()),
-            };
-            match ev {
-                Event::Command { args, .. } => {
-                    st.commands += 1;
-                    self.command(client, &args)?;
+        match ev {
+            Event::Command { args, .. } => {
+                st.commands += 1;
+                self.command(client, &args)?;
+            }
+            Event::Annotation { .. } => st.annotations += 1,
+            Event::Rdb(ev) => {
+                let l = loader.get_or_insert_with(|| Loader::new(self.engine.thresholds));
+                if let crate::rdb::Event::SelectDb { db, .. } = &ev
+                    && *db >= self.engine.keyspace.dbs.len() as u64
+                {
+                    bail!("the RDB preamble selects db {db}, beyond the 16 databases");
                 }
-                Event::Annotation { .. } => st.annotations += 1,
-                Event::Rdb(ev) => {
-                    let l = loader.get_or_insert_with(|| Loader::new(self.engine.thresholds));
-                    if let crate::rdb::Event::SelectDb { db, .. } = &ev
-                        && *db >= self.engine.keyspace.dbs.len() as u64
-                    {
-                        bail!("the RDB preamble selects db {db}, beyond the 16 databases");
+                if let Some(Loaded::Key(k)) = l.push(ev)? {
+                    *st.preamble_keys.get_or_insert(0) += 1;
+                    let db = k.db as usize;
+                    if self.track {
+                        self.keys[db]
+                            .entry(k.key.as_ref().into())
+                            .or_default()
+                            .preamble = true;
                     }
-                    if let Some(Loaded::Key(k)) = l.push(ev)? {
-                        *st.preamble_keys.get_or_insert(0) += 1;
-                        let db = k.db as usize;
-                        if self.track {
-                            self.keys[db].entry(k.key.clone()).or_default().preamble = true;
-                        }
-                        let d = &mut self.engine.keyspace.dbs[db];
-                        d.set(k.key.clone(), k.value);
-                        if let Some(t) = k.expire_ms {
-                            d.set_expire(&k.key, t);
-                        }
+                    let d = &mut self.engine.keyspace.dbs[db];
+                    d.set(k.key.clone(), k.value);
+                    if let Some(t) = k.expire_ms {
+                        d.set_expire(&k.key, t);
                     }
-                }
-                Event::RdbEnd { .. } => {
-                    if let Some(l) = loader.take()
-                        && !l.functions.is_empty()
-                    {
-                        bail!(
-                            "the RDB preamble holds {} function libraries; rtool has no functions",
-                            l.functions.len()
-                        );
-                    }
-                    st.preamble_keys.get_or_insert(0);
                 }
             }
+            Event::RdbEnd { .. } => {
+                if let Some(l) = loader.take()
+                    && !l.functions.is_empty()
+                {
+                    bail!(
+                        "the RDB preamble holds {} function libraries; rtool has no functions",
+                        l.functions.len()
+                    );
+                }
+                st.preamble_keys.get_or_insert(0);
+            }
         }
+        Ok(())
     }
 
     /// One command through the engine, as the loader's fake client.
@@ -370,7 +421,12 @@ impl Replay {
         if self.track {
             self.count_keys(client.db, &argv);
         }
-        self.engine.now_ms = crate::cmd::engine::now_ms();
+        // The clock only matters to commands with relative times (EXPIRE, SET EX of a
+        // pre-7.0 file); reading it every 256 commands keeps it within a millisecond or so.
+        self.replayed += 1;
+        if self.replayed % 256 == 1 {
+            self.engine.now_ms = crate::cmd::engine::now_ms();
+        }
         self.reply.buf.clear();
         execute(&mut self.engine, client, &argv, &mut self.reply);
         self.engine.requests.clear();
@@ -426,10 +482,10 @@ impl Replay {
         while i <= last.min(argc - 1) {
             let k = argv[i as usize];
             match map.get_mut(k) {
-                Some(c) => c.before += 1,
+                Some(c) => c.before = c.before.saturating_add(1),
                 None => {
                     map.insert(
-                        Bytes::copy_from_slice(k),
+                        k.into(),
                         KeyCount {
                             before: 1,
                             ..KeyCount::default()
@@ -482,7 +538,9 @@ impl Replay {
         let mut gone = 0u64;
         let mut from_preamble = 0u64;
         // The `top` keys with the biggest reduction, kept in a min-heap of that size.
-        let mut heap: BinaryHeap<std::cmp::Reverse<(u64, u64, usize, Bytes)>> = BinaryHeap::new();
+        // (reduction, before, db, key): the smallest reduction on top, to be dropped first.
+        type Ranked<'a> = std::cmp::Reverse<(u32, u32, usize, &'a [u8])>;
+        let mut heap: BinaryHeap<Ranked> = BinaryHeap::new();
         for (db, map) in self.keys.iter().enumerate() {
             for (k, c) in map {
                 if c.before > 0 {
@@ -491,15 +549,15 @@ impl Replay {
                 if c.preamble {
                     from_preamble += 1;
                 }
-                let exists = self.engine.keyspace.dbs[db].dict.contains_key(k);
-                if !exists {
+                // Every key written got an "after" of at least one.
+                if c.after == 0 {
                     gone += 1;
                 }
                 let reduction = c.before.saturating_sub(c.after);
                 if reduction == 0 || top == 0 {
                     continue;
                 }
-                heap.push(std::cmp::Reverse((reduction, c.before, db, k.clone())));
+                heap.push(std::cmp::Reverse((reduction, c.before, db, &k[..])));
                 if heap.len() > top {
                     heap.pop();
                 }
@@ -508,18 +566,18 @@ impl Replay {
         let mut top_keys: Vec<KeyChange> = heap
             .into_iter()
             .map(|std::cmp::Reverse((_, _, db, key))| {
-                let c = self.keys[db][&key];
+                let c = self.keys[db][key];
                 let kind = self.engine.keyspace.dbs[db]
                     .dict
-                    .get(&key)
+                    .get(key)
                     .map(Value::type_name)
                     .unwrap_or("(gone)");
                 KeyChange {
                     db,
-                    key,
+                    key: Bytes::copy_from_slice(key),
                     kind,
-                    before: c.before,
-                    after: c.after,
+                    before: c.before.into(),
+                    after: c.after.into(),
                 }
             })
             .collect();
@@ -554,6 +612,64 @@ impl Replay {
     }
 }
 
+/// What the decoder thread hands over.
+enum Decoded {
+    Events(Vec<Event>),
+    /// The end of the file (`bytes` read in all) and the reader's verdict.
+    End {
+        bytes: u64,
+        result: Result<()>,
+    },
+}
+
+/// Events per batch, and batches in flight: enough to keep both threads busy, little memory.
+const BATCH: usize = 4096;
+const QUEUE: usize = 4;
+
+/// The decoder thread: reads the file in chunks through the AOF reader and sends events.
+/// Stops quietly when the replay side has gone away.
+fn decode(mut file: File, tx: SyncSender<Decoded>) {
+    let mut reader = Reader::new();
+    let mut buf = vec![0u8; CHUNK];
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut bytes = 0u64;
+    let end = |tx: &SyncSender<Decoded>, batch: Vec<Event>, bytes, result| {
+        let _ = tx.send(Decoded::Events(batch));
+        let _ = tx.send(Decoded::End { bytes, result });
+    };
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return end(&tx, batch, bytes, Err(e.into())),
+        };
+        bytes += n as u64;
+        reader.feed(&buf[..n]);
+        loop {
+            match reader.next_event() {
+                Ok(Some(ev)) => {
+                    batch.push(ev);
+                    if batch.len() == BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        if tx.send(Decoded::Events(full)).is_err() {
+                            return;
+                        }
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => return end(&tx, batch, bytes, Err(e.into())),
+            }
+        }
+    }
+    let result = reader.finish();
+    // What `finish` decoded from the last bytes (before a tear, if any) is queued.
+    while let Ok(Some(ev)) = reader.next_event() {
+        batch.push(ev);
+    }
+    end(&tx, batch, bytes, result.map_err(Into::into));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Output
 // ---------------------------------------------------------------------------------------------
@@ -575,7 +691,7 @@ fn write_base(replay: &mut Replay, path: &Path, rdb: bool) -> Result<RewriteStat
             keys += db.len() as u64;
             if track {
                 for k in db.dict.keys() {
-                    replay.keys[i].entry(k.clone()).or_default().after = 1;
+                    set_after(&mut replay.keys[i], k, 1);
                 }
             }
         }
@@ -596,7 +712,7 @@ fn write_base(replay: &mut Replay, path: &Path, rdb: bool) -> Result<RewriteStat
             for (k, v) in db.dict.iter() {
                 let n = w.key(k, v, db.expire_of(k))?;
                 if track {
-                    replay.keys[i].entry(k.clone()).or_default().after = n;
+                    set_after(&mut replay.keys[i], k, n.min(u32::MAX as u64) as u32);
                 }
             }
         }
