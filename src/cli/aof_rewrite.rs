@@ -177,10 +177,13 @@ fn display_name(p: &Path) -> String {
 
 /// Per key: commands that named it in the input, and what rebuilds it in the output.
 /// (32-bit counts, saturating: this map holds every key of the input, so it stays small.)
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 struct KeyCount {
     before: u32,
     after: u32,
+    /// Where the name is in [`KeyCounts::arena`].
+    name_at: u64,
+    name_len: u32,
     /// It came from an RDB preamble (as one record) rather than from commands alone.
     preamble: bool,
 }
@@ -202,8 +205,8 @@ pub struct FileStats {
 struct Replay {
     engine: Engine,
     reply: Reply,
-    /// Per database: key -> counts (empty when not tracking keys).
-    keys: Vec<KeyMap>,
+    /// Per key counts (empty when not tracking keys).
+    keys: KeyCounts,
     track: bool,
     files: Vec<FileStats>,
     /// Commands that name no key (SELECT, MULTI, EXEC, FLUSHALL ...).
@@ -215,57 +218,86 @@ struct Replay {
     first_errors: Vec<String>,
 }
 
-/// Key -> counts, hashed cheaply (the keys come from the user's own file; nobody picks them
-/// to collide, and SipHash would cost a tenth of the replay).
-type KeyMap = HashMap<Box<[u8]>, KeyCount, BuildHasherDefault<KeyHasher>>;
+/// Every key the input names, with its counts. A key is found by a 64-bit hash of its name
+/// alone (two names sharing one among a few million keys has odds of about 1 in 10^6, and
+/// would only merge two lines of the explanation); names are kept once each, back to back in
+/// one arena, for the report. So a lookup touches one table slot and no separately allocated
+/// key, which keeps this bookkeeping cheap next to the replay itself.
+struct KeyCounts {
+    /// Per database: hash of the name -> counts.
+    maps: Vec<HashMap<u64, KeyCount, BuildHasherDefault<IdHasher>>>,
+    arena: Vec<u8>,
+}
+
+impl KeyCounts {
+    fn new(dbs: usize) -> KeyCounts {
+        KeyCounts {
+            maps: (0..dbs).map(|_| HashMap::default()).collect(),
+            arena: Vec::new(),
+        }
+    }
+
+    /// The counts of `key` in `db`, created at zero the first time.
+    #[inline]
+    fn get(&mut self, db: usize, key: &[u8]) -> &mut KeyCount {
+        let db = db.min(self.maps.len() - 1);
+        let arena = &mut self.arena;
+        self.maps[db].entry(hash_key(key)).or_insert_with(|| {
+            let name_at = arena.len() as u64;
+            arena.extend_from_slice(key);
+            KeyCount {
+                name_at,
+                name_len: key.len() as u32,
+                ..KeyCount::default()
+            }
+        })
+    }
+
+    fn name(&self, c: &KeyCount) -> &[u8] {
+        let at = c.name_at as usize;
+        &self.arena[at..at + c.name_len as usize]
+    }
+}
 
 /// A multiply-rotate hash over 8-byte words with a final avalanche (splitmix64's), so that
-/// keys differing only in their last characters still spread over the table's low bits.
-#[derive(Default, Clone, Copy)]
-struct KeyHasher(u64);
+/// keys differing only in their last characters still spread over the table's bits.
+fn hash_key(key: &[u8]) -> u64 {
+    let mut h = (key.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut add = |w: u64| h = (h.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
+    let mut chunks = key.chunks_exact(8);
+    for c in &mut chunks {
+        add(u64::from_le_bytes(c.try_into().unwrap()));
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut b = [0u8; 8];
+        b[..rest.len()].copy_from_slice(rest);
+        add(u64::from_le_bytes(b));
+    }
+    let mut z = h;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
 
-impl Hasher for KeyHasher {
+/// The table's keys are already hashes: pass them through.
+#[derive(Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
     fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes(c.try_into().unwrap()));
+        // Only u64 keys are hashed; this is never reached, but must be total.
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
         }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut b = [0u8; 8];
-            b[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(b));
-        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 
     fn finish(&self) -> u64 {
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
-
-impl KeyHasher {
-    #[inline]
-    fn add(&mut self, w: u64) {
-        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
-
-/// Records what the output wrote for a key.
-fn set_after(map: &mut KeyMap, key: &[u8], n: u32) {
-    match map.get_mut(key) {
-        Some(c) => c.after = n,
-        None => {
-            map.insert(
-                key.into(),
-                KeyCount {
-                    after: n,
-                    ..KeyCount::default()
-                },
-            );
-        }
+        self.0
     }
 }
 
@@ -285,7 +317,7 @@ impl Replay {
         Replay {
             engine,
             reply: Reply::new(false),
-            keys: (0..dbs).map(|_| KeyMap::default()).collect(),
+            keys: KeyCounts::new(dbs),
             track,
             files: Vec::new(),
             keyless: 0,
@@ -388,10 +420,7 @@ impl Replay {
                     *st.preamble_keys.get_or_insert(0) += 1;
                     let db = k.db as usize;
                     if self.track {
-                        self.keys[db]
-                            .entry(k.key.as_ref().into())
-                            .or_default()
-                            .preamble = true;
+                        self.keys.get(db, &k.key).preamble = true;
                     }
                     let d = &mut self.engine.keyspace.dbs[db];
                     d.set(k.key.clone(), k.value);
@@ -477,22 +506,9 @@ impl Replay {
             return;
         }
         let mut i = first;
-        let last_db = self.keys.len() - 1;
-        let map = &mut self.keys[db.min(last_db)];
         while i <= last.min(argc - 1) {
-            let k = argv[i as usize];
-            match map.get_mut(k) {
-                Some(c) => c.before = c.before.saturating_add(1),
-                None => {
-                    map.insert(
-                        k.into(),
-                        KeyCount {
-                            before: 1,
-                            ..KeyCount::default()
-                        },
-                    );
-                }
-            }
+            let c = self.keys.get(db, argv[i as usize]);
+            c.before = c.before.saturating_add(1);
             i += step;
         }
     }
@@ -539,10 +555,10 @@ impl Replay {
         let mut from_preamble = 0u64;
         // The `top` keys with the biggest reduction, kept in a min-heap of that size.
         // (reduction, before, db, key): the smallest reduction on top, to be dropped first.
-        type Ranked<'a> = std::cmp::Reverse<(u32, u32, usize, &'a [u8])>;
+        type Ranked<'a> = std::cmp::Reverse<(u32, u32, usize, &'a [u8], KeyCount)>;
         let mut heap: BinaryHeap<Ranked> = BinaryHeap::new();
-        for (db, map) in self.keys.iter().enumerate() {
-            for (k, c) in map {
+        for (db, map) in self.keys.maps.iter().enumerate() {
+            for c in map.values() {
                 if c.before > 0 {
                     touched += 1;
                 }
@@ -557,7 +573,8 @@ impl Replay {
                 if reduction == 0 || top == 0 {
                     continue;
                 }
-                heap.push(std::cmp::Reverse((reduction, c.before, db, &k[..])));
+                let name = self.keys.name(c);
+                heap.push(std::cmp::Reverse((reduction, c.before, db, name, *c)));
                 if heap.len() > top {
                     heap.pop();
                 }
@@ -565,8 +582,7 @@ impl Replay {
         }
         let mut top_keys: Vec<KeyChange> = heap
             .into_iter()
-            .map(|std::cmp::Reverse((_, _, db, key))| {
-                let c = self.keys[db][key];
+            .map(|std::cmp::Reverse((_, _, db, key, c))| {
                 let kind = self.engine.keyspace.dbs[db]
                     .dict
                     .get(key)
@@ -691,7 +707,7 @@ fn write_base(replay: &mut Replay, path: &Path, rdb: bool) -> Result<RewriteStat
             keys += db.len() as u64;
             if track {
                 for k in db.dict.keys() {
-                    set_after(&mut replay.keys[i], k, 1);
+                    replay.keys.get(i, k).after = 1;
                 }
             }
         }
@@ -712,7 +728,7 @@ fn write_base(replay: &mut Replay, path: &Path, rdb: bool) -> Result<RewriteStat
             for (k, v) in db.dict.iter() {
                 let n = w.key(k, v, db.expire_of(k))?;
                 if track {
-                    set_after(&mut replay.keys[i], k, n.min(u32::MAX as u64) as u32);
+                    replay.keys.get(i, k).after = n.min(u32::MAX as u64) as u32;
                 }
             }
         }
