@@ -227,6 +227,10 @@ struct KeyCounts {
     /// Per database: hash of the name -> counts.
     maps: Vec<HashMap<u64, KeyCount, BuildHasherDefault<IdHasher>>>,
     arena: Vec<u8>,
+    /// The key of the last command and how many more commands in a row named it since its
+    /// count was last stored: a run of pushes to one list costs no table lookups.
+    run: (usize, u64),
+    run_len: u32,
 }
 
 impl KeyCounts {
@@ -234,15 +238,47 @@ impl KeyCounts {
         KeyCounts {
             maps: (0..dbs).map(|_| HashMap::default()).collect(),
             arena: Vec::new(),
+            run: (usize::MAX, 0),
+            run_len: 0,
+        }
+    }
+
+    /// One more command named `key` in `db`.
+    #[inline]
+    fn named(&mut self, db: usize, key: &[u8]) {
+        let h = hash_key(key);
+        if self.run == (db, h) {
+            self.run_len += 1;
+            return;
+        }
+        self.flush_run();
+        self.run = (db, h);
+        let c = self.get_hashed(db, h, key);
+        c.before = c.before.saturating_add(1);
+    }
+
+    /// Stores the pending run; call before reading the counts.
+    fn flush_run(&mut self) {
+        if self.run_len > 0 {
+            let (db, h) = self.run;
+            let db = db.min(self.maps.len() - 1);
+            if let Some(c) = self.maps[db].get_mut(&h) {
+                c.before = c.before.saturating_add(self.run_len);
+            }
+            self.run_len = 0;
         }
     }
 
     /// The counts of `key` in `db`, created at zero the first time.
-    #[inline]
     fn get(&mut self, db: usize, key: &[u8]) -> &mut KeyCount {
+        self.get_hashed(db, hash_key(key), key)
+    }
+
+    #[inline]
+    fn get_hashed(&mut self, db: usize, h: u64, key: &[u8]) -> &mut KeyCount {
         let db = db.min(self.maps.len() - 1);
         let arena = &mut self.arena;
-        self.maps[db].entry(hash_key(key)).or_insert_with(|| {
+        self.maps[db].entry(h).or_insert_with(|| {
             let name_at = arena.len() as u64;
             arena.extend_from_slice(key);
             KeyCount {
@@ -507,14 +543,15 @@ impl Replay {
         }
         let mut i = first;
         while i <= last.min(argc - 1) {
-            let c = self.keys.get(db, argv[i as usize]);
-            c.before = c.before.saturating_add(1);
+            self.keys.named(db, argv[i as usize]);
             i += step;
         }
     }
 
     /// Removes keys whose time has passed (the output leaves them out); returns how many.
+    /// The input is done by now: the key counts are completed too.
     fn drop_expired(&mut self) -> u64 {
+        self.keys.flush_run();
         let now = crate::cmd::engine::now_ms();
         let mut n = 0;
         for db in &mut self.engine.keyspace.dbs {
