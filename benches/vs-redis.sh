@@ -4,6 +4,7 @@
 #
 #   bash benches/vs-redis.sh            # -c 50 -n 1000000, -P 1 and -P 16, SET and GET
 #   N=200000 ROUNDS=1 bash benches/vs-redis.sh
+#   EXTRA="--appendonly yes --appendfsync always" bash benches/vs-redis.sh   # same options to both
 #
 # Prints requests/second per server and the ratio rtool/redis (>= 1.0 means rtool is at
 # least as fast). Both servers listen on 127.0.0.1 on free ports and are stopped at the end.
@@ -13,15 +14,18 @@ N=${N:-1000000}
 ROUNDS=${ROUNDS:-2}
 CLIENTS=${CLIENTS:-50}
 TESTS=${TESTS:-set,get}
+# Options given to both servers after the defaults (e.g. an AOF policy).
+read -r -a EXTRA_ARGS <<< "${EXTRA:-}"
 
 cargo build --release -q
 RTOOL=target/release/rtool
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 work=$(mktemp -d)
+mkdir -p "$work/redis" "$work/rtool"
 rp=$(free_port); tp=$(free_port)
-redis-server --port "$rp" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" --logfile "$work/redis.log" &
+redis-server --port "$rp" --bind 127.0.0.1 --save '' --appendonly no --dir "$work/redis" --logfile "$work/redis.log" "${EXTRA_ARGS[@]}" &
 rpid=$!
-"$RTOOL" serve --port "$tp" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" --logfile "$work/rtool.log" &
+"$RTOOL" serve --port "$tp" --bind 127.0.0.1 --save '' --appendonly no --dir "$work/rtool" --logfile "$work/rtool.log" "${EXTRA_ARGS[@]}" &
 tpid=$!
 trap 'kill $rpid $tpid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 for p in "$rp" "$tp"; do

@@ -25,6 +25,7 @@
 //! | 3 behaviour | [`persist`] | snapshots: SAVE, BGSAVE by fork (copy-on-write, as Redis), save points, load at start-up |
 //! | 4 runtime | [`net`] | tokio: the listener, one task per connection, configuration, logging, timers |
 //! | 5 shell | [`present`] | printers of decoded events: tables, JSON Lines, RESP commands, byte layout, hex, check reports |
+//! | 5 shell | [`lesson`] | the seed notes' experiments as runnable lessons: servers on free ports, steps, checkpoints, a transcript |
 //! | 5 shell | [`cli`] | clap: one small file per subcommand |
 //!
 //! The write path keeps DESIGN.md's first invariant: a write is applied and its propagated form
@@ -38,6 +39,7 @@ pub mod error;
 pub mod glob;
 pub mod keyspace;
 pub mod ld80;
+pub mod lesson;
 pub mod log;
 pub mod net;
 pub mod persist;

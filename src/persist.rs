@@ -26,6 +26,23 @@ use std::path::{Path, PathBuf};
 pub enum ChildKind {
     /// BGSAVE or a save point.
     Rdb,
+    /// An AOF rewrite (BGREWRITEAOF, automatic, or AOF turned on at runtime).
+    Aof,
+    /// A snapshot streamed to replicas through a pipe (`repl-diskless-sync yes`).
+    RdbSocket,
+}
+
+/// A diskless transfer the runtime must relay: the child writes `$EOF:<mark>\r\n`, the RDB
+/// and the mark into `pipe`; the relay copies every chunk to each replica's link and closes
+/// `exit_pipe` when the pipe ends, which lets the child exit (Redis's `rdb_child_exit_pipe`:
+/// the child's exit then means every byte was handed to the replicas).
+#[derive(Debug)]
+pub struct DisklessJob {
+    pub pid: i32,
+    pub pipe: std::fs::File,
+    pub exit_pipe: std::fs::File,
+    /// The replicas (client ids) this snapshot is for.
+    pub replicas: Vec<u64>,
 }
 
 /// A running child process.
@@ -56,6 +73,8 @@ pub struct PersistState {
     pub loaded_expired: u64,
     /// The snapshot loaded at start-up carried a replication history (repl-id/repl-offset).
     pub loaded_repl_history: bool,
+    /// A diskless transfer that the runtime has not picked up yet.
+    pub diskless_job: Option<std::sync::Arc<std::sync::Mutex<Option<DisklessJob>>>>,
 }
 
 /// `dir`/`dbfilename`.
@@ -170,6 +189,20 @@ pub fn check_child(engine: &mut Engine) {
     }
     engine.persist.child = None;
     let ok = r == child.pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    if child.kind == ChildKind::RdbSocket {
+        diskless_done(engine, ok);
+        sync_replicas_waiting(engine);
+        return;
+    }
+    if child.kind == ChildKind::Aof {
+        crate::aof::writer::rewrite_done(engine, child.pid, ok);
+        // A BGSAVE for replicas may have been waiting for this child.
+        sync_replicas_waiting(engine);
+        if std::mem::take(&mut engine.persist.scheduled) {
+            let _ = bgsave(engine);
+        }
+        return;
+    }
     let now = crate::cmd::engine::now_ms();
     engine.persist.last_bgsave_time_sec = (now - child.start_ms) / 1000;
     use crate::repl::master::ReplicaState;
@@ -239,8 +272,21 @@ pub fn save_points_configured(engine: &Engine) -> bool {
     !engine.config.get_str("save").trim().is_empty()
 }
 
-/// Load `dir/dbfilename` at start-up if it exists. Returns the number of keys loaded.
+/// Load the data at start-up (Redis's `loadDataFromDisk`): with `appendonly yes` the AOF
+/// wins and the RDB is not read (even when the AOF does not exist yet); otherwise
+/// `dir/dbfilename` if it exists. Returns the number of keys loaded.
 pub fn load_at_startup(engine: &mut Engine) -> Result<u64, String> {
+    if engine.config.get_bool("appendonly") {
+        // Loading replays commands: nothing may be appended while it does.
+        let keys = crate::aof::load::load_at_startup(engine)?;
+        engine.aof.state = crate::aof::writer::State::On;
+        return Ok(keys);
+    }
+    load_rdb_at_startup(engine)
+}
+
+/// `dir/dbfilename`, if it exists.
+fn load_rdb_at_startup(engine: &mut Engine) -> Result<u64, String> {
     let path = rdb_path(engine);
     let f = match std::fs::File::open(&path) {
         Ok(f) => f,
@@ -306,11 +352,42 @@ pub fn sync_replicas_waiting(engine: &mut Engine) {
     if waiting.is_empty() {
         return;
     }
+    let diskless = waiting.iter().all(|id| {
+        engine
+            .replicas
+            .get(id)
+            .is_some_and(|r| diskless_for(engine, r.capa_eof))
+    });
+    if diskless {
+        // Wait repl-diskless-sync-delay seconds from the oldest waiting replica, so replicas
+        // arriving together share one transfer — unless repl-diskless-sync-max-replicas of
+        // them are already here.
+        let delay_ms = engine.config.get_i64("repl-diskless-sync-delay").max(0) * 1000;
+        let max = engine.config.get_i64("repl-diskless-sync-max-replicas");
+        let oldest = waiting
+            .iter()
+            .filter_map(|id| engine.replicas.get(id))
+            .map(|r| r.wait_since_ms)
+            .min()
+            .unwrap_or(0);
+        let enough = max > 0 && waiting.len() as i64 >= max;
+        if crate::cmd::engine::now_ms() - oldest < delay_ms && !enough {
+            return;
+        }
+    }
     engine.repl.seal();
     let offset = engine.repl.offset();
     engine.repl.reset_db();
-    log::notice("Starting BGSAVE for SYNC with target: disk");
-    match bgsave(engine) {
+    log::notice(&format!(
+        "Starting BGSAVE for SYNC with target: {}",
+        if diskless { "replicas sockets" } else { "disk" }
+    ));
+    let started = if diskless {
+        bgsave_to_replicas(engine, &waiting)
+    } else {
+        bgsave(engine)
+    };
+    match started {
         Ok(_) => {
             let replid = engine.repl.replid.clone();
             for id in waiting {
@@ -320,9 +397,9 @@ pub fn sync_replicas_waiting(engine: &mut Engine) {
                 r.state = ReplicaState::WaitBgsaveEnd;
                 r.sync_offset = offset;
                 r.cursor = offset;
+                r.diskless = diskless;
                 if !r.legacy_sync {
                     let line = format!("+FULLRESYNC {replid} {offset}\r\n");
-                    log::notice(&format!("Full resync requested by replica {}", r.name()));
                     if let Some(c) = engine.clients.get(&id) {
                         let _ =
                             c.tx.send(crate::cmd::client::ClientMsg::Push(bytes::Bytes::from(
@@ -347,4 +424,132 @@ pub fn close_replica(engine: &mut Engine, id: u64) {
     if let Some(c) = engine.clients.get(&id) {
         let _ = c.tx.send(crate::cmd::client::ClientMsg::Kill);
     }
+}
+
+/// Does a replica get its snapshot straight from a socket? (`repl-diskless-sync yes` and the
+/// replica said `REPLCONF capa eof`; Redis's `startBgsaveForReplication` decides the same.)
+pub fn diskless_for(engine: &Engine, capa_eof: bool) -> bool {
+    capa_eof && engine.config.get_bool("repl-diskless-sync")
+}
+
+/// `rdbSaveToSlavesSockets`: fork a child that writes the snapshot, framed with an EOF mark,
+/// into a pipe the runtime relays to `replicas`. Returns the child's pid.
+pub fn bgsave_to_replicas(engine: &mut Engine, replicas: &[u64]) -> std::io::Result<i32> {
+    use std::os::fd::FromRawFd;
+    let mut data = [0i32; 2];
+    let mut exit = [0i32; 2];
+    // SAFETY: plain pipe(2) calls; the descriptors are owned by Files right after.
+    if unsafe { libc::pipe(data.as_mut_ptr()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if unsafe { libc::pipe(exit.as_mut_ptr()) } != 0 {
+        let e = std::io::Error::last_os_error();
+        unsafe {
+            libc::close(data[0]);
+            libc::close(data[1]);
+        }
+        return Err(e);
+    }
+    let (data_r, data_w, exit_r, exit_w) = unsafe {
+        (
+            std::fs::File::from_raw_fd(data[0]),
+            std::fs::File::from_raw_fd(data[1]),
+            std::fs::File::from_raw_fd(exit[0]),
+            std::fs::File::from_raw_fd(exit[1]),
+        )
+    };
+    let started = std::time::Instant::now();
+    // SAFETY: as in `bgsave`: the child reads its copy-on-write image, writes to a pipe and
+    // leaves with `_exit`.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        let e = std::io::Error::last_os_error();
+        log::warning(&format!("Can't save in background: fork: {e}"));
+        return Err(e);
+    }
+    if pid == 0 {
+        log::set_role('C');
+        drop(data_r);
+        drop(exit_w);
+        let mark = crate::cmd::engine::random_hex40();
+        let res = (|| {
+            let mut w = std::io::BufWriter::with_capacity(64 * 1024, &data_w);
+            w.write_all(format!("$EOF:{mark}\r\n").as_bytes())?;
+            let mut w = write_snapshot(engine, w)?;
+            w.write_all(mark.as_bytes())?;
+            w.flush()
+        })();
+        drop(data_w);
+        // Wait until the parent relayed everything (it closes its end of the exit pipe).
+        let mut b = [0u8; 1];
+        let _ = std::io::Read::read(&mut &exit_r, &mut b);
+        let code = match res {
+            Ok(()) => 0,
+            Err(e) => {
+                log::warning(&format!("Write error saving DB on disk: {e}"));
+                1
+            }
+        };
+        unsafe { libc::_exit(code) };
+    }
+    drop(data_w);
+    drop(exit_r);
+    let p = &mut engine.persist;
+    p.latest_fork_usec = started.elapsed().as_micros() as u64;
+    p.total_forks += 1;
+    p.last_bgsave_try_ms = crate::cmd::engine::now_ms();
+    p.child = Some(Child {
+        pid,
+        kind: ChildKind::RdbSocket,
+        start_ms: p.last_bgsave_try_ms,
+        dirty_at_start: engine.dirty,
+    });
+    p.diskless_job = Some(std::sync::Arc::new(std::sync::Mutex::new(Some(
+        DisklessJob {
+            pid,
+            pipe: data_r,
+            exit_pipe: exit_w,
+            replicas: replicas.to_vec(),
+        },
+    ))));
+    log::notice(&format!("Background RDB transfer started by pid {pid}"));
+    Ok(pid)
+}
+
+/// The diskless child ended (`updateSlavesWaitingBgsave` with a socket target): its replicas
+/// are online, but their command stream starts with their first REPLCONF ACK.
+fn diskless_done(engine: &mut Engine, ok: bool) {
+    use crate::repl::master::ReplicaState;
+    let mine: Vec<u64> = engine
+        .replicas
+        .values()
+        .filter(|r| r.state == ReplicaState::WaitBgsaveEnd && r.diskless)
+        .map(|r| r.client_id)
+        .collect();
+    if ok {
+        log::notice("Background RDB transfer terminated with success");
+    } else {
+        log::warning("Background transfer error");
+    }
+    for id in mine {
+        if !ok {
+            log::warning("SYNC failed. BGSAVE child returned an error");
+            close_replica(engine, id);
+            continue;
+        }
+        if let Some(r) = engine.replicas.get_mut(&id) {
+            log::notice(&format!(
+                "Streamed RDB transfer with replica {} succeeded (socket). Waiting for REPLCONF ACK from slave to enable streaming",
+                r.name()
+            ));
+            r.state = ReplicaState::Online;
+            r.stream_on_ack = true;
+            r.ack_time_ms = crate::cmd::engine::now_ms();
+            log::notice(&format!(
+                "Synchronization with replica {} succeeded",
+                r.name()
+            ));
+        }
+    }
+    engine.repl_wakeup = true;
 }

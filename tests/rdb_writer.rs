@@ -429,6 +429,7 @@ fn redis_loads_uncompressed_unchecksummed_files_with_repl_aux() {
         checksum: false,
         list_max_listpack_size: 5,
         list_compress_depth: 1,
+        ..WriteOptions::default()
     };
     let mut aux = Aux::now(1);
     aux.repl = Some(ReplAux {
@@ -631,6 +632,7 @@ fn round_trip_keeps_the_digest_and_encodings() {
             checksum: false,
             list_max_listpack_size: 3,
             list_compress_depth: 2,
+            ..WriteOptions::default()
         },
     ] {
         let file = writer::write_keyspace(&e.keyspace, Vec::new(), &opts, &Aux::now(0)).unwrap();

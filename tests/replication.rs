@@ -25,7 +25,13 @@ fn real_redis_replica_syncs_from_rtool_and_resumes_with_continue() {
     if !have_redis() {
         return;
     }
-    let master = Server::rtool(&["--enable-debug-command", "yes"]);
+    // The disk-based sync (tests/repl_matrix.rs has the diskless ones).
+    let master = Server::rtool(&[
+        "--enable-debug-command",
+        "yes",
+        "--repl-diskless-sync",
+        "no",
+    ]);
     let mut m = master.conn();
     // Data before the replica attaches travels in the snapshot...
     m.call(&["SET", "before", "1"]);

@@ -212,5 +212,8 @@ fn protected_mode_denies_only_remote_peers_without_a_password() {
     assert!(!protected_mode_denies(false, false, &remote));
     assert!(!protected_mode_denies(true, false, &local));
     assert!(!protected_mode_denies(true, false, &local6));
+    // Redis compares the address text: another loopback address is not "local".
+    let other_loopback: std::net::SocketAddr = "127.0.0.2:5000".parse().unwrap();
+    assert!(protected_mode_denies(true, false, &other_loopback));
     assert!(rtool::net::conn::DENIED.starts_with("-DENIED Redis is running in protected mode"));
 }

@@ -102,7 +102,7 @@ fn replay_snapshots() {
     ]);
     assert!(o.status.success());
     snapshot("disk-sync-hex.txt", &o.stdout);
-    for name in ["disk-sync", "partial-resync"] {
+    for name in ["disk-sync", "partial-resync", "tap-cut"] {
         let rel = format!("fixtures/repl/{name}.capture");
         let o = rtool(&["tap", "replay", &rel, "--mermaid", "--quiet-pings"]);
         assert!(o.status.success(), "{name}: {o:?}");
@@ -309,7 +309,8 @@ fn output_does_not_depend_on_chunking() {
         let c = Capture::parse(&std::fs::read_to_string(&cap).unwrap()).unwrap();
         let render = |records: &[Record]| {
             let mut sink = TapJson::new(Vec::new());
-            let mut s = Session::new();
+            // Progress every 64 bytes of RDB: its lines must not depend on chunking either.
+            let mut s = Session::new().progress_every(64);
             for r in records {
                 s.record(r, &mut sink).unwrap();
             }
@@ -338,4 +339,721 @@ fn output_does_not_depend_on_chunking() {
             cap.display()
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fault injection, several replicas, robustness, progress
+// ---------------------------------------------------------------------------------------------
+
+/// A running `rtool tap` child (killed on drop) and what it printed so far.
+struct Tap {
+    port: u16,
+    out: Arc<Mutex<String>>,
+    err: Arc<Mutex<String>>,
+    child: Killed,
+}
+
+impl Tap {
+    /// `rtool tap --upstream 127.0.0.1:<upstream> --listen 127.0.0.1:0 --json <extra>`.
+    fn start(upstream: u16, extra: &[&str]) -> Tap {
+        let up = format!("127.0.0.1:{upstream}");
+        let mut args = vec![
+            "tap",
+            "--upstream",
+            &up,
+            "--listen",
+            "127.0.0.1:0",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rtool"))
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn rtool tap");
+        let out = collect(child.stdout.take().unwrap());
+        let err = collect(child.stderr.take().unwrap());
+        let child = Killed(child);
+        assert!(
+            wait_for(Duration::from_secs(10), || err
+                .lock()
+                .unwrap()
+                .contains("listening on")),
+            "tap did not start: {}",
+            err.lock().unwrap()
+        );
+        let port = {
+            let e = err.lock().unwrap();
+            let addr = e.split("listening on ").nth(1).unwrap();
+            let addr = addr.split([',', '\n']).next().unwrap();
+            addr.rsplit(':').next().unwrap().parse().unwrap()
+        };
+        Tap {
+            port,
+            out,
+            err,
+            child,
+        }
+    }
+
+    /// The NDJSON events so far (each line checked against the envelope).
+    fn events(&self) -> Vec<Json> {
+        check_ndjson(&self.out.lock().unwrap())
+    }
+
+    /// Waits until some event satisfies `f`.
+    fn wait_event(&self, what: &str, secs: u64, f: impl Fn(&Json) -> bool) -> Json {
+        let mut found = None;
+        let ok = wait_for(Duration::from_secs(secs), || {
+            found = self.events().into_iter().find(|e| f(e));
+            found.is_some()
+        });
+        assert!(
+            ok,
+            "no {what} from the tap; it printed:\n{}\nstderr: {}",
+            self.out.lock().unwrap(),
+            self.err.lock().unwrap()
+        );
+        found.unwrap()
+    }
+
+    /// The tap is still running (it never panics or exits on bad input).
+    fn assert_alive(&mut self) {
+        assert!(
+            matches!(self.child.0.try_wait(), Ok(None)),
+            "the tap exited: {}",
+            self.err.lock().unwrap()
+        );
+    }
+}
+
+fn info_u64(s: &Server, section: &str, field: &str) -> u64 {
+    info_field(s, section, field)
+        .unwrap_or_else(|| panic!("no {field} in INFO {section}"))
+        .parse()
+        .unwrap()
+}
+
+fn replica_of(port: u16) -> Server {
+    Server::redis(&[
+        "--enable-debug-command",
+        "yes",
+        "--replicaof",
+        "127.0.0.1",
+        &port.to_string(),
+    ])
+}
+
+fn link_up(r: &Server) -> bool {
+    info_field(r, "replication", "master_link_status").as_deref() == Some("up")
+        && info_field(r, "replication", "master_sync_in_progress").as_deref() == Some("0")
+}
+
+fn same_data(m: &Server, r: &Server) -> bool {
+    m.conn().call_str(&["DEBUG", "DIGEST"]) == r.conn().call_str(&["DEBUG", "DIGEST"])
+}
+
+/// A master for the live tests: no pings (they would move the offsets between two reads),
+/// diskless sync without the 5 s wait for more replicas.
+fn master(extra: &[&str]) -> Server {
+    let mut args = vec![
+        "--enable-debug-command",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+        "--repl-ping-replica-period",
+        "3600",
+    ];
+    args.extend_from_slice(extra);
+    Server::redis(&args)
+}
+
+/// The lesson: a cut in the command stream, the replica comes back with PSYNC and gets
+/// +CONTINUE; nothing is lost, the cut is in the output and in the capture.
+#[test]
+fn cut_after_then_partial_resync() {
+    if !have_redis() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("cut.capture");
+    let master = master(&[]);
+    let mut tap = Tap::start(
+        master.port,
+        &["--cut-after", "4000", "--record", record.to_str().unwrap()],
+    );
+    let mut m = master.conn();
+    m.call_str(&["SET", "before", "1"]);
+    let replica = replica_of(tap.port);
+    assert!(wait_for(Duration::from_secs(20), || link_up(&replica)));
+    // About 10 KB of stream: the cut falls in the middle of it.
+    let value = "v".repeat(64);
+    for i in 0..100 {
+        m.call_str(&["SET", &format!("k{i}"), &value]);
+    }
+    let cut = tap.wait_event("cut", 20, |e| e["event"] == "cut");
+    assert_eq!(cut["conn"], 1, "{cut}");
+    assert_eq!(cut["reason"], "cut-after", "{cut}");
+    assert_eq!(cut["limit"], 4000, "{cut}");
+    assert_eq!(cut["offset"], 4000, "{cut}");
+    assert_eq!(cut["m2r_bytes"], 4000, "{cut}");
+    assert_eq!(cut["phase"], "stream", "{cut}");
+    assert!(cut["master_offset"].is_u64(), "{cut}");
+    // The replica comes back through the tap, asks for the next byte it lacks, and gets it.
+    let cont = tap.wait_event("+CONTINUE", 20, |e| e["event"] == "continue");
+    assert_eq!(cont["conn"], 2, "{cont}");
+    assert_eq!(cont["repl_offset"], cut["master_offset"], "{cont} vs {cut}");
+    for i in 0..20 {
+        m.call_str(&["INCR", &format!("after{i}")]);
+    }
+    assert!(
+        wait_for(Duration::from_secs(20), || same_data(&master, &replica)),
+        "the replica's dataset differs from the master's"
+    );
+    assert_eq!(info_u64(&master, "stats", "sync_partial_ok"), 1);
+    assert_eq!(info_u64(&master, "stats", "sync_full"), 1);
+    let events = tap.events();
+    // Conn 1 ends at the cut in both directions (the tap closed them), and is cut only once;
+    // conn 2 (the reconnection) is never cut.
+    let closed: Vec<&Json> = events
+        .iter()
+        .filter(|e| e["event"] == "closed" && e["conn"] == 1)
+        .collect();
+    assert_eq!(closed.len(), 2, "{closed:?}");
+    // `closed` counts the bytes decoded: a command the cut split is reported as an error at
+    // its start, and not counted.
+    let m2r = closed
+        .iter()
+        .find(|e| e["dir"] == "master->replica")
+        .unwrap();
+    let decoded = m2r["offset"].as_u64().unwrap();
+    assert!(decoded <= 4000, "{m2r}");
+    assert_eq!(m2r["master_offset"], cut["master_offset"], "{m2r}");
+    if decoded < 4000 {
+        assert!(
+            events.iter().any(|e| e["conn"] == 1
+                && e["event"] == "error"
+                && e["offset"] == decoded
+                && e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("in the middle of a command"))),
+            "no error for the split command"
+        );
+    }
+    assert_eq!(events.iter().filter(|e| e["event"] == "cut").count(), 1);
+    tap.assert_alive();
+    // The capture holds the cut: a replay prints the live output exactly, and the timeline
+    // says it.
+    drop(replica);
+    assert!(wait_for(Duration::from_secs(10), || {
+        tap.out
+            .lock()
+            .unwrap()
+            .matches("\"event\":\"closed\"")
+            .count()
+            >= 4
+    }));
+    let live = tap.out.lock().unwrap().clone();
+    drop(tap);
+    let rec = record.to_str().unwrap();
+    let replay = rtool(&["tap", "replay", rec, "--json"]);
+    assert_eq!(String::from_utf8(replay.stdout).unwrap(), live);
+    let human = rtool(&["tap", "replay", rec, "--color", "never"]);
+    let human = String::from_utf8(human.stdout).unwrap();
+    assert!(
+        human.contains("CUT by the tap (--cut-after 4000)"),
+        "{human}"
+    );
+    assert!(human.contains("+CONTINUE"), "{human}");
+}
+
+/// Cut, then more writes than the backlog holds before the replica is back (its requests are
+/// delayed by the tap): the resume is refused and the tap says why.
+#[test]
+fn cut_with_backlog_overflow_gives_full_resync() {
+    if !have_redis() {
+        return;
+    }
+    let master = master(&["--repl-backlog-size", "16kb"]);
+    let tap = Tap::start(
+        master.port,
+        &[
+            "--cut-after",
+            "2000",
+            "--delay",
+            "300",
+            "--delay-dir",
+            "replica->master",
+        ],
+    );
+    let mut m = master.conn();
+    m.call_str(&["SET", "before", "1"]);
+    let replica = replica_of(tap.port);
+    assert!(wait_for(Duration::from_secs(30), || link_up(&replica)));
+    let value = "w".repeat(100);
+    for i in 0..30 {
+        m.call_str(&["SET", &format!("k{i}"), &value]);
+    }
+    tap.wait_event("cut", 20, |e| e["event"] == "cut");
+    // 640 KB while the replica's PING, REPLCONFs and PSYNC each wait 300 ms in the tap.
+    let big = "x".repeat(16 * 1024);
+    for i in 0..40 {
+        m.call_str(&["SET", &format!("big{i}"), &big]);
+    }
+    let full = tap.wait_event("second +FULLRESYNC", 30, |e| {
+        e["event"] == "fullresync" && e["conn"] == 2
+    });
+    assert_eq!(full["reason"], "OffsetOutOfRange", "{full}");
+    assert!(
+        full["why"]
+            .as_str()
+            .unwrap()
+            .contains("outside the master's backlog"),
+        "{full}"
+    );
+    let psync = tap
+        .events()
+        .into_iter()
+        .find(|e| e["event"] == "request" && e["kind"] == "psync" && e["conn"] == 2)
+        .expect("the replica's PSYNC");
+    assert_ne!(psync["args"][1]["text"], "?", "{psync}");
+    assert!(wait_for(Duration::from_secs(30), || link_up(&replica)
+        && same_data(&master, &replica)));
+    assert_eq!(info_u64(&master, "stats", "sync_partial_ok"), 0);
+    assert!(info_u64(&master, "stats", "sync_partial_err") >= 1);
+    assert_eq!(info_u64(&master, "stats", "sync_full"), 2);
+}
+
+/// `--delay` keeps every byte and their order: a replica behind a delayed tap ends with the
+/// master's data and offset.
+#[test]
+fn delay_keeps_bytes_and_order() {
+    if !have_redis() {
+        return;
+    }
+    let master = master(&[]);
+    let tap = Tap::start(master.port, &["--delay", "150"]);
+    let mut m = master.conn();
+    m.call_str(&["RPUSH", "l", "a"]);
+    let replica = replica_of(tap.port);
+    assert!(wait_for(Duration::from_secs(20), || link_up(&replica)));
+    let start = std::time::Instant::now();
+    for i in 0..200 {
+        m.call_str(&["RPUSH", "l", &i.to_string()]);
+    }
+    assert!(wait_for(Duration::from_secs(20), || same_data(
+        &master, &replica
+    )));
+    // The last write cannot have arrived before the delay.
+    assert!(start.elapsed() >= Duration::from_millis(150));
+    let mo = info_u64(&master, "replication", "master_repl_offset");
+    assert!(wait_for(Duration::from_secs(10), || info_u64(
+        &replica,
+        "replication",
+        "slave_repl_offset"
+    ) == mo));
+    assert_eq!(
+        m.call_str(&["LRANGE", "l", "0", "-1"]),
+        replica.conn().call_str(&["LRANGE", "l", "0", "-1"])
+    );
+    assert!(!tap.events().iter().any(|e| e["event"] == "error"));
+}
+
+/// Two replicas through one tap at once: their own connection numbers, each RDB with all of
+/// the master's keys, each stream ending at the master's offset, which both replicas report.
+#[test]
+fn two_replicas_through_one_tap() {
+    if !have_redis() {
+        return;
+    }
+    let master = master(&[]);
+    let mut m = master.conn();
+    m.call_str(&["DEBUG", "POPULATE", "1000"]);
+    let dbsize: u64 = m
+        .call_str(&["DBSIZE"])
+        .trim_start_matches(':')
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(dbsize, 1000);
+    let tap = Tap::start(master.port, &["--progress-every", "4096"]);
+    let r1 = replica_of(tap.port);
+    let r2 = replica_of(tap.port);
+    assert!(wait_for(Duration::from_secs(30), || link_up(&r1) && link_up(&r2)));
+    for i in 0..50 {
+        m.call_str(&["HSET", &format!("h{}", i % 7), &format!("f{i}"), "v"]);
+    }
+    let mo = info_u64(&master, "replication", "master_repl_offset");
+    for r in [&r1, &r2] {
+        assert!(
+            wait_for(Duration::from_secs(20), || info_u64(
+                r,
+                "replication",
+                "slave_repl_offset"
+            ) == mo),
+            "a replica did not reach offset {mo}"
+        );
+        assert!(same_data(&master, r));
+    }
+    drop(r1);
+    drop(r2);
+    assert!(wait_for(Duration::from_secs(10), || {
+        tap.out
+            .lock()
+            .unwrap()
+            .matches("\"event\":\"closed\"")
+            .count()
+            >= 4
+    }));
+    let events = tap.events();
+    let mut conns: Vec<u64> = events.iter().map(|e| e["conn"].as_u64().unwrap()).collect();
+    conns.sort();
+    conns.dedup();
+    assert_eq!(conns, vec![1, 2], "one connection per replica");
+    for c in [1u64, 2] {
+        let of = |name: &str| -> Vec<&Json> {
+            events
+                .iter()
+                .filter(|e| e["conn"] == c && e["event"] == name)
+                .collect()
+        };
+        let summary = of("rdb_summary");
+        assert_eq!(summary.len(), 1, "conn {c}");
+        assert_eq!(summary[0]["total_keys"], dbsize, "conn {c}: {}", summary[0]);
+        let closed = of("closed");
+        let m2r = closed
+            .iter()
+            .find(|e| e["dir"] == "master->replica")
+            .unwrap();
+        assert_eq!(m2r["master_offset"], mo, "conn {c}: {m2r}");
+        // The last command ends at the master's offset too.
+        let last = of("command")
+            .iter()
+            .map(|e| e["repl_offset"].as_u64().unwrap() + e["len"].as_u64().unwrap())
+            .max()
+            .unwrap();
+        assert_eq!(last, mo, "conn {c}");
+        // Progress lines during the transfer: growing, keys counted, none past the RDB.
+        let progress = of("rdb_progress");
+        assert!(!progress.is_empty(), "conn {c}: no progress");
+        for w in progress.windows(2) {
+            assert!(w[0]["rdb_bytes"].as_u64() < w[1]["rdb_bytes"].as_u64());
+            assert!(w[0]["keys"].as_u64() <= w[1]["keys"].as_u64());
+        }
+        let last = progress.last().unwrap();
+        assert!(last["keys"].as_u64().unwrap() <= dbsize, "{last}");
+        assert!(last["key"]["text"].is_string(), "{last}");
+    }
+}
+
+/// A fake "master" that answers each connection with the next of `scripts` (after reading
+/// the request), then closes it.
+fn fake_master(scripts: Vec<Vec<u8>>) -> u16 {
+    use std::io::Write;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for script in scripts {
+            let Ok((mut s, _)) = l.accept() else { return };
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 1024];
+            // The client's PSYNC (30 bytes) is the cue.
+            while got.len() < 30 {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = s.write_all(&script);
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    });
+    port
+}
+
+/// Bad bytes from the "master": the tap reports each problem with its offset, forwards every
+/// byte regardless, and keeps serving new connections.
+#[test]
+fn bad_master_bytes_are_reported_and_still_forwarded() {
+    let fr = |rest: &[u8]| {
+        let mut v = b"+FULLRESYNC 0123456789012345678901234567890123456789 0\r\n".to_vec();
+        v.extend_from_slice(rest);
+        v
+    };
+    let rdb: &[u8] = b"REDIS0010\xff\0\0\0\0\0\0\0\0";
+    let mut lying = fr(b"$5\r\n");
+    lying.extend_from_slice(rdb);
+    lying.extend_from_slice(b"*1\r\n$4\r\nping\r\n");
+    let mut half = fr(b"$1000\r\n");
+    half.extend_from_slice(&rdb[..9]);
+    let scripts: Vec<(&str, Vec<u8>, &str)> = vec![
+        // (what, bytes, a word of the expected message)
+        (
+            "garbage",
+            b"\x00\x01garbage\xff\r\nmore".to_vec(),
+            "bad reply",
+        ),
+        ("half an RDB", half, "in the middle of the RDB transfer"),
+        (
+            "bogus $EOF",
+            fr(b"$EOF:tooshort\r\nREDIS0010"),
+            "EOF:tooshort",
+        ),
+        ("lying $<len>", lying, ""),
+    ];
+    let fake = fake_master(scripts.iter().map(|s| s.1.clone()).collect());
+    let mut tap = Tap::start(fake, &[]);
+    let psync = b"*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n";
+    for (i, (what, bytes, word)) in scripts.iter().enumerate() {
+        let conn = i as u64 + 1;
+        let mut c = util::Conn::connect(tap.port);
+        c.send_raw(psync);
+        let got = c.read_to_close();
+        assert_eq!(&got, bytes, "{what}: the tap changed the bytes");
+        let ev = tap.wait_event(what, 10, |e| {
+            e["conn"] == conn
+                && (e["event"] == "error" || e["event"] == "rdb_error")
+                && e["message"].as_str().is_some_and(|m| m.contains(word))
+        });
+        assert_eq!(ev["dir"], "master->replica", "{what}: {ev}");
+        assert!(ev["offset"].is_u64(), "{what}: {ev}");
+        tap.assert_alive();
+    }
+    let events = tap.events();
+    let at = |conn: u64, word: &str| {
+        events
+            .iter()
+            .find(|e| e["conn"] == conn && e["message"].as_str().is_some_and(|m| m.contains(word)))
+            .map(|e| e["offset"].as_u64().unwrap())
+    };
+    // Offsets name where each problem starts in the master's stream.
+    assert_eq!(at(1, "bad reply"), Some(0));
+    assert_eq!(at(3, "EOF:tooshort"), Some(56));
+    // The lying length: the RDB reader is stopped after 5 bytes, where the transfer ends.
+    let lie = events
+        .iter()
+        .find(|e| e["conn"] == 4 && e["event"] == "rdb_error")
+        .expect("rdb_error for the lying length");
+    assert!(lie["offset"].as_u64().unwrap() <= 56 + 4 + 5, "{lie}");
+}
+
+/// Progress lines come at the same RDB byte counts however the capture is chunked, and
+/// replay prints them with `--progress-every`.
+#[test]
+fn rdb_progress_is_deterministic() {
+    let o = rtool(&[
+        "tap",
+        "replay",
+        "fixtures/repl/disk-sync.capture",
+        "--json",
+        "--progress-every",
+        "100",
+    ]);
+    assert!(o.status.success());
+    let ev = check_ndjson(std::str::from_utf8(&o.stdout).unwrap());
+    let p: Vec<&Json> = ev.iter().filter(|e| e["event"] == "rdb_progress").collect();
+    assert!(p.len() >= 3, "{p:?}");
+    for (i, e) in p.iter().enumerate() {
+        // Each report is the first event past the next multiple of 100 bytes.
+        assert!(
+            e["rdb_bytes"].as_u64().unwrap() >= 100 * (i as u64 + 1),
+            "{e}"
+        );
+        assert_eq!(e["rdb_len"], 441, "{e}");
+        assert_eq!(e["phase"], "transfer");
+    }
+    let o = rtool(&[
+        "tap",
+        "replay",
+        "fixtures/repl/disk-sync.capture",
+        "--color",
+        "never",
+        "--progress-every",
+        "100",
+    ]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains(" bytes of 441 bytes ("), "{text}");
+    // Off with 0.
+    let o = rtool(&[
+        "tap",
+        "replay",
+        "fixtures/repl/disk-sync.capture",
+        "--json",
+        "--progress-every",
+        "0",
+    ]);
+    assert!(
+        !String::from_utf8(o.stdout)
+            .unwrap()
+            .contains("rdb_progress")
+    );
+}
+
+/// `--cut-every`: replication links are cut again and again and resume each time; an
+/// ordinary client connection through the same tap is never cut.
+#[test]
+fn cut_every_cuts_replication_links_only() {
+    if !have_redis() {
+        return;
+    }
+    let master = master(&[]);
+    let tap = Tap::start(master.port, &["--cut-every", "0.5"]);
+    let mut m = master.conn();
+    m.call_str(&["SET", "before", "1"]);
+    let mut client = util::Conn::connect(tap.port);
+    assert_eq!(client.call_str(&["GET", "before"]), "$1\r\n1\r\n");
+    let replica = replica_of(tap.port);
+    let mut i = 0;
+    // Write while the cuts come, until two links were cut and one resumed after a cut.
+    assert!(
+        wait_for(Duration::from_secs(30), || {
+            i += 1;
+            m.call_str(&["INCR", "n"]);
+            let ev = tap.events();
+            let cuts = ev.iter().filter(|e| e["event"] == "cut").count();
+            cuts >= 2 && ev.iter().any(|e| e["event"] == "continue")
+        }),
+        "{}",
+        tap.out.lock().unwrap()
+    );
+    let events = tap.events();
+    for c in events.iter().filter(|e| e["event"] == "cut") {
+        assert_eq!(c["reason"], "cut-every", "{c}");
+        assert_eq!(c["secs"], 0.5, "{c}");
+        assert_ne!(c["conn"], 1, "the client connection was cut: {c}");
+    }
+    // The client's connection still works.
+    assert_eq!(client.call_str(&["EXISTS", "before"]), ":1\r\n");
+    assert!(wait_for(Duration::from_secs(20), || link_up(&replica)
+        && same_data(&master, &replica)));
+    assert!(info_u64(&master, "stats", "sync_partial_ok") >= 1);
+}
+
+/// The capture the tap recorded with `--cut-after 1500` (fixtures/gen/tap_cut.py): the cut is
+/// at byte 1500, the replica's next PSYNC asks for exactly the byte after the last command
+/// that went through whole, and the master continues from there.
+#[test]
+fn recorded_cut_predicts_the_resume() {
+    let o = rtool(&["tap", "replay", "fixtures/repl/tap-cut.capture", "--json"]);
+    assert!(o.status.success());
+    let ev = check_ndjson(std::str::from_utf8(&o.stdout).unwrap());
+    let cut = ev.iter().find(|e| e["event"] == "cut").expect("a cut");
+    assert_eq!(cut["offset"], 1500);
+    assert_eq!(cut["reason"], "cut-after");
+    let applied = cut["master_offset"].as_u64().unwrap();
+    // The last whole command on conn 1 ends there.
+    let last = ev
+        .iter()
+        .filter(|e| e["conn"] == 1 && e["event"] == "command")
+        .map(|e| e["repl_offset"].as_u64().unwrap() + e["len"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    assert_eq!(last, applied);
+    let psync = ev
+        .iter()
+        .find(|e| e["conn"] == 2 && e["kind"] == "psync")
+        .unwrap();
+    assert_eq!(psync["args"][2]["text"], (applied + 1).to_string());
+    let cont = ev.iter().find(|e| e["event"] == "continue").unwrap();
+    assert_eq!(cont["repl_offset"], applied);
+    // Nothing after the cut on conn 1 but its error and the two closes.
+    let after: Vec<&str> = ev
+        .iter()
+        .skip_while(|e| e["event"] != "cut")
+        .filter(|e| e["conn"] == 1)
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(after, ["cut", "error", "closed", "closed"]);
+}
+
+/// Fault options are checked before anything starts: no panic on absurd values.
+#[test]
+fn fault_options_are_validated() {
+    for args in [
+        &["--cut-after", "0"][..],
+        &["--cut-every", "0"],
+        &["--cut-every", "1e30"],
+        &["--cut-every", "NaN"],
+        &["--cut-every", "-1"],
+        &["--delay", "99999999999"],
+        &["--delay", "5", "--delay-dir", "sideways"],
+    ] {
+        let mut a = vec![
+            "tap",
+            "--upstream",
+            "127.0.0.1:1",
+            "--listen",
+            "127.0.0.1:0",
+        ];
+        a.extend_from_slice(args);
+        let o = rtool(&a);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {o:?}");
+        assert!(
+            !String::from_utf8_lossy(&o.stderr).contains("panicked"),
+            "{args:?}"
+        );
+    }
+}
+
+/// A cut after one direction already ended closes only the other one, and the connection's
+/// state is dropped once both are closed.
+#[test]
+fn cut_closes_each_direction_once() {
+    use rtool::present::tap_json::TapJson;
+    use rtool::present::timeline::{LinkSink, Session};
+    use rtool::repl::stream::Dir;
+    use rtool::repl::stream::capture::{CutReason, Record};
+    let rec = |dir, data: Option<&[u8]>, cut| Record {
+        t: 0.0,
+        conn: 7,
+        dir,
+        data: data.map(|d| d.to_vec()),
+        cut,
+    };
+    let mut sink = TapJson::new(Vec::new());
+    let mut s = Session::new();
+    for r in [
+        rec(Dir::ReplicaToMaster, Some(b"PING\r\n"), None),
+        rec(Dir::MasterToReplica, Some(b"+PONG\r\n"), None),
+        rec(Dir::ReplicaToMaster, None, None),
+        rec(
+            Dir::MasterToReplica,
+            None,
+            Some(CutReason::Every { secs: 2.0 }),
+        ),
+    ] {
+        s.record(&r, &mut sink).unwrap();
+    }
+    assert!(
+        s.kind(7).is_none(),
+        "state kept after both directions closed"
+    );
+    sink.finish().unwrap();
+    let out = String::from_utf8(sink.into_inner()).unwrap();
+    let ev: Vec<(String, String)> = check_ndjson(&out)
+        .iter()
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap().to_string(),
+                e["dir"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let names: Vec<String> = ev.iter().map(|(e, d)| format!("{e} {d}")).collect();
+    assert_eq!(
+        names,
+        [
+            "request replica->master",
+            "reply master->replica",
+            "closed replica->master",
+            "cut master->replica",
+            "closed master->replica",
+        ]
+    );
+    assert!(
+        out.contains("\"reason\":\"cut-every\",\"secs\":2.0"),
+        "{out}"
+    );
 }

@@ -66,7 +66,7 @@ pub struct FileCheck {
     pub lines: u64,
     /// The RDB preamble: its end offset and number of keys.
     pub preamble: Option<(u64, u64)>,
-    /// Complete commands read.
+    /// Complete commands read (up to the problem, the command found wrong not counted).
     pub commands: u64,
     /// Complete commands at or after `ok_up_to` (an unclosed transaction's), which a cut
     /// removes along with the torn tail.
@@ -167,7 +167,6 @@ impl State {
                     }
                 }
                 Event::Command { offset, args, .. } => {
-                    self.fc.commands += 1;
                     let name = args.first().map(|a| &a[..]).unwrap_or_default();
                     if name.eq_ignore_ascii_case(b"multi") {
                         if self.multi {
@@ -183,6 +182,7 @@ impl State {
                         }
                         self.multi = false;
                     }
+                    self.fc.commands += 1;
                     // Commands of a transaction still open would go with a cut.
                     if reader.valid_up_to() <= offset {
                         self.fc.commands_cut += 1;

@@ -8,7 +8,9 @@
 //!   RDB preamble (Redis 4-6 with `aof-use-rdb-preamble yes`);
 //! - anything else: an old-style single AOF of commands.
 //!
-//! rtool also accepts the AOF **directory** (`appendonlydir`) and finds the manifest in it.
+//! rtool also accepts the AOF **directory** (`appendonlydir`) and finds the manifest in it,
+//! or Redis's data directory (`--dir`), where it looks for `appendonlydir/` and then for an
+//! old-style `appendonly.aof`.
 //! This is shell code (it looks at files); the decoding is [`super::reader`]'s.
 
 use super::manifest::{FileType, Manifest, ManifestError};
@@ -89,6 +91,14 @@ impl Layout {
                 .collect();
             found.sort();
             match found.len() {
+                // Redis's `--dir` rather than the AOF directory: look in its default
+                // `appenddirname`, then for an old-style `appendonly.aof`.
+                0 if path.join("appendonlydir").is_dir() => {
+                    return Layout::open(&path.join("appendonlydir"));
+                }
+                0 if path.join("appendonly.aof").is_file() => {
+                    return Layout::open(&path.join("appendonly.aof"));
+                }
                 0 => {
                     return Err(LayoutError::NoManifest(
                         path.to_path_buf(),
@@ -119,10 +129,11 @@ impl Layout {
             std::fs::read(&manifest_path).map_err(|e| LayoutError::Io(manifest_path.clone(), e))?;
         let manifest =
             Manifest::parse(&text).map_err(|e| LayoutError::Manifest(manifest_path.clone(), e))?;
-        let dir = manifest_path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
+        // C's dirname: "." for a bare file name (Redis then names parts "./<file>").
+        let dir = match manifest_path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
         let parts = manifest
             .entries()
             .map(|e| {

@@ -12,15 +12,17 @@
 //! - [`layout`]: which files a path names (a directory, a manifest, a single file), as
 //!   `redis-check-aof` tells them apart.
 //! - [`check`]: `redis-check-aof`'s verdict on a file, from the reader's events.
-//! - `writer`: what `rtool serve` appends, fsync policies, the files of a rewrite.
+//! - [`writer`]: what `rtool serve` appends, fsync policies, the files of a rewrite.
 //! - [`rewrite`]: a keyspace as the shortest list of commands (base files without preamble,
 //!   `rtool aof rewrite`).
-//! - `load`: replaying a manifest into a keyspace at start-up.
+//! - [`load`]: replaying a manifest into a keyspace at start-up.
 //!
 //! The book's persistence chapter walks through a real directory.
 
 pub mod check;
 pub mod layout;
+pub mod load;
 pub mod manifest;
 pub mod reader;
 pub mod rewrite;
+pub mod writer;

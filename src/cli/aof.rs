@@ -9,7 +9,7 @@
 
 use super::rdb::ColorChoice;
 use crate::aof::check::{CheckOptions, FileCheck, Problem, check_file};
-use crate::aof::layout::{self, Layout};
+use crate::aof::layout::{self, Layout, LayoutError};
 use crate::aof::manifest::FileType;
 use crate::aof::reader::AofErrorKind;
 use crate::cmd::table::Table;
@@ -397,26 +397,38 @@ fn describe(p: &Problem, name: &str) -> String {
     }
 }
 
-/// "Cut N bytes from offset P: ..." — what a fix removed.
+/// "Cut N bytes from offset P: ..." — what a fix removed, in commands and bytes.
 fn what_was_cut(c: &FileCheck) -> String {
     let diff = c.size - c.ok_up_to;
-    let torn = match &c.problem {
-        Some(Problem::Aof(e)) => match e.kind {
-            AofErrorKind::Truncated { .. } => "a torn record at the end",
-            _ => "an unreadable tail",
-        },
-        Some(Problem::UnexpectedMulti { .. }) => "a nested MULTI and what follows it",
-        Some(Problem::UnexpectedExec { .. }) => "an EXEC without MULTI and what follows it",
-        _ => "the tail",
-    };
+    let mut s = format!("Cut {diff} bytes from offset {}: ", c.ok_up_to);
     if c.commands_cut > 0 {
-        format!(
-            "Cut {diff} bytes from offset {}: {} complete command(s) of a transaction without EXEC, then {torn}",
-            c.ok_up_to, c.commands_cut
-        )
-    } else {
-        format!("Cut {diff} bytes from offset {}: {torn}", c.ok_up_to)
+        s.push_str(&format!(
+            "{} complete command(s) of a transaction that has no EXEC, then ",
+            c.commands_cut
+        ));
     }
+    match &c.problem {
+        Some(Problem::Aof(e)) if matches!(e.kind, AofErrorKind::Truncated { .. }) => {
+            s.push_str("a torn record at the end of the file")
+        }
+        Some(Problem::Aof(e)) => s.push_str(&format!(
+            "a record that is not valid (the bad byte is at offset {}) and everything after it, unread",
+            e.offset
+        )),
+        Some(Problem::UnexpectedMulti { offset }) => s.push_str(&format!(
+            "a MULTI inside a transaction (offset {offset}) and everything after it, unread"
+        )),
+        Some(Problem::UnexpectedExec { offset }) => s.push_str(&format!(
+            "an EXEC without MULTI (offset {offset}) and everything after it, unread"
+        )),
+        _ => s.push_str("the tail"),
+    }
+    s.push_str(&format!(
+        "; {} complete command(s) before offset {} are kept",
+        c.commands - c.commands_cut,
+        c.ok_up_to
+    ));
+    s
 }
 
 /// Copies `path` to a fresh `<path>.bak[.N]`, then truncates `path` to `len` bytes.
@@ -479,12 +491,23 @@ fn check(a: CheckArgs) -> Result<i32> {
         )?;
         return Ok(1);
     }
-    if !is_dir && !layout::is_manifest(path)? {
+    // A directory (rtool's extension) stands for the manifest or old-style file in it.
+    let single = if is_dir {
+        match Layout::open(path) {
+            Ok(Layout::Single(p)) => Some(p.path),
+            _ => None,
+        }
+    } else if layout::is_manifest(path)? {
+        None
+    } else {
+        Some(path.to_path_buf())
+    };
+    if let Some(path) = single {
         // checkOldStyleAof
         writeln!(c.out, "Start checking Old-Style AOF")?;
         let shown = path.display().to_string();
-        let preamble = layout::is_rdb(path)?;
-        return Ok(match c.file("AOF ", &shown, path, true, preamble)? {
+        let preamble = layout::is_rdb(&path)?;
+        return Ok(match c.file("AOF ", &shown, &path, true, preamble)? {
             Outcome::Exit(code) => code,
             Outcome::Next => 0,
         });
@@ -493,6 +516,16 @@ fn check(a: CheckArgs) -> Result<i32> {
     writeln!(c.out, "Start checking Multi Part AOF")?;
     let layout = match Layout::open(path) {
         Ok(l) => l,
+        // aofLoadManifestFromFile's report, without its log-line prefixes.
+        Err(LayoutError::Manifest(_, e)) => {
+            writeln!(c.out, "*** FATAL AOF MANIFEST FILE ERROR ***")?;
+            if let Some(text) = &e.text {
+                writeln!(c.out, "Reading the manifest file, at line {}", e.line)?;
+                writeln!(c.out, ">>> '{text}'")?;
+            }
+            writeln!(c.out, "{}", e.message)?;
+            return Ok(1);
+        }
         Err(e) => {
             writeln!(c.out, "{e}")?;
             return Ok(1);
@@ -504,7 +537,19 @@ fn check(a: CheckArgs) -> Result<i32> {
     for (i, part) in files.iter().enumerate() {
         let last = i + 1 == total;
         let outcome = if part.kind == Some(FileType::Base) {
-            let rdb = layout::is_rdb(&part.path).unwrap_or(false);
+            // fileIsRDB opens the base before anything is said about it.
+            let rdb = match layout::is_rdb(&part.path) {
+                Ok(r) => r,
+                Err(e) => {
+                    writeln!(
+                        c.out,
+                        "Cannot open file {}: {}",
+                        part.path.display(),
+                        strerror(&e)
+                    )?;
+                    return Ok(1);
+                }
+            };
             writeln!(
                 c.out,
                 "Start to check BASE AOF ({} format).",

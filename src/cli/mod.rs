@@ -3,6 +3,7 @@
 
 pub mod aof;
 pub mod aof_rewrite;
+pub mod lesson;
 pub mod rdb;
 pub mod serve;
 pub mod tap;
@@ -28,6 +29,8 @@ pub enum Command {
     /// Show a replication link live (`rtool tap --upstream 127.0.0.1:6379`) or from a
     /// capture (`rtool tap replay FILE`).
     Tap(tap::TapArgs),
+    /// Redo the seed notes' experiments: `rtool lesson list`, `rtool lesson run chain`.
+    Lesson(lesson::LessonArgs),
 }
 
 /// Run a parsed command line; returns the process exit code.
@@ -37,6 +40,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Rdb(a) => rdb::run(a),
         Command::Tap(a) => tap::run(a),
         Command::Aof(a) => aof::run(a),
+        Command::Lesson(a) => lesson::run(a),
     };
     match res {
         Ok(code) => code,

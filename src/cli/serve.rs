@@ -83,6 +83,10 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
             log::warning(&msg);
             return Ok(1);
         }
+        if let Err(msg) = crate::aof::writer::open_on_start(&mut server.shared.lock()) {
+            log::warning(&msg);
+            return Ok(1);
+        }
         server.run(signal()).await;
         Ok(0)
     })

@@ -5,15 +5,18 @@
 //! run printed. Colour is decided here once (`--color`, `NO_COLOR`, is stdout a terminal).
 
 use super::rdb::ColorChoice;
+use crate::net::tap::Faults;
 use crate::present::Paint;
 use crate::present::mermaid::Mermaid;
 use crate::present::tap_json::TapJson;
-use crate::present::timeline::{LinkSink, Session, Timeline, TimelineOptions};
+use crate::present::timeline::{LinkSink, PROGRESS_EVERY, Session, Timeline, TimelineOptions};
+use crate::repl::stream::Dir;
 use crate::repl::stream::capture::Capture;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// `rtool tap ...`
 #[derive(Args, Debug)]
@@ -31,8 +34,45 @@ pub struct TapArgs {
     /// Also write every byte forwarded to a capture file (`rtool tap replay` reads it).
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
+    /// Fault injection: once a connection has forwarded BYTES bytes master->replica, close
+    /// both of its sockets (exactly at that byte). Applies to the connections open at the
+    /// first cut; the replicas' reconnections are left alone, so each replica is cut once.
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+    pub cut_after: Option<u64>,
+    /// Fault injection: every SECS seconds, close every open replication link (client
+    /// connections are left alone). Fractions allowed (0.5).
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub cut_every: Option<Duration>,
+    /// Fault injection: forward one direction MS milliseconds late (byte order kept; at most
+    /// a day).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=86_400_000))]
+    pub delay: Option<u64>,
+    /// The direction --delay applies to.
+    #[arg(long, value_enum, value_name = "DIR", default_value_t = DelayDir::MasterToReplica)]
+    pub delay_dir: DelayDir,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// `--delay-dir`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DelayDir {
+    #[value(name = "master->replica", alias = "m2r")]
+    MasterToReplica,
+    #[value(name = "replica->master", alias = "r2m")]
+    ReplicaToMaster,
+}
+
+/// `--cut-every SECS`: a positive number of seconds, at most a year (a bound that keeps
+/// the timer arithmetic far from overflowing).
+fn parse_secs(s: &str) -> std::result::Result<Duration, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if !(0.001..=31_536_000.0).contains(&v) {
+        return Err("SECS must be between 0.001 and 31536000 (a year)".into());
+    }
+    Duration::try_from_secs_f64(v).map_err(|e| e.to_string())
 }
 
 #[derive(Subcommand, Debug)]
@@ -69,6 +109,10 @@ pub struct OutputArgs {
     /// Hide the master's `ping`s in the command stream.
     #[arg(long)]
     pub quiet_pings: bool,
+    /// During an RDB transfer, a progress line (bytes, keys, current key) every BYTES bytes
+    /// of RDB; 0 turns it off. Counted in bytes, not time, so a replay prints the same lines.
+    #[arg(long, value_name = "BYTES", default_value_t = PROGRESS_EVERY)]
+    pub progress_every: u64,
     /// Colour: auto (stdout is a terminal and NO_COLOR is unset), always, never.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
@@ -90,6 +134,18 @@ pub fn run(args: TapArgs) -> Result<i32> {
                 listen: args.listen.clone(),
                 record: args.record.clone(),
                 hex: args.output.hex,
+                progress_every: args.output.progress_every,
+                faults: Faults {
+                    cut_after: args.cut_after,
+                    cut_every: args.cut_every,
+                    delay: args.delay.map(|ms| {
+                        let dir = match args.delay_dir {
+                            DelayDir::MasterToReplica => Dir::MasterToReplica,
+                            DelayDir::ReplicaToMaster => Dir::ReplicaToMaster,
+                        };
+                        (Duration::from_millis(ms), dir)
+                    }),
+                },
                 sink,
             })?;
             Ok(0)
@@ -135,7 +191,8 @@ fn replay(a: ReplayArgs) -> Result<i32> {
         Session::with_hex()
     } else {
         Session::new()
-    };
+    }
+    .progress_every(a.output.progress_every);
     for r in &cap.records {
         s.record(r, sink.as_mut())?;
     }

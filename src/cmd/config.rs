@@ -47,6 +47,22 @@ fn config_set(ctx: &mut Ctx, argv: &[&[u8]]) {
     match ctx.engine.config.set_many(&pairs) {
         Ok(changed) => {
             ctx.engine.reload_cached_config();
+            // appendonly: turning the AOF on starts a rewrite that writes its base first;
+            // turning it off flushes and closes it.
+            if changed.iter().any(|c| c == "appendonly") {
+                let want = ctx.engine.config.get_bool("appendonly");
+                let state = ctx.engine.aof.state;
+                if want && state == crate::aof::writer::State::Off {
+                    if crate::aof::writer::start(ctx.engine).is_err() {
+                        let _ = ctx.engine.config.set_many(&[("appendonly", "no")]);
+                        return ctx
+                            .out
+                            .err("-ERR Failed to set current 'appendonly' to 'yes'");
+                    }
+                } else if !want && state != crate::aof::writer::State::Off {
+                    crate::aof::writer::stop(ctx.engine);
+                }
+            }
             if changed.iter().any(|c| c == "loglevel") {
                 let c = &ctx.engine.config;
                 if let Some(level) = crate::log::Level::parse(c.get_str("loglevel")) {

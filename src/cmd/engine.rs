@@ -132,6 +132,8 @@ pub struct Engine {
     pub active_expire: bool,
     /// Unix seconds of the last successful save (LASTSAVE, INFO `rdb_last_save_time`).
     pub lastsave: i64,
+    /// The append-only file: fed from the same propagation as the replication log.
+    pub aof: crate::aof::writer::Aof,
 }
 
 pub fn now_ms() -> i64 {
@@ -191,6 +193,7 @@ impl Engine {
             serving_key: None,
             active_expire: true,
             lastsave: now_ms() / 1000,
+            aof: crate::aof::writer::Aof::default(),
         };
         e.reload_cached_config();
         e
@@ -351,7 +354,9 @@ impl Engine {
     /// Queue a write for propagation; it is written to the replication log when the
     /// outermost command returns (so a command's effects stay together).
     pub fn propagate(&mut self, db: usize, args: Vec<Bytes>) {
-        if self.proxying {
+        // A replica relays its master's bytes to its own replicas instead (DESIGN.md
+        // invariant 2), but its AOF records the commands it applied, as Redis's does.
+        if self.proxying && !self.aof.active() {
             return;
         }
         self.pending_prop.push((db, args));
@@ -368,16 +373,33 @@ impl Engine {
         }
         let ops = std::mem::take(&mut self.pending_prop);
         let wrap = ops.len() > 1;
-        if wrap {
-            self.repl.feed(ops[0].0, &[b"MULTI"]);
-        }
         let db_last = ops.last().map(|o| o.0).unwrap_or(0);
+        // A replica's stream is its master's, relayed byte for byte: writes its own clients
+        // make (replica-read-only no) stay local, as Redis's replicationFeedSlaves returns
+        // early on a replica. Its AOF still records them.
+        let to_repl = !self.proxying && !self.is_replica;
+        let to_aof = self.aof.active();
+        let ts = to_aof && self.config.get_bool("aof-timestamp-enabled");
+        let now_sec = self.now_ms / 1000;
+        // The same sequence goes to both: the wrapping is decided on all the ops, as Redis's
+        // propagatePendingCommands does, and PUBLISH alone stays out of the AOF.
+        let emit = |e: &mut Engine, db: usize, args: &[&[u8]]| {
+            if to_repl {
+                e.repl.feed(db, args);
+            }
+            if to_aof && !args[0].eq_ignore_ascii_case(b"publish") {
+                e.aof.feed(db, args, ts, now_sec);
+            }
+        };
+        if wrap {
+            emit(self, ops[0].0, &[b"MULTI"]);
+        }
         for (db, args) in &ops {
             let refs: smallvec::SmallVec<[&[u8]; 8]> = args.iter().map(|a| a.as_ref()).collect();
-            self.repl.feed(*db, &refs);
+            emit(self, *db, &refs);
         }
         if wrap {
-            self.repl.feed(db_last, &[b"EXEC"]);
+            emit(self, db_last, &[b"EXEC"]);
         }
     }
 
@@ -805,8 +827,12 @@ pub fn call(
             }
         }
         // Copying the arguments costs allocations on the hot path: only when something
-        // consumes the stream (a replica, a backlog, a test reading the log).
-        None if changed && spec.is(flags::WRITE) && engine.repl.active => {
+        // consumes the stream (a replica, a backlog, the AOF, a test reading the log).
+        None if changed
+            && spec.is(flags::WRITE)
+            && ((engine.repl.active && !engine.proxying && !engine.is_replica)
+                || engine.aof.active()) =>
+        {
             engine.propagate(db, argv.iter().map(|a| Bytes::copy_from_slice(a)).collect());
         }
         None => {}

@@ -324,7 +324,7 @@ fn memory(ctx: &Ctx, w: &mut Writer) {
     w.field("mem_clients_slaves", 0);
     w.field("mem_clients_normal", 0);
     w.field("mem_cluster_links", 0);
-    w.field("mem_aof_buffer", 0);
+    w.field("mem_aof_buffer", e.aof.buffered());
     // Rust's global allocator is the C library's malloc; Redis names that "libc".
     w.field("mem_allocator", "libc");
     w.field("active_defrag_running", 0);
@@ -373,18 +373,45 @@ fn persistence(ctx: &Ctx, w: &mut Writer) {
     w.field("rdb_last_cow_size", 0);
     w.field("rdb_last_load_keys_expired", p.loaded_expired);
     w.field("rdb_last_load_keys_loaded", p.loaded_keys);
-    w.field("aof_enabled", e.config.get_bool("appendonly") as u8);
-    w.field("aof_rewrite_in_progress", 0);
-    w.field("aof_rewrite_scheduled", 0);
-    w.field("aof_last_rewrite_time_sec", -1);
-    w.field("aof_current_rewrite_time_sec", -1);
-    w.field("aof_last_bgrewrite_status", "ok");
-    w.field("aof_rewrites", 0);
-    w.field("aof_rewrites_consecutive_failures", 0);
-    w.field("aof_last_write_status", "ok");
+    let a = &e.aof;
+    let rewriting = p
+        .child
+        .as_ref()
+        .filter(|c| c.kind == crate::persist::ChildKind::Aof);
+    w.field("aof_enabled", a.active() as u8);
+    w.field("aof_rewrite_in_progress", rewriting.is_some() as u8);
+    w.field("aof_rewrite_scheduled", a.rewrite_scheduled as u8);
+    w.field("aof_last_rewrite_time_sec", a.rewrite_time_last);
+    w.field(
+        "aof_current_rewrite_time_sec",
+        rewriting
+            .map(|c| (e.now_ms - c.start_ms) / 1000)
+            .unwrap_or(-1),
+    );
+    w.field(
+        "aof_last_bgrewrite_status",
+        if a.last_bgrewrite_ok { "ok" } else { "err" },
+    );
+    w.field("aof_rewrites", a.rewrites);
+    w.field(
+        "aof_rewrites_consecutive_failures",
+        a.rewrites_consecutive_failures,
+    );
+    w.field(
+        "aof_last_write_status",
+        if a.last_write_ok { "ok" } else { "err" },
+    );
     w.field("aof_last_cow_size", 0);
     w.field("module_fork_in_progress", 0);
     w.field("module_fork_last_cow_size", 0);
+    if a.active() {
+        w.field("aof_current_size", a.current_size);
+        w.field("aof_base_size", a.base_size);
+        w.field("aof_pending_rewrite", a.rewrite_scheduled as u8);
+        w.field("aof_buffer_length", a.buffered());
+        w.field("aof_pending_bio_fsync", a.fsync_in_progress() as u8);
+        w.field("aof_delayed_fsync", a.delayed_fsync);
+    }
 }
 
 fn stats(ctx: &Ctx, w: &mut Writer) {

@@ -95,7 +95,10 @@ fn promote(engine: &mut super::Engine) {
     log::set_role('M');
     let new_id = super::engine::random_hex40();
     engine.repl.shift_replid(&new_id);
-    log::notice(&format!(
+    // The next write starts with a SELECT whatever the old master's stream was in (Redis
+    // resets `slaveseldb` when the replica becomes a master).
+    engine.repl.reset_db();
+    log::warning(&format!(
         "Setting secondary replication ID to {}, valid up to offset: {}. New replication ID is {}",
         engine.repl.replid2, engine.repl.second_repl_offset, engine.repl.replid
     ));
@@ -237,6 +240,10 @@ fn start_sync(ctx: &mut Ctx, psync: Option<(String, &[u8])>) {
         ack_time_ms: ctx.engine.now_ms,
         sync_offset: 0,
         legacy_sync: psync.is_none(),
+        wait_since_ms: ctx.engine.now_ms,
+        diskless: false,
+        stream_on_ack: false,
+        obuf_soft_since_ms: 0,
     };
     let name = info.name();
     log::notice(&format!("Replica {name} asks for synchronization"));
@@ -281,14 +288,72 @@ fn start_sync(ctx: &mut Ctx, psync: Option<(String, &[u8])>) {
     // The first replica creates the backlog (Redis: "Replication backlog created, my new
     // replication IDs are '...' and '...'").
     if !ctx.engine.repl.backlog_active {
+        // No backlog means no valid past history: Redis starts a new one (new ID, no
+        // secondary ID) so no former replica can "continue" over writes it never saw.
+        let r = &mut ctx.engine.repl;
+        r.replid = crate::cmd::engine::random_hex40();
+        r.replid2 = "0".repeat(40);
+        r.second_repl_offset = -1;
         ctx.engine.repl.create_backlog(size);
         log::notice(&format!(
             "Replication backlog created, my new replication IDs are '{}' and '{}'",
             ctx.engine.repl.replid, ctx.engine.repl.replid2
         ));
     }
-    attach(ctx, info);
-    crate::persist::sync_replicas_waiting(ctx.engine);
+    // A snapshot to disk is already being made for another replica: this one can share it
+    // (it gets the same offset, and the writes since then are already kept for both).
+    let rdb_child = ctx
+        .engine
+        .persist
+        .child
+        .as_ref()
+        .is_some_and(|c| c.kind == crate::persist::ChildKind::Rdb);
+    let sharing = ctx
+        .engine
+        .replicas
+        .values()
+        .find(|r| r.state == ReplicaState::WaitBgsaveEnd && !r.diskless)
+        .map(|r| r.sync_offset);
+    match (rdb_child, sharing) {
+        (true, Some(offset)) => {
+            info.state = ReplicaState::WaitBgsaveEnd;
+            info.sync_offset = offset;
+            info.cursor = offset;
+            if !info.legacy_sync {
+                let line = format!("+FULLRESYNC {} {offset}\r\n", ctx.engine.repl.replid);
+                ctx.out.raw(line.as_bytes());
+            }
+            log::notice("Waiting for end of BGSAVE for SYNC");
+            attach(ctx, info);
+        }
+        (true, None) => {
+            log::notice(
+                "Can't attach the replica to the current BGSAVE. Waiting for next BGSAVE for SYNC",
+            );
+            attach(ctx, info);
+        }
+        _ => {
+            let socket_child = ctx
+                .engine
+                .persist
+                .child
+                .as_ref()
+                .is_some_and(|c| c.kind == crate::persist::ChildKind::RdbSocket);
+            let delayed = crate::persist::diskless_for(ctx.engine, info.capa_eof)
+                && ctx.engine.config.get_i64("repl-diskless-sync-delay") > 0;
+            if socket_child {
+                log::notice("Current BGSAVE has socket target. Waiting for next BGSAVE for SYNC");
+            } else if delayed {
+                log::notice("Delay next BGSAVE for diskless SYNC");
+            } else if ctx.engine.persist.child.is_some() {
+                log::notice(
+                    "No BGSAVE in progress, but another BG operation is active. BGSAVE for replication delayed",
+                );
+            }
+            attach(ctx, info);
+            crate::persist::sync_replicas_waiting(ctx.engine);
+        }
+    }
 }
 
 /// Turn this connection into a replica link.
@@ -332,5 +397,88 @@ fn role(ctx: &mut Ctx, _argv: &[&[u8]]) {
         ctx.out.bulk(ip.as_bytes());
         ctx.out.bulk(port.to_string().as_bytes());
         ctx.out.bulk(ack.to_string().as_bytes());
+    }
+}
+
+/// The master's half of Redis's `replicationCron`, once a second: drop replicas that stopped
+/// acknowledging (`repl-timeout`), drop replicas whose output buffer passed
+/// `client-output-buffer-limit replica` (the hard limit at once, the soft one when exceeded
+/// for its number of seconds), and free the backlog after `repl-backlog-ttl` seconds without
+/// replicas.
+pub fn cron(engine: &mut super::Engine) {
+    let now = super::engine::now_ms();
+    let timeout_ms = engine.config.get_i64("repl-timeout").max(1) * 1000;
+    let (hard, soft, soft_secs) = replica_obuf_limits(engine);
+    let end = engine.repl.offset();
+    let mut drop_ids = Vec::new();
+    for r in engine.replicas.values_mut() {
+        let name = r.name();
+        if r.state == ReplicaState::Online && !r.legacy_sync && now - r.ack_time_ms > timeout_ms {
+            log::warning(&format!(
+                "Disconnecting timedout replica (streaming sync): {name}"
+            ));
+            drop_ids.push((r.client_id, false));
+            continue;
+        }
+        if r.state == ReplicaState::WaitBgsaveStart {
+            continue;
+        }
+        let pending = end.saturating_sub(r.cursor);
+        let over_soft = soft > 0 && pending >= soft;
+        if hard > 0 && pending >= hard {
+            drop_ids.push((r.client_id, true));
+        } else if over_soft {
+            if r.obuf_soft_since_ms == 0 {
+                r.obuf_soft_since_ms = now;
+            } else if now - r.obuf_soft_since_ms > soft_secs * 1000 {
+                drop_ids.push((r.client_id, true));
+            }
+        } else {
+            r.obuf_soft_since_ms = 0;
+        }
+    }
+    for (id, obuf) in drop_ids {
+        if obuf {
+            let line = engine
+                .clients
+                .get(&id)
+                .map(|c| c.line(now))
+                .unwrap_or_default();
+            log::warning(&format!(
+                "Client {line} scheduled to be closed ASAP for overcoming of output buffer limits."
+            ));
+        }
+        crate::persist::close_replica(engine, id);
+    }
+    // repl-backlog-ttl: only a master (a replica keeps its backlog for a failover).
+    if !engine.replicas.is_empty() || engine.master.is_some() {
+        engine.repl.no_replicas_since_ms = 0;
+        return;
+    }
+    if engine.repl.no_replicas_since_ms == 0 {
+        engine.repl.no_replicas_since_ms = now;
+    }
+    let ttl = engine.config.get_i64("repl-backlog-ttl");
+    if ttl > 0 && engine.repl.backlog_active && now - engine.repl.no_replicas_since_ms > ttl * 1000
+    {
+        engine.repl.free_backlog();
+        log::notice(&format!(
+            "Replication backlog freed after {ttl} seconds without connected replicas."
+        ));
+    }
+}
+
+/// `client-output-buffer-limit`'s replica class: hard bytes, soft bytes, soft seconds.
+fn replica_obuf_limits(engine: &super::Engine) -> (u64, u64, i64) {
+    let v: Vec<i64> = engine
+        .config
+        .get_str("client-output-buffer-limit")
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    // "normal h s t slave h s t pubsub h s t": the numbers are at 0..3, 3..6, 6..9.
+    match v.get(3..6) {
+        Some([h, s, t]) => ((*h).max(0) as u64, (*s).max(0) as u64, *t),
+        _ => (256 << 20, 64 << 20, 60),
     }
 }

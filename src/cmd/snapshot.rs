@@ -1,11 +1,24 @@
-//! SAVE and BGSAVE (LASTSAVE is in `server.rs`). The work is in [`crate::persist`].
+//! SAVE, BGSAVE and BGREWRITEAOF (LASTSAVE is in `server.rs`). The work is in
+//! [`crate::persist`] and [`crate::aof::writer`]; one child process at a time, as in Redis.
 
 use super::{Ctx, Handler, eq_ic, errors};
 
-pub const HANDLERS: &[(&str, Handler)] = &[("save", save), ("bgsave", bgsave)];
+pub const HANDLERS: &[(&str, Handler)] = &[
+    ("save", save),
+    ("bgsave", bgsave),
+    ("bgrewriteaof", bgrewriteaof),
+];
+
+fn rdb_child_running(ctx: &Ctx) -> bool {
+    ctx.engine
+        .persist
+        .child
+        .as_ref()
+        .is_some_and(|c| c.kind == crate::persist::ChildKind::Rdb)
+}
 
 fn save(ctx: &mut Ctx, _argv: &[&[u8]]) {
-    if ctx.engine.persist.child.is_some() {
+    if rdb_child_running(ctx) {
         return ctx.out.err("Background save already in progress");
     }
     match crate::persist::save(ctx.engine) {
@@ -20,15 +33,44 @@ fn bgsave(ctx: &mut Ctx, argv: &[&[u8]]) {
         Some(a) if eq_ic(a, "schedule") => true,
         Some(_) => return ctx.out.err(errors::SYNTAX),
     };
-    if ctx.engine.persist.child.is_some() {
-        if schedule {
+    if rdb_child_running(ctx) {
+        return ctx.out.err("Background save already in progress");
+    }
+    if ctx.engine.persist.child.is_some() || ctx.engine.in_exec {
+        if schedule || ctx.engine.in_exec {
             ctx.engine.persist.scheduled = true;
             return ctx.out.simple("Background saving scheduled");
         }
-        return ctx.out.err("Background save already in progress");
+        return ctx.out.err(
+            "Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.",
+        );
     }
     match crate::persist::bgsave(ctx.engine) {
         Ok(_) => ctx.out.simple("Background saving started"),
         Err(e) => ctx.out.err(&format!("Can't save in background: fork: {e}")),
+    }
+}
+
+/// BGREWRITEAOF (Redis's `bgrewriteaofCommand`): works with AOF off too (it then writes only
+/// a base file and the manifest).
+fn bgrewriteaof(ctx: &mut Ctx, _argv: &[&[u8]]) {
+    let e = &mut *ctx.engine;
+    if e.persist
+        .child
+        .as_ref()
+        .is_some_and(|c| c.kind == crate::persist::ChildKind::Aof)
+    {
+        ctx.out
+            .err("Background append only file rewriting already in progress");
+    } else if e.persist.child.is_some() || e.in_exec {
+        e.aof.rewrite_scheduled = true;
+        e.aof.rewrites_consecutive_failures = 0;
+        ctx.out
+            .simple("Background append only file rewriting scheduled");
+    } else if crate::aof::writer::bgrewrite(e).is_ok() {
+        ctx.out
+            .simple("Background append only file rewriting started");
+    } else {
+        ctx.out.err("Can't execute an AOF background rewriting. Please check the server logs for more information.");
     }
 }

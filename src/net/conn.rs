@@ -24,9 +24,14 @@ use tokio::sync::mpsc;
 pub const DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
 /// Does protected mode refuse this peer? (Redis: protected mode on, the default user has no
-/// password, and the peer is not on the loopback interface.)
+/// password, and the peer's address is neither `127.0.0.1` nor `::1` — Redis compares the
+/// address text, so 127.0.0.2, although loopback, is refused.)
 pub fn protected_mode_denies(protected: bool, has_password: bool, peer: &SocketAddr) -> bool {
-    protected && !has_password && !peer.ip().is_loopback()
+    let local = match peer.ip() {
+        std::net::IpAddr::V4(a) => a == std::net::Ipv4Addr::LOCALHOST,
+        std::net::IpAddr::V6(a) => a == std::net::Ipv6Addr::LOCALHOST,
+    };
+    protected && !has_password && !local
 }
 
 /// How much one read asks for: large, because a pipelined client sends a lot at once.
@@ -83,6 +88,7 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
             if spawn_links {
                 super::server::spawn_requested_links(&shared);
             }
+            super::replica_link::start_diskless_relay(&shared);
             // PSYNC/SYNC made this connection a replica link: it is served by its own loop.
             if client.is_replica {
                 let rest = inbuf.split();
@@ -253,6 +259,11 @@ fn process_input(
         e.repl.feed_nodb(&[b"REPLCONF", b"GETACK", b"*"]);
     }
     let wake = (e.repl.backlog_active && e.repl.seal()) || std::mem::take(&mut e.repl_wakeup);
+    // The AOF sees this batch's writes before any client sees a reply about them (Redis's
+    // flushAppendOnlyFile in beforeSleep); with `appendfsync always` they are on disk.
+    if e.aof.active() {
+        crate::aof::writer::flush(&mut e, false);
+    }
     drop(e);
     if wake {
         shared.repl_notify.notify_waiters();

@@ -32,7 +32,8 @@ pub async fn run(shared: Arc<Shared>, generation: u64) {
             return;
         };
         log::notice("MASTER <-> REPLICA sync started");
-        match TcpStream::connect((host.as_str(), port)).await {
+        let source = shared.lock().config.get_str("bind-source-addr").to_string();
+        match connect(&host, port, &source).await {
             Ok(stream) => {
                 let _ = stream.set_nodelay(true);
                 let why = session(&shared, generation, stream).await;
@@ -52,6 +53,31 @@ pub async fn run(shared: Arc<Shared>, generation: u64) {
             log::notice(&format!("Connecting to MASTER {host}:{port}"));
         }
     }
+}
+
+/// Connect to the master, from `bind-source-addr` when it is set (the address the master
+/// sees, e.g. for its protected mode or `slaveN:ip=`).
+async fn connect(host: &str, port: u16, source: &str) -> std::io::Result<TcpStream> {
+    if source.is_empty() {
+        return TcpStream::connect((host, port)).await;
+    }
+    let src: std::net::IpAddr = source
+        .parse()
+        .map_err(|_| std::io::Error::other(format!("bad bind-source-addr '{source}'")))?;
+    let mut last = std::io::Error::other("no address");
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        let sock = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        sock.bind(std::net::SocketAddr::new(src, 0))?;
+        match sock.connect(addr).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 /// "Connection refused", as strerror says it (Redis logs the C text).
@@ -118,8 +144,10 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
         } else {
             (e.repl.replid.clone(), e.repl.offset() as i64 + 1)
         };
+        let now = crate::cmd::engine::now_ms();
         if let Some(m) = e.master.as_mut() {
             m.state = ReplState::ReceivePingReply;
+            m.last_io_ms = now;
         }
         (
             if pass.is_empty() {
@@ -159,6 +187,8 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
     master_client.is_master = true;
     let mut loading: Option<(Keyspace, crate::rdb::load::Loader)> = None;
     let mut full: Option<(String, u64)> = None;
+    let mut mode = LoadMode::Disk;
+    let mut disk: Option<DiskCopy> = None;
     let mut buf = vec![0u8; 64 * 1024];
     let mut ack_tick = tokio::time::interval(Duration::from_secs(1));
     let mut sink = Reply::new(false);
@@ -173,6 +203,13 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                 events.clear();
                 if let Err(e) = dec.feed(Dir::MasterToReplica, &buf[..n], &mut events) {
                     return format!("Protocol error from master: {e}");
+                }
+                // Where this chunk starts in the link (the disk copy cuts the RDB out of it).
+                let chunk_start = dec.offset(Dir::MasterToReplica) - n as u64;
+                if let Some(d) = disk.as_mut()
+                    && let Err(e) = d.write(&buf[..n])
+                {
+                    return format!("Failed trying to write the temp DB to disk: {e}");
                 }
                 {
                     let mut e = shared.lock();
@@ -239,6 +276,8 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                                     m.state = ReplState::Connected;
                                     m.from_scratch = false;
                                 }
+                                // Restarted from a snapshot, the backlog may not exist yet.
+                                create_backlog(&mut e);
                                 // The master will not repeat its last SELECT: continue in the
                                 // database the stream was in (Redis keeps it in the cached
                                 // master client).
@@ -253,11 +292,34 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                             return format!("MASTER aborted replication with an error: {}", String::from_utf8_lossy(&text));
                         }
                         EventKind::TransferStart(framing) => {
+                            mode = load_mode(shared);
+                            let to = if mode == LoadMode::Disk { "to disk" } else { "to parser" };
                             match framing {
-                                // Redis says "to disk" here (repl-diskless-load disabled);
-                                // rtool loads while it receives, so it says where it goes.
-                                Framing::Length(n) => log::notice(&format!("MASTER <-> REPLICA sync: receiving {n} bytes from master to memory")),
-                                Framing::EofMark(_) => log::notice("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to memory"),
+                                Framing::Length(n) => log::notice(&format!("MASTER <-> REPLICA sync: receiving {n} bytes from master {to}")),
+                                Framing::EofMark(_) => log::notice(&format!("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF {to}")),
+                            }
+                            match mode {
+                                // Whatever the mode, rtool decodes the RDB while it arrives into a
+                                // fresh keyspace and swaps it in at the end; "to disk" also keeps
+                                // the file, as Redis's replica does (it saves, then loads it).
+                                LoadMode::Disk => {
+                                    let payload_start = ev.offset + ev.len;
+                                    match DiskCopy::create() {
+                                        Ok(mut d) => {
+                                            let from = payload_start.saturating_sub(chunk_start) as usize;
+                                            if let Err(e) = d.write(&buf[from.min(n)..n]) {
+                                                return format!("Failed trying to write the temp DB to disk: {e}");
+                                            }
+                                            disk = Some(d);
+                                        }
+                                        Err(e) => return format!("Opening the temp file needed for MASTER <-> REPLICA synchronization: {e}"),
+                                    }
+                                }
+                                LoadMode::Parser => {
+                                    log::notice("MASTER <-> REPLICA sync: Flushing old data");
+                                    log::notice("MASTER <-> REPLICA sync: Loading DB in memory");
+                                }
+                                LoadMode::Swap => log::notice("MASTER <-> REPLICA sync: Loading DB in memory"),
                             }
                             loading = Some({
                                 let mut e = shared.lock();
@@ -289,17 +351,49 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                             return format!("Failed trying to load the MASTER synchronization DB from socket: {err}");
                         }
                         EventKind::RdbTrailing { .. } => {}
-                        EventKind::TransferEnd { .. } => {
+                        EventKind::TransferEnd { rdb_len } => {
                             let Some((ks, _)) = loading.take() else { continue };
+                            if let Some(d) = disk.take() {
+                                let dbfile = {
+                                    let e = shared.lock();
+                                    crate::persist::rdb_path(&e)
+                                };
+                                if let Err(e) = d.finish(rdb_len, &dbfile) {
+                                    return format!("Failed trying to rename the temp DB into {} in MASTER <-> REPLICA synchronization: {e}", dbfile.display());
+                                }
+                            }
                             let (id, off) = full.take().unwrap_or_default();
                             let keys: usize = ks.dbs.iter().map(|d| d.len()).sum();
                             {
                                 let mut e = shared.lock();
-                                log::notice("MASTER <-> REPLICA sync: Flushing old data");
-                                log::notice("MASTER <-> REPLICA sync: Loading DB in memory");
+                                match mode {
+                                    LoadMode::Disk => {
+                                        log::notice("MASTER <-> REPLICA sync: Flushing old data");
+                                        log::notice("MASTER <-> REPLICA sync: Loading DB in memory");
+                                    }
+                                    LoadMode::Parser => {}
+                                    LoadMode::Swap => {
+                                        log::notice("MASTER <-> REPLICA sync: Swapping active DB with loaded DB");
+                                        log::notice("MASTER <-> REPLICA sync: Discarding old DB in background");
+                                    }
+                                }
+                                // The AOF describes the old dataset: Redis stops it before the
+                                // new data goes in and starts it again (a rewrite writes the new
+                                // base) once it is there (restartAOFAfterSYNC).
+                                let aof_on = e.aof.active();
+                                if aof_on {
+                                    crate::aof::writer::stop(&mut e);
+                                }
                                 e.keyspace = ks;
                                 e.touch_db(None);
                                 e.repl.adopt_master(&id, off, None);
+                                // A replica keeps a backlog whether or not it has replicas of
+                                // its own: promoted after a failover, it must be able to let
+                                // its siblings continue (readSyncBulkPayload does the same).
+                                create_backlog(&mut e);
+                                if aof_on && crate::aof::writer::start(&mut e).is_err() {
+                                    log::warning("Failed enabling the AOF after successful master synchronization!");
+                                }
                                 // Our own replicas (chained) must resync from the new history.
                                 let subs: Vec<u64> = e.replicas.keys().copied().collect();
                                 for s in subs {
@@ -336,6 +430,9 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                                 }
                                 let db = cmd.db.map(|d| d as usize);
                                 e.repl.append_raw(&raw, db);
+                                if e.aof.active() {
+                                    crate::aof::writer::flush(&mut e, false);
+                                }
                                 e.repl.backlog_active && e.repl.seal()
                             };
                             if wake {
@@ -347,9 +444,24 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                 }
             }
             _ = ack_tick.tick() => {
-                let connected = shared.lock().master.as_ref().is_some_and(|m| m.generation == generation && m.state == ReplState::Connected);
-                if current(shared, generation).is_none() {
-                    return "REPLICAOF changed".into();
+                let (connected, state, idle_ms, timeout_ms) = {
+                    let e = shared.lock();
+                    let timeout_ms = e.config.get_i64("repl-timeout").max(1) * 1000;
+                    match e.master.as_ref().filter(|m| m.generation == generation) {
+                        Some(m) => (m.state == ReplState::Connected, m.state, crate::cmd::engine::now_ms() - m.last_io_ms, timeout_ms),
+                        None => return "REPLICAOF changed".into(),
+                    }
+                };
+                // repl-timeout: a master that sends nothing — not even its `ping` or a `\n`
+                // keepalive — for that long is given up on (replicationCron's three cases).
+                if idle_ms > timeout_ms {
+                    let why = match state {
+                        ReplState::Connected => "MASTER timeout: no data nor PING received...",
+                        ReplState::Transfer => "Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value.",
+                        _ => "Timeout connecting to the MASTER...",
+                    };
+                    log::warning(why);
+                    return "Connection with master lost.".into();
                 }
                 if connected
                     && let Err(e) = send_ack(shared, &mut stream, &mut dec).await {
@@ -375,4 +487,70 @@ async fn send_ack(
     let off = shared.lock().repl.offset();
     let cmd = encode(&[b"REPLCONF", b"ACK", off.to_string().as_bytes()]);
     write(stream, dec, &cmd).await
+}
+
+/// Where a full sync's snapshot goes (`repl-diskless-load`, Redis's `useDisklessLoad`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LoadMode {
+    /// `disabled`: saved as `dbfilename` too ("to disk").
+    Disk,
+    /// `on-empty-db` with no keys: straight from the socket.
+    Parser,
+    /// `swapdb`: into a separate keyspace, swapped in when complete.
+    Swap,
+}
+
+fn load_mode(shared: &Shared) -> LoadMode {
+    let e = shared.lock();
+    match e.config.get_str("repl-diskless-load") {
+        "swapdb" => LoadMode::Swap,
+        "on-empty-db" if e.keyspace.dbs.iter().all(|d| d.is_empty()) => LoadMode::Parser,
+        _ => LoadMode::Disk,
+    }
+}
+
+/// The snapshot as received, written to `temp-<unixtime>.<pid>.rdb` (Redis's name) and
+/// renamed over `dbfilename` once complete.
+struct DiskCopy {
+    file: std::fs::File,
+    path: std::path::PathBuf,
+}
+
+impl DiskCopy {
+    fn create() -> std::io::Result<DiskCopy> {
+        let path = std::path::PathBuf::from(format!(
+            "temp-{}.{}.rdb",
+            crate::cmd::engine::now_ms() / 1000,
+            std::process::id()
+        ));
+        let file = std::fs::File::create(&path)?;
+        Ok(DiskCopy { file, path })
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        self.file.write_all(bytes)
+    }
+
+    /// The RDB was `rdb_len` bytes: drop what came after it (the EOF mark, commands), fsync,
+    /// rename into place.
+    fn finish(self, rdb_len: u64, dbfile: &std::path::Path) -> std::io::Result<()> {
+        let res = (|| {
+            self.file.set_len(rdb_len)?;
+            self.file.sync_all()?;
+            std::fs::rename(&self.path, dbfile)
+        })();
+        if res.is_err() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+        res
+    }
+}
+
+/// `createReplicationBacklog` if there is none (`repl-backlog-size`, as the master side).
+fn create_backlog(e: &mut crate::cmd::Engine) {
+    if !e.repl.backlog_active {
+        let size = e.config.get_i64("repl-backlog-size").max(16 * 1024) as usize;
+        e.repl.create_backlog(size);
+    }
 }

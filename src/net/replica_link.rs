@@ -6,6 +6,12 @@
 //! with no CRLF after them. Then (`online`) it sends the replication stream from the
 //! replica's cursor onwards — the same shared blocks every replica and the backlog hold — and
 //! reads the replica's `REPLCONF ACK <offset>` every second.
+//!
+//! Diskless (`repl-diskless-sync yes`, the default, for replicas that sent `capa eof`): the
+//! snapshot is not a file but a forked child's output, relayed chunk by chunk as
+//! `$EOF:<40 random chars>\r\n` + RDB + the same 40 chars; the replica cannot know the
+//! length, so it looks for the mark at the end of what it received — which is why the
+//! command stream only starts after its first ACK.
 
 use super::Shared;
 use crate::cmd::client::{Client, ClientMsg};
@@ -31,7 +37,13 @@ pub async fn run(
     rx: &mut UnboundedReceiver<ClientMsg>,
 ) {
     let id = client.id;
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    // The first keepalive a second from now, like replicationCron's (an interval's first
+    // tick would fire at once and put a `\n` before +FULLRESYNC at random).
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + Duration::from_secs(1),
+        Duration::from_secs(1),
+    );
+    let mut sent_to: Option<u64> = None;
     loop {
         // Arm the wake-up before looking at the log, so a write between the look and the
         // wait is not missed.
@@ -43,26 +55,18 @@ pub async fn run(
             let Some(r) = e.replicas.get(&id).cloned() else {
                 break;
             };
-            if r.state == ReplicaState::Online {
-                // Everything from the cursor on, as shared blocks; then let the backlog drop
-                // what no replica needs any more.
+            if r.state == ReplicaState::Online && !r.stream_on_ack {
+                // Everything from the cursor on, as shared blocks. The cursor moves only once
+                // the socket took them (below), so until then the backlog keeps them and
+                // `master_repl_offset - cursor` is this replica's output buffer — what
+                // client-output-buffer-limit replica measures.
                 e.repl.seal();
                 match e.repl.backlog.read_from(r.cursor) {
                     Some(parts) => {
                         for p in parts {
                             out.raw(&p);
                         }
-                        let end = e.repl.backlog.end();
-                        if let Some(r) = e.replicas.get_mut(&id) {
-                            r.cursor = end;
-                        }
-                        let oldest = e
-                            .replicas
-                            .values()
-                            .filter(|r| r.state != ReplicaState::WaitBgsaveStart)
-                            .map(|r| r.cursor)
-                            .min();
-                        e.repl.backlog.trim(oldest);
+                        sent_to = Some(e.repl.backlog.end());
                     }
                     None => {
                         log::warning(&format!(
@@ -74,8 +78,36 @@ pub async fn run(
                     }
                 }
             }
-            r.state
+            (r.state, r.diskless)
         };
+        let (state, diskless) = state;
+        if state == ReplicaState::WaitBgsaveEnd && diskless {
+            let chunks = shared
+                .diskless
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+            if let Some(chunks) = chunks {
+                // `+FULLRESYNC` went through this client's channel before the transfer began.
+                while let Ok(msg) = rx.try_recv() {
+                    match msg {
+                        ClientMsg::Push(b) | ClientMsg::Unblocked(b) => out.raw(&b),
+                        ClientMsg::Kill => {
+                            close(&shared, id);
+                            return;
+                        }
+                    }
+                }
+                if !out.is_empty() && stream.write_all(&out.buf).await.is_err() {
+                    break;
+                }
+                out.buf.clear();
+                if relay_snapshot(&mut stream, chunks).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+        }
         if state == ReplicaState::SendBulk {
             if !out.is_empty() && stream.write_all(&out.buf).await.is_err() {
                 break;
@@ -91,6 +123,20 @@ pub async fn run(
                 break;
             }
             out.buf.clear();
+        }
+        if let Some(end) = sent_to.take() {
+            // Written: move the cursor and let the backlog drop what no replica needs.
+            let mut e = shared.lock();
+            if let Some(r) = e.replicas.get_mut(&id) {
+                r.cursor = r.cursor.max(end);
+            }
+            let oldest = e
+                .replicas
+                .values()
+                .filter(|r| r.state != ReplicaState::WaitBgsaveStart)
+                .map(|r| r.cursor)
+                .min();
+            e.repl.backlog.trim(oldest);
         }
         tokio::select! {
             r = stream.read_buf(&mut inbuf) => {
@@ -110,16 +156,105 @@ pub async fn run(
             },
             _ = &mut notified => {}
             _ = tick.tick() => {
-                // A replica waiting for its snapshot gets a newline every second.
-                if matches!(state, ReplicaState::WaitBgsaveStart | ReplicaState::WaitBgsaveEnd) {
+                // A replica waiting for its snapshot gets a newline every second — but not
+                // once a diskless transfer is under way: its bytes are the child's.
+                let waiting = state == ReplicaState::WaitBgsaveStart
+                    || (state == ReplicaState::WaitBgsaveEnd && !diskless);
+                if waiting {
                     out.raw(b"\n");
                 }
             }
         }
     }
+    close(&shared, id);
+}
+
+fn close(shared: &Shared, id: u64) {
+    // A relay still holding chunks for this link must not wait for it.
+    shared
+        .diskless
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&id);
     let mut e = shared.lock();
     if let Some(r) = e.replicas.shift_remove(&id) {
-        log::notice(&format!("Connection with replica {} lost.", r.name()));
+        log::warning(&format!("Connection with replica {} lost.", r.name()));
+    }
+}
+
+/// Write a diskless snapshot's chunks as the relay hands them over, until it is complete.
+async fn relay_snapshot(
+    stream: &mut TcpStream,
+    mut chunks: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+) -> std::io::Result<()> {
+    while let Some(c) = chunks.recv().await {
+        stream.write_all(&c).await?;
+    }
+    Ok(())
+}
+
+/// Start relaying a diskless snapshot, if the engine forked one (Redis's
+/// `rdbPipeReadHandler`): a thread reads the child's pipe and hands every chunk to each
+/// replica's link through a small bounded channel, so the slowest replica sets the pace and
+/// nothing piles up in memory. When the pipe ends it closes the exit pipe, letting the child
+/// exit; the child's exit (seen by the cron) puts the replicas online.
+pub fn start_diskless_relay(shared: &Arc<Shared>) {
+    let job = {
+        let mut e = shared.lock();
+        e.persist.diskless_job.take()
+    };
+    let Some(job) = job.and_then(|j| j.lock().unwrap_or_else(|e| e.into_inner()).take()) else {
+        return;
+    };
+    let mut senders = Vec::new();
+    {
+        let mut reg = shared.diskless.lock().unwrap_or_else(|e| e.into_inner());
+        for id in &job.replicas {
+            let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
+            reg.insert(*id, rx);
+            senders.push(tx);
+        }
+    }
+    shared.repl_notify.notify_waiters();
+    let spawned = std::thread::Builder::new()
+        .name("rdb-pipe-relay".into())
+        .spawn(move || {
+            use std::io::Read;
+            let mut pipe = job.pipe;
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = match pipe.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        log::warning(&format!(
+                            "Diskless rdb transfer, read error sending DB to replicas: {e}"
+                        ));
+                        senders.clear();
+                        unsafe { libc::kill(job.pid, libc::SIGUSR1) };
+                        break;
+                    }
+                };
+                let chunk = bytes::Bytes::copy_from_slice(&buf[..n]);
+                senders.retain(|tx| tx.blocking_send(chunk.clone()).is_ok());
+                if senders.is_empty() {
+                    log::warning(
+                        "Diskless rdb transfer, last replica dropped, killing fork child.",
+                    );
+                    unsafe { libc::kill(job.pid, libc::SIGUSR1) };
+                    break;
+                }
+            }
+            log::warning(&format!(
+                "Diskless rdb transfer, done reading from pipe, {} replicas still up.",
+                senders.len()
+            ));
+            drop(senders);
+            drop(job.exit_pipe);
+        });
+    if spawned.is_err() {
+        log::warning("Diskless rdb transfer: cannot start the relay thread");
     }
 }
 
@@ -171,6 +306,9 @@ fn read_acks(shared: &Shared, client: &mut Client, inbuf: &mut BytesMut) {
                 {
                     r.ack_offset = off.max(0) as u64;
                     r.ack_time_ms = now;
+                    // After a diskless transfer the stream starts with the first ACK
+                    // (Redis's replicaStartCommandStream).
+                    r.stream_on_ack = false;
                 }
                 used
             }

@@ -17,6 +17,9 @@ pub struct Shared {
     /// Woken when the replication stream grew or a replica's state changed: replica links
     /// wait on it.
     pub repl_notify: Notify,
+    /// Diskless transfers in flight: each replica link takes its channel of snapshot chunks
+    /// from here (see `replica_link::start_diskless_relay`).
+    pub diskless: Mutex<std::collections::HashMap<u64, tokio::sync::mpsc::Receiver<bytes::Bytes>>>,
 }
 
 impl Shared {
@@ -102,6 +105,7 @@ impl Server {
                 engine: Mutex::new(engine),
                 shutdown: Notify::new(),
                 repl_notify: Notify::new(),
+                diskless: Mutex::new(Default::default()),
             }),
             listeners,
         }
@@ -145,6 +149,8 @@ impl Server {
             _ = stop => {}
             _ = shared.shutdown.notified() => {}
         }
+        announce_shutdown(&shared);
+        wait_for_replicas(&shared).await;
         prepare_shutdown(&shared);
         for t in tasks {
             t.abort();
@@ -171,24 +177,96 @@ pub fn spawn_requested_links(shared: &Arc<Shared>) {
     }
 }
 
-/// What Redis does on the way out (`prepareForShutdown`): say so, tell clients, and (once
-/// persistence exists) save.
+/// The first lines of Redis's shutdown (`prepareForShutdown`).
+fn announce_shutdown(shared: &Shared) {
+    let e = shared.lock();
+    let by_command = e
+        .requests
+        .iter()
+        .any(|r| matches!(r, Request::Shutdown { .. }));
+    if !by_command {
+        log::warning("Received SIGTERM scheduling shutdown...");
+    }
+    log::warning("User requested shutdown...");
+}
+
+/// Redis 7.0 lets its replicas catch up before it exits: it asks them where they are
+/// (`REPLCONF GETACK *`, which counts in the stream like any command) and waits until every
+/// one has acknowledged the whole stream, at most `shutdown-timeout` seconds; then it says
+/// which ones lag (`finishShutdown`).
+async fn wait_for_replicas(shared: &Arc<Shared>) {
+    let timeout_ms = {
+        let mut e = shared.lock();
+        let t = e.config.get_i64("shutdown-timeout");
+        let quiet = t == 0 || e.is_replica || e.replicas.is_empty();
+        if quiet || e.replicas.values().all(|r| r.ack_offset == e.repl.offset()) {
+            0
+        } else {
+            e.repl.feed_nodb(&[b"REPLCONF", b"GETACK", b"*"]);
+            e.repl.seal();
+            log::notice("Waiting for replicas before shutting down.");
+            t * 1000
+        }
+    };
+    if timeout_ms > 0 {
+        shared.repl_notify.notify_waiters();
+        let start = std::time::Instant::now();
+        while start.elapsed().as_millis() < timeout_ms as u128 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            let e = shared.lock();
+            if e.replicas.values().all(|r| r.ack_offset == e.repl.offset()) {
+                break;
+            }
+        }
+    }
+    let e = shared.lock();
+    if e.replicas.is_empty() {
+        return;
+    }
+    let now = crate::cmd::engine::now_ms();
+    let end = e.repl.offset();
+    let mut lagging = 0;
+    for r in e.replicas.values() {
+        if r.ack_offset != end {
+            lagging += 1;
+            let lag = if r.state == crate::repl::master::ReplicaState::Online {
+                (now - r.ack_time_ms) / 1000
+            } else {
+                0
+            };
+            log::warning(&format!(
+                "Lagging replica {} reported offset {} behind master, lag={lag}, state={}.",
+                r.name(),
+                end as i64 - r.ack_offset as i64,
+                r.state.info_name()
+            ));
+        }
+    }
+    log::notice(&format!(
+        "{} of {} replicas are in sync when shutting down.",
+        e.replicas.len() - lagging,
+        e.replicas.len()
+    ));
+}
+
+/// What Redis does on the way out (`finishShutdown`): kill a child, save, tell clients.
 fn prepare_shutdown(shared: &Shared) {
     let mut e = shared.lock();
     let save = e.requests.iter().find_map(|r| match r {
         Request::Shutdown { save } => Some(*save),
         _ => None,
     });
-    if save.is_none() {
-        log::warning("Received SIGTERM scheduling shutdown...");
-    }
-    log::warning("User requested shutdown...");
     // Redis saves on the way out when save points are configured (or SHUTDOWN SAVE), and
     // never with SHUTDOWN NOSAVE. A BGSAVE child still running is killed first.
-    if let Some(child) = e.persist.child.take() {
+    if let Some(child) = e.persist.child.clone()
+        && child.kind == crate::persist::ChildKind::Rdb
+    {
+        e.persist.child = None;
         log::warning("There is a child saving an .rdb. Killing it!");
         unsafe { libc::kill(child.pid, libc::SIGUSR1) };
     }
+    // The AOF: kill a rewrite in progress, write what is buffered, fsync.
+    crate::aof::writer::shutdown(&mut e);
     let want_save = match save.flatten() {
         Some(s) => s,
         None => crate::persist::save_points_configured(&e),
@@ -235,6 +313,12 @@ async fn cron(shared: Arc<Shared>) {
         e.active_expire_cycle(250_000 / hz);
         crate::persist::check_child(&mut e);
         crate::persist::check_save_points(&mut e);
+        crate::aof::writer::cron(&mut e);
+        if tick.is_multiple_of(hz) {
+            crate::cmd::replication::cron(&mut e);
+        }
+        // A diskless sync waiting for repl-diskless-sync-delay may be due now.
+        crate::persist::sync_replicas_waiting(&mut e);
         // The master pings its replicas every repl-ping-replica-period seconds, through the
         // stream itself (so the ping counts in the offset, as in Redis).
         let period_ms = e.config.get_i64("repl-ping-replica-period").max(1) * 1000;
@@ -245,6 +329,11 @@ async fn cron(shared: Arc<Shared>) {
         }
         if e.repl.seal() || std::mem::take(&mut e.repl_wakeup) {
             shared.repl_notify.notify_waiters();
+        }
+        if e.persist.diskless_job.is_some() {
+            drop(e);
+            super::replica_link::start_diskless_relay(&shared);
+            e = shared.lock();
         }
         let now = crate::cmd::engine::now_ms();
         let st = &mut e.stats;

@@ -11,11 +11,15 @@
 //! `{"bytes": <base64>}`, as in `rdb dump`):
 //! - `{"type":"manifest_file","file","kind","seq","size","loaded"}` — one per manifest entry;
 //! - `{"type":"command","file","offset","len","db","ts","cmd","args":[...]}` — `ts` is the last
-//!   `#TS:` seen in that file (unix seconds) or null, `cmd` the lowercased name;
+//!   `#TS:` seen in that file (unix seconds) or null, `cmd` the lowercased name and `args` the
+//!   other arguments, all as bytes objects;
 //! - `{"type":"annotation","file","offset","len","ts","text"}`;
 //! - `{"file":..., "type":<rdb record>, "data":{...}}` — the preamble, `rdb dump`'s records
 //!   with the file added;
 //! - `{"type":"error","file","offset","message"}` when a file cannot be read to its end.
+//!
+//! `--stats --format json` writes `file` records (size, preamble, command and annotation
+//! bytes), then `command` (count and bytes per name), `key_prefix` and `db` records.
 
 use super::hex::{HexDump, HexMode};
 use super::json::{JsonLines, bin};
@@ -24,7 +28,7 @@ use super::resp::{RespCommands, write_cmd};
 use super::table::KeyTable;
 use super::{Paint, Role, Sink, human_bytes, quoted, utc};
 use crate::aof::layout::{Layout, Part};
-use crate::aof::reader::{AofError, Event, Reader};
+use crate::aof::reader::{AofError, AofErrorKind, Event, Reader};
 use crate::cmd::table::Table;
 use crate::rdb;
 use bytes::Bytes;
@@ -509,7 +513,15 @@ impl<W: Write> AofSink for AofText<W> {
     fn file_end(&mut self, _part: &Part, end: u64, error: Option<&AofError>) -> io::Result<()> {
         self.end_table()?;
         match error {
-            Some(e) => writeln!(self.out, "{}", self.paint.paint(Role::Bad, e))?,
+            Some(e) => {
+                writeln!(self.out, "{}", self.paint.paint(Role::Bad, e))?;
+                if let AofErrorKind::Truncated { valid_up_to } = e.kind {
+                    writeln!(
+                        self.out,
+                        "-- Redis loads this as the last file with aof-load-truncated yes (the default), cutting it at offset {valid_up_to}"
+                    )?;
+                }
+            }
             None => writeln!(
                 self.out,
                 "{}",
@@ -1100,5 +1112,47 @@ impl<W: Write> AofSink for AofStats<W> {
             writeln!(o, "  db{db:<22} {n:>10}")?;
         }
         o.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(args: &[&str]) -> Vec<String> {
+        let table = Table::new(&[]);
+        let args: Vec<Bytes> = args.iter().map(|a| Bytes::from(a.to_string())).collect();
+        command_keys(&table, &args)
+            .into_iter()
+            .map(|k| String::from_utf8_lossy(k).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn keys_from_redis_key_positions() {
+        assert_eq!(keys(&["SET", "k", "v", "PXAT", "1"]), ["k"]);
+        assert_eq!(keys(&["mset", "a", "1", "b", "2"]), ["a", "b"]);
+        assert_eq!(keys(&["DEL", "a", "b", "c"]), ["a", "b", "c"]);
+        assert_eq!(keys(&["SELECT", "1"]), Vec::<String>::new());
+        assert_eq!(keys(&["nosuchcommand", "x"]), Vec::<String>::new());
+        assert_eq!(keys(&["XSETID", "s", "1-0"]), ["s"]);
+    }
+
+    #[test]
+    fn file_tag_goes_into_every_object_line() {
+        let out = Shared::new(Vec::new());
+        let mut t = FileTag {
+            out: out.clone(),
+            tag: b"\"file\":\"f\",".to_vec(),
+            at_line_start: true,
+        };
+        t.write_all(b"{\"type\":\"a\"}\n{\"ty").unwrap();
+        t.write_all(b"pe\":\"b\"}\n").unwrap();
+        drop(t);
+        let v = Rc::try_unwrap(out.0).ok().unwrap().into_inner();
+        assert_eq!(
+            String::from_utf8(v).unwrap(),
+            "{\"file\":\"f\",\"type\":\"a\"}\n{\"file\":\"f\",\"type\":\"b\"}\n"
+        );
     }
 }

@@ -7,7 +7,7 @@
 //! in a message, so they become Mermaid's entity codes.
 
 use super::quoted;
-use super::timeline::{LinkSink, RdbSummary, frame_text};
+use super::timeline::{CutEvent, LinkSink, RdbSummary, frame_text};
 use crate::repl::stream::{CommandKind, Dir, Event, EventKind, Framing, LinkDecoder, LinkError};
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -23,6 +23,8 @@ pub struct Mermaid<W: Write> {
     started: bool,
     declared: Vec<u64>,
     rdb: HashMap<u64, RdbSummary>,
+    /// Connections the tap cut: their closes are the cut's, already in its note.
+    cut: Vec<u64>,
 }
 
 impl<W: Write> Mermaid<W> {
@@ -33,6 +35,7 @@ impl<W: Write> Mermaid<W> {
             started: false,
             declared: Vec::new(),
             rdb: HashMap::new(),
+            cut: Vec::new(),
         }
     }
 
@@ -129,7 +132,9 @@ impl<W: Write> LinkSink for Mermaid<W> {
                 self.arrow(conn, ev.dir, &t)
             }
             EventKind::Rdb(r) => {
-                self.rdb.entry(conn).or_default().add(r);
+                if RdbSummary::wants(r) {
+                    self.rdb.entry(conn).or_default().add(r);
+                }
                 Ok(())
             }
             EventKind::RdbError(e) => self.note(conn, &format!("RDB error: {e}")),
@@ -156,11 +161,24 @@ impl<W: Write> LinkSink for Mermaid<W> {
         }
     }
 
+    fn cut(&mut self, conn: u64, c: &CutEvent, _dec: &LinkDecoder) -> io::Result<()> {
+        let t = format!(
+            "the tap cuts the link ({}) after {} bytes master->replica",
+            c.rule(),
+            c.m2r_bytes
+        );
+        self.cut.push(conn);
+        self.note(conn, &t)
+    }
+
     fn error(&mut self, conn: u64, e: &LinkError) -> io::Result<()> {
         self.note(conn, &format!("error: {e}"))
     }
 
     fn closed(&mut self, conn: u64, dir: Dir, _dec: &LinkDecoder) -> io::Result<()> {
+        if self.cut.contains(&conn) {
+            return Ok(());
+        }
         let who = match dir {
             Dir::ReplicaToMaster => format!("conn {conn} closes"),
             Dir::MasterToReplica => "master closes".to_string(),

@@ -7,7 +7,8 @@
 //! the fields after them depend on `event`. Bytes from the wire are binary-safe the same way
 //! as in the RDB JSON: `{"text": ...}` for UTF-8, `{"bytes": <base64>}` otherwise.
 
-use super::timeline::{LinkSink, RdbSummary};
+use super::timeline::{CutEvent, LinkSink, RdbProgress, RdbSummary};
+use crate::repl::stream::capture::CutReason;
 use crate::repl::stream::{
     CommandKind, Dir, Event, EventKind, Framing, LinkDecoder, LinkError, RequestKind,
 };
@@ -251,6 +252,9 @@ impl<W: Write> LinkSink for TapJson<W> {
                 self.line(conn, d, p, "transfer_start", o, rest)
             }
             EventKind::Rdb(r) => {
+                if !RdbSummary::wants(r) {
+                    return Ok(());
+                }
                 self.summary.entry(conn).or_default().add(r);
                 match r {
                     R::Header { version, .. } => self.line(
@@ -373,6 +377,46 @@ impl<W: Write> LinkSink for TapJson<W> {
                 self.line(conn, d, p, "command", o, rest)
             }
         }
+    }
+
+    fn cut(&mut self, conn: u64, c: &CutEvent, _dec: &LinkDecoder) -> io::Result<()> {
+        let mut rest = match c.reason {
+            CutReason::After { bytes } => {
+                vec![("reason", json!("cut-after")), ("limit", json!(bytes))]
+            }
+            CutReason::Every { secs } => {
+                vec![("reason", json!("cut-every")), ("secs", json!(secs))]
+            }
+        };
+        rest.push(("m2r_bytes", json!(c.m2r_bytes)));
+        rest.push(("r2m_bytes", json!(c.r2m_bytes)));
+        rest.push(("master_offset", json!(c.master_offset)));
+        rest.push(("why", json!(c.consequence())));
+        self.line(
+            conn,
+            Dir::MasterToReplica,
+            c.phase.as_str(),
+            "cut",
+            c.m2r_bytes,
+            rest,
+        )
+    }
+
+    fn progress(&mut self, conn: u64, g: &RdbProgress) -> io::Result<()> {
+        self.line(
+            conn,
+            Dir::MasterToReplica,
+            "transfer",
+            "rdb_progress",
+            g.offset,
+            vec![
+                ("rdb_bytes", json!(g.rdb_bytes)),
+                ("rdb_len", json!(g.rdb_len)),
+                ("keys", json!(g.keys)),
+                ("db", json!(g.db)),
+                ("key", g.key.as_ref().map_or(Value::Null, |k| bin(k))),
+            ],
+        )
     }
 
     fn error(&mut self, conn: u64, e: &LinkError) -> io::Result<()> {

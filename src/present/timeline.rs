@@ -14,11 +14,13 @@
 
 use super::{Paint, Role, quoted};
 use crate::rdb::Event as RdbEvent;
-use crate::repl::stream::capture::Record;
+use crate::repl::stream::capture::{CutReason, Record};
 use crate::repl::stream::{
-    CommandKind, Dir, Event, EventKind, Framing, LinkDecoder, LinkError, RequestKind,
+    CommandKind, Dir, Event, EventKind, Framing, LinkDecoder, LinkError, LinkKind, Phase,
+    RequestKind,
 };
 use crate::resp::frame::Frame;
+use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 
@@ -29,8 +31,15 @@ pub trait LinkSink {
     fn event(&mut self, conn: u64, ev: &Event, dec: &LinkDecoder) -> io::Result<()>;
     /// A direction could not be decoded further (it is still forwarded).
     fn error(&mut self, conn: u64, e: &LinkError) -> io::Result<()>;
-    /// `dir` of `conn` was closed by its sender.
+    /// `dir` of `conn` was closed by its sender (or, after [`LinkSink::cut`], by the tap).
     fn closed(&mut self, conn: u64, dir: Dir, dec: &LinkDecoder) -> io::Result<()>;
+    /// The tap cut `conn` on purpose (`--cut-after`, `--cut-every`). The `closed` of both
+    /// directions follow.
+    fn cut(&mut self, conn: u64, cut: &CutEvent, dec: &LinkDecoder) -> io::Result<()>;
+    /// An RDB transfer passed another `--progress-every` bytes (see [`RdbProgress`]).
+    fn progress(&mut self, _conn: u64, _p: &RdbProgress) -> io::Result<()> {
+        Ok(())
+    }
     /// With `--hex`: the first bytes of the event just given to [`LinkSink::event`] (`bytes`,
     /// at most [`HEX_MAX`]; `None` when they are no longer held), and its full length.
     fn raw(&mut self, _ev: &Event, _bytes: Option<&[u8]>) -> io::Result<()> {
@@ -40,6 +49,73 @@ pub trait LinkSink {
         Ok(())
     }
 }
+
+/// A cut made by the tap, with where each direction stood when it happened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CutEvent {
+    pub reason: CutReason,
+    /// Bytes forwarded master->replica before the cut: the cut's position in that stream.
+    pub m2r_bytes: u64,
+    /// Bytes forwarded replica->master before the cut.
+    pub r2m_bytes: u64,
+    /// The master replication offset after the last *complete* command that went through:
+    /// what the replica has applied, so its next `PSYNC` asks for this plus one. `None`
+    /// when the cut came before the command stream (in the handshake or the RDB transfer,
+    /// which the replica throws away).
+    pub master_offset: Option<u64>,
+    /// The master->replica phase the cut interrupted.
+    pub phase: Phase,
+}
+
+impl CutEvent {
+    /// The rule that cut, in the words of the command line.
+    pub fn rule(&self) -> String {
+        match self.reason {
+            CutReason::After { bytes } => format!("--cut-after {bytes}"),
+            CutReason::Every { secs } => format!("--cut-every {secs}"),
+        }
+    }
+
+    /// What the replica does next, for people.
+    pub fn consequence(&self) -> String {
+        match (self.phase, self.master_offset) {
+            (Phase::Stream, Some(m)) => format!(
+                "the replica keeps what it applied up to master offset {m} and will reconnect \
+                 asking PSYNC <replid> {}",
+                m + 1
+            ),
+            (Phase::Transfer, _) => "the RDB transfer is lost: the replica will reconnect and \
+                                     need a full resynchronization"
+                .to_string(),
+            (Phase::Client, _) => "the client's connection is closed".to_string(),
+            _ => "the replica will reconnect and start the handshake again".to_string(),
+        }
+    }
+}
+
+/// Where an RDB transfer stands, reported every `--progress-every` bytes of RDB.
+///
+/// Progress is measured in bytes of the stream, not in time: a line appears when a decoded
+/// RDB event ends past the next multiple of the step (counted from the RDB's first byte).
+/// That keeps `rtool tap replay` printing exactly what the live tap printed, whatever the
+/// speed of the link or the size of the reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RdbProgress {
+    /// Link offset (master->replica) where the event that crossed the step ended.
+    pub offset: u64,
+    /// RDB bytes decoded so far.
+    pub rdb_bytes: u64,
+    /// The RDB's announced size (`$<len>` transfers; diskless ones do not announce it).
+    pub rdb_len: Option<u64>,
+    /// Keys started so far.
+    pub keys: u64,
+    /// The key being read (the last one started) and its database.
+    pub key: Option<Bytes>,
+    pub db: Option<u64>,
+}
+
+/// Default `--progress-every`: 4 MiB (a 166 MB transfer gives about 40 lines).
+pub const PROGRESS_EVERY: u64 = 4 << 20;
 
 /// Bytes shown per event with `--hex`.
 pub const HEX_MAX: usize = 256;
@@ -72,13 +148,56 @@ impl Window {
     }
 }
 
-/// Decoders per connection, fed from capture records, events to a sink.
+/// An RDB transfer being watched for progress.
 #[derive(Default)]
+struct Watch {
+    /// Link offset of the RDB's first byte.
+    start: u64,
+    rdb_len: Option<u64>,
+    keys: u64,
+    key: Option<Bytes>,
+    db: Option<u64>,
+    /// RDB bytes at which the next progress report is due.
+    next: u64,
+}
+
+/// What the session knows of one connection besides its decoder.
+#[derive(Default)]
+struct ConnTrack {
+    dec: LinkDecoder,
+    /// Bytes fed per direction (`[r2m, m2r]`), incomplete items included: where a cut fell.
+    fed: [u64; 2],
+    /// Directions already reported closed.
+    closed: [bool; 2],
+    watch: Option<Watch>,
+}
+
+fn di(d: Dir) -> usize {
+    match d {
+        Dir::ReplicaToMaster => 0,
+        Dir::MasterToReplica => 1,
+    }
+}
+
+/// Decoders per connection, fed from capture records, events to a sink.
 pub struct Session {
-    conns: HashMap<u64, LinkDecoder>,
+    conns: HashMap<u64, ConnTrack>,
     events: Vec<Event>,
     /// `--hex`: recent bytes per connection and direction.
     windows: Option<HashMap<(u64, Dir), Window>>,
+    /// `--progress-every` (0: no progress reports).
+    progress_every: u64,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Session {
+            conns: HashMap::new(),
+            events: Vec::new(),
+            windows: None,
+            progress_every: PROGRESS_EVERY,
+        }
+    }
 }
 
 impl Session {
@@ -94,33 +213,135 @@ impl Session {
         }
     }
 
-    /// Feeds one record (bytes, or the end of one direction) and prints what it completes.
+    /// Report RDB progress every `bytes` bytes of RDB (0: never).
+    pub fn progress_every(mut self, bytes: u64) -> Session {
+        self.progress_every = bytes;
+        self
+    }
+
+    /// What connection `conn` turned out to be (`None` once it is closed and forgotten, or
+    /// before its first byte). The tap's fault injection asks this to cut replication links
+    /// only.
+    pub fn kind(&self, conn: u64) -> Option<LinkKind> {
+        self.conns.get(&conn).map(|c| c.dec.kind())
+    }
+
+    /// Feeds one record (bytes, the end of one direction, or a cut) and prints what it
+    /// completes.
     pub fn record(&mut self, rec: &Record, sink: &mut dyn LinkSink) -> io::Result<()> {
-        let dec = self.conns.entry(rec.conn).or_default();
-        self.events.clear();
-        let res = match &rec.data {
-            Some(d) => dec.feed(rec.dir, d, &mut self.events),
-            None => dec.finish(rec.dir),
+        let track = self.conns.entry(rec.conn).or_default();
+        if let Some(reason) = rec.cut {
+            let cut = CutEvent {
+                reason,
+                m2r_bytes: track.fed[1],
+                r2m_bytes: track.fed[0],
+                master_offset: track.dec.master_offset(),
+                phase: track.dec.phase(Dir::MasterToReplica),
+            };
+            sink.cut(rec.conn, &cut, &track.dec)?;
+            // The tap closed both sockets: each direction that was still open ends here.
+            for dir in [Dir::MasterToReplica, Dir::ReplicaToMaster] {
+                self.close(rec.conn, dir, sink)?;
+            }
+            return Ok(());
+        }
+        let Some(d) = &rec.data else {
+            return self.close(rec.conn, rec.dir, sink);
         };
-        if let (Some(w), Some(d)) = (self.windows.as_mut(), &rec.data) {
+        self.events.clear();
+        track.fed[di(rec.dir)] += d.len() as u64;
+        let res = track.dec.feed(rec.dir, d, &mut self.events);
+        if let Some(w) = self.windows.as_mut() {
             w.entry((rec.conn, rec.dir)).or_default().push(d);
         }
         for ev in &self.events {
-            sink.event(rec.conn, ev, dec)?;
+            sink.event(rec.conn, ev, &track.dec)?;
             if let Some(w) = &self.windows {
                 let bytes = w
                     .get(&(rec.conn, ev.dir))
                     .and_then(|w| w.get(ev.offset, ev.len));
                 sink.raw(ev, bytes)?;
             }
+            if self.progress_every > 0
+                && let Some(p) = watch(track, ev, self.progress_every)
+            {
+                sink.progress(rec.conn, &p)?;
+            }
         }
         if let Err(e) = res {
             sink.error(rec.conn, &e)?;
         }
-        if rec.data.is_none() {
-            sink.closed(rec.conn, rec.dir, dec)?;
+        Ok(())
+    }
+
+    /// The end of one direction: an error if it stopped in the middle of something, then
+    /// `closed`. Once both directions are closed the connection's state is dropped (a tap
+    /// that runs for days sees many connections).
+    fn close(&mut self, conn: u64, dir: Dir, sink: &mut dyn LinkSink) -> io::Result<()> {
+        let Some(track) = self.conns.get_mut(&conn) else {
+            return Ok(());
+        };
+        if std::mem::replace(&mut track.closed[di(dir)], true) {
+            return Ok(());
+        }
+        if let Err(e) = track.dec.finish(dir) {
+            sink.error(conn, &e)?;
+        }
+        sink.closed(conn, dir, &track.dec)?;
+        if track.closed == [true, true] {
+            self.conns.remove(&conn);
+            if let Some(w) = self.windows.as_mut() {
+                w.remove(&(conn, Dir::ReplicaToMaster));
+                w.remove(&(conn, Dir::MasterToReplica));
+            }
         }
         Ok(())
+    }
+}
+
+/// Follows an RDB transfer through its events; returns a progress report when `ev` ends
+/// past the next step.
+fn watch(track: &mut ConnTrack, ev: &Event, every: u64) -> Option<RdbProgress> {
+    match &ev.kind {
+        EventKind::TransferStart(f) => {
+            track.watch = Some(Watch {
+                start: ev.offset + ev.len,
+                rdb_len: match f {
+                    Framing::Length(n) => Some(*n),
+                    Framing::EofMark(_) => None,
+                },
+                next: every,
+                ..Watch::default()
+            });
+            None
+        }
+        EventKind::TransferEnd { .. } | EventKind::TransferAborted { .. } => {
+            track.watch = None;
+            None
+        }
+        EventKind::Rdb(r) => {
+            let w = track.watch.as_mut()?;
+            if let RdbEvent::KeyStart(k) = r {
+                w.keys += 1;
+                w.key = Some(k.key.clone());
+                w.db = Some(k.db);
+            }
+            let end = ev.offset + ev.len;
+            let rdb_bytes = end.checked_sub(w.start)?;
+            if rdb_bytes < w.next {
+                return None;
+            }
+            w.next = (rdb_bytes / every + 1) * every;
+            Some(RdbProgress {
+                offset: end,
+                rdb_bytes,
+                rdb_len: w.rdb_len,
+                keys: w.keys,
+                key: w.key.clone(),
+                db: w.db,
+            })
+        }
+        _ => None,
     }
 }
 
@@ -135,6 +356,18 @@ pub struct RdbSummary {
 }
 
 impl RdbSummary {
+    /// Whether [`RdbSummary::add`] uses `ev`: the values' items (most of an RDB's events)
+    /// are not, and the printers skip them before any lookup.
+    pub fn wants(ev: &RdbEvent) -> bool {
+        matches!(
+            ev,
+            RdbEvent::Header { .. }
+                | RdbEvent::Aux { .. }
+                | RdbEvent::KeyStart(_)
+                | RdbEvent::Eof { .. }
+        )
+    }
+
     pub fn add(&mut self, ev: &RdbEvent) {
         match ev {
             RdbEvent::Header { version, .. } => self.version = Some(*version),
@@ -264,6 +497,15 @@ impl<W: Write> Timeline<W> {
             s.push_str(&format!(" …(+{} args)", a.len() - ARGS_MAX));
         }
         s
+    }
+}
+
+/// A byte count for people (progress lines): bytes, then KiB, then MiB.
+fn size(n: u64) -> String {
+    match n {
+        0..10_240 => format!("{n} bytes"),
+        10_240..10_485_760 => format!("{:.1} KiB", n as f64 / 1024.0),
+        _ => format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0)),
     }
 }
 
@@ -442,6 +684,9 @@ impl<W: Write> LinkSink for Timeline<W> {
                 self.line(conn, ev, &t)
             }
             EventKind::Rdb(r) => {
+                if !RdbSummary::wants(r) {
+                    return Ok(());
+                }
                 self.conns.entry(conn).or_default().rdb.add(r);
                 if let RdbEvent::Header { version, .. } = r {
                     self.line(conn, ev, &format!("RDB version {version}"))?;
@@ -551,6 +796,42 @@ impl<W: Write> LinkSink for Timeline<W> {
             writeln!(self.out, "        … {} more bytes", ev.len - b.len() as u64)?;
         }
         Ok(())
+    }
+
+    fn cut(&mut self, conn: u64, c: &CutEvent, _dec: &LinkDecoder) -> io::Result<()> {
+        let p = self.opt.paint;
+        let at = p.paint(Role::Offset, format!("{:>8}+{:<5}", c.m2r_bytes, 0));
+        let what = p.paint(Role::Bad, format!("CUT by the tap ({})", c.rule()));
+        writeln!(
+            self.out,
+            "#{conn} M→R {at} {what}: {} bytes forwarded master->replica, {} replica->master; {}",
+            c.m2r_bytes,
+            c.r2m_bytes,
+            c.consequence()
+        )
+    }
+
+    fn progress(&mut self, conn: u64, g: &RdbProgress) -> io::Result<()> {
+        let p = self.opt.paint;
+        let at = p.paint(Role::Offset, format!("{:>8}+{:<5}", g.offset, 0));
+        let of = match g.rdb_len {
+            Some(n) if n > 0 => format!(
+                " of {} ({}%)",
+                size(n),
+                (u128::from(g.rdb_bytes) * 100 / u128::from(n)).min(100)
+            ),
+            _ => String::new(),
+        };
+        let key = match (&g.key, g.db) {
+            (Some(k), Some(db)) => format!(", at db{db} {}", p.paint(Role::Key, quoted(k, 64))),
+            _ => String::new(),
+        };
+        writeln!(
+            self.out,
+            "#{conn} M→R {at} RDB {}{of}, {} keys{key}",
+            size(g.rdb_bytes),
+            g.keys
+        )
     }
 
     fn error(&mut self, conn: u64, e: &LinkError) -> io::Result<()> {

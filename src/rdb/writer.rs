@@ -87,6 +87,10 @@ pub struct WriteOptions {
     /// `list-compress-depth`: quicklist nodes this far from both ends are kept LZF-compressed
     /// in memory, and Redis writes them in that form whatever `rdbcompression` says.
     pub list_compress_depth: i64,
+    /// `rdb-key-save-delay` (a hidden directive Redis's own tests use): microseconds to sleep
+    /// after each key, so a snapshot takes long enough to watch what happens meanwhile
+    /// (writes buffered for a syncing replica, a second replica sharing the snapshot).
+    pub key_save_delay_us: i64,
 }
 
 impl Default for WriteOptions {
@@ -97,6 +101,7 @@ impl Default for WriteOptions {
             checksum: true,
             list_max_listpack_size: -2,
             list_compress_depth: 0,
+            key_save_delay_us: 0,
         }
     }
 }
@@ -109,6 +114,7 @@ impl WriteOptions {
             checksum: config.get_bool("rdbchecksum"),
             list_max_listpack_size: config.get_i64("list-max-listpack-size"),
             list_compress_depth: config.get_i64("list-compress-depth"),
+            key_save_delay_us: config.get_i64("rdb-key-save-delay"),
         }
     }
 }
@@ -329,6 +335,11 @@ impl<W: Write> Writer<W> {
         self.out.put(&[rdb_type(value)]);
         write_string(&mut self.out, key, self.opts.compression);
         write_value(&mut self.out, value, &self.opts);
+        if self.opts.key_save_delay_us > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(
+                self.opts.key_save_delay_us as u64,
+            ));
+        }
         self.out.check()
     }
 

@@ -36,6 +36,9 @@ pub struct ReplLog {
     pub second_repl_offset: i64,
     /// Where [`ReplLog::take_pending`] resumes (tests and tools reading the log directly).
     taken: u64,
+    /// Unix ms since when no replica is attached (0: some are, or never checked); after
+    /// `repl-backlog-ttl` seconds of that a master frees its backlog.
+    pub no_replicas_since_ms: i64,
 }
 
 impl Default for ReplLog {
@@ -51,6 +54,7 @@ impl Default for ReplLog {
             replid2: "0".repeat(40),
             second_repl_offset: -1,
             taken: 0,
+            no_replicas_since_ms: 0,
         }
     }
 }
@@ -145,6 +149,21 @@ impl ReplLog {
             self.backlog = Backlog::new(self.offset, size);
             self.taken = self.offset;
         }
+    }
+
+    /// Free the backlog of a master that has had no replica for `repl-backlog-ttl` seconds.
+    /// The history starts over under a new ID (and no secondary one): without a backlog the
+    /// offset stops counting writes, so keeping the old ID could let a former replica
+    /// "continue" past writes it never saw (the reasoning in Redis's replicationCron).
+    pub fn free_backlog(&mut self) {
+        self.seal();
+        self.replid = crate::cmd::engine::random_hex40();
+        self.replid2 = "0".repeat(40);
+        self.second_repl_offset = -1;
+        self.backlog = Backlog::new(self.offset, usize::MAX);
+        self.backlog_active = false;
+        self.active = false;
+        self.last_db = None;
     }
 
     /// Move the pending bytes into the backlog as one block. Returns whether there were any.

@@ -50,6 +50,17 @@ pub struct ReplicaInfo {
     pub sync_offset: u64,
     /// Attached with SYNC (no `+FULLRESYNC` line, no replication ID).
     pub legacy_sync: bool,
+    /// Unix ms since when it waits for a snapshot to start (repl-diskless-sync-delay counts
+    /// from the oldest waiting replica).
+    pub wait_since_ms: i64,
+    /// Its snapshot streams straight from the child (`$EOF:` framing) instead of a file.
+    pub diskless: bool,
+    /// Online after a diskless transfer, but the command stream waits for the replica's first
+    /// REPLCONF ACK (Redis's `repl_start_cmd_stream_on_ack`): the replica must find the EOF
+    /// mark at the very end of what it has received.
+    pub stream_on_ack: bool,
+    /// Unix ms since when its output buffer is over the soft limit (0: it is not).
+    pub obuf_soft_since_ms: i64,
 }
 
 impl ReplicaInfo {

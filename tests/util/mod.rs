@@ -67,6 +67,15 @@ pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     cond()
 }
 
+/// One field of `INFO <section>`, e.g. `info_field(&mut c, "replication", "role")`.
+pub fn info_field(c: &mut Conn, section: &str, field: &str) -> Option<String> {
+    let text = c.call_str(&["INFO", section]);
+    text.lines().find_map(|l| {
+        l.strip_prefix(&format!("{field}:"))
+            .map(|v| v.trim().to_string())
+    })
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Redis,
@@ -95,7 +104,22 @@ impl Server {
 
     pub fn start(kind: Kind, extra: &[&str]) -> Server {
         for _attempt in 0..5 {
-            let port = free_port();
+            if let Some(s) = Self::try_start(kind, free_port(), extra) {
+                return s;
+            }
+        }
+        panic!("could not start {kind:?} on a free port");
+    }
+
+    /// Start on a given port (a server restarted where its replicas expect it). Panics if
+    /// the port is taken.
+    pub fn start_on(kind: Kind, port: u16, extra: &[&str]) -> Server {
+        Self::try_start(kind, port, extra)
+            .unwrap_or_else(|| panic!("could not start {kind:?} on port {port}"))
+    }
+
+    fn try_start(kind: Kind, port: u16, extra: &[&str]) -> Option<Server> {
+        {
             let dir = tempfile::tempdir().unwrap();
             let log = dir.path().join("server.log");
             let mut cmd = match kind {
@@ -145,13 +169,13 @@ impl Server {
                 ready && TcpStream::connect(("127.0.0.1", port)).is_ok()
             });
             if up && !s.exited() {
-                return s;
+                return Some(s);
             }
-            // Someone else took the port between our probe and the server's bind: retry.
+            // Someone else took the port between our probe and the server's bind.
             let _ = s.child.kill();
             let _ = s.child.wait();
+            None
         }
-        panic!("could not start {kind:?} on a free port");
     }
 
     pub fn conn(&self) -> Conn {

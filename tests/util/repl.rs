@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 /// A replica link to a real master, positioned after the snapshot.
 pub struct ReplicaLink {
-    sock: TcpStream,
+    pub sock: TcpStream,
     /// Bytes of the command stream received so far.
     pub stream: Vec<u8>,
 }

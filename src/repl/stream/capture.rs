@@ -24,6 +24,14 @@
 //! - `hex`: the bytes, lower-case hex, as one read returned them; or `"eof": true` when that
 //!   side closed its half of the connection.
 //!
+//! `rtool tap` adds one more kind of record when it injects a fault: the tap itself closed
+//! both sockets of the connection (`--cut-after BYTES`, `--cut-every SECS`). Both directions
+//! end there; no `eof` records follow for that connection:
+//! ```text
+//! {"t": 1.5, "conn": 1, "dir": "m2r", "cut": "after", "bytes": 4000}
+//! {"t": 9.0, "conn": 2, "dir": "m2r", "cut": "every", "secs": 5}
+//! ```
+//!
 //! Records are in the order the proxy forwarded them, so within a connection each direction
 //! is in order, and a reply never comes before the request that caused it (the proxy records
 //! before it forwards). Hex rather than base64 keeps the format readable with `jq` and `xxd -r
@@ -42,8 +50,20 @@ pub struct Record {
     pub t: f64,
     pub conn: u64,
     pub dir: Dir,
-    /// The bytes; `None` when this side closed.
+    /// The bytes; `None` when this side closed (or, with `cut`, when the tap cut the link).
     pub data: Option<Vec<u8>>,
+    /// The tap closed both directions on purpose (fault injection); `data` is `None`.
+    pub cut: Option<CutReason>,
+}
+
+/// Why `rtool tap` cut a connection. Kept in the capture so a replay shows the cut where it
+/// happened, with the rule that caused it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CutReason {
+    /// `--cut-after BYTES`: that many bytes had been forwarded master->replica.
+    After { bytes: u64 },
+    /// `--cut-every SECS`: the periodic cut of every replication link.
+    Every { secs: f64 },
 }
 
 /// A whole capture file.
@@ -126,12 +146,33 @@ fn parse_record(line: &str) -> Result<Record, String> {
         Some("m2r") => Dir::MasterToReplica,
         _ => return Err("\"dir\" must be \"r2m\" or \"m2r\"".into()),
     };
-    let data = match (v.get("hex"), v.get("eof")) {
-        (Some(Value::String(h)), _) => Some(from_hex(h).ok_or("bad hex")?),
-        (None, Some(Value::Bool(true))) => None,
-        _ => return Err("a record has \"hex\" or \"eof\": true".into()),
+    let num = |k: &str| v.get(k).and_then(Value::as_f64);
+    let cut = match v.get("cut").and_then(Value::as_str) {
+        None => None,
+        Some("after") => Some(CutReason::After {
+            bytes: v
+                .get("bytes")
+                .and_then(Value::as_u64)
+                .ok_or("missing \"bytes\"")?,
+        }),
+        Some("every") => Some(CutReason::Every {
+            secs: num("secs").ok_or("missing \"secs\"")?,
+        }),
+        Some(_) => return Err("\"cut\" must be \"after\" or \"every\"".into()),
     };
-    Ok(Record { t, conn, dir, data })
+    let data = match (v.get("hex"), v.get("eof")) {
+        (Some(Value::String(h)), _) if cut.is_none() => Some(from_hex(h).ok_or("bad hex")?),
+        (None, Some(Value::Bool(true))) => None,
+        (None, None) if cut.is_some() => None,
+        _ => return Err("a record has \"hex\", \"eof\": true or \"cut\"".into()),
+    };
+    Ok(Record {
+        t,
+        conn,
+        dir,
+        data,
+        cut,
+    })
 }
 
 fn from_hex(s: &str) -> Option<Vec<u8>> {
@@ -155,6 +196,22 @@ pub fn write_header<W: Write>(mut w: W, scenario: &str, meta: Value) -> std::io:
 pub fn write_record<W: Write>(mut w: W, rec: &Record) -> std::io::Result<()> {
     let dir = rec.dir.short();
     let t = (rec.t * 1e6).round() / 1e6;
+    let conn = rec.conn;
+    match rec.cut {
+        Some(CutReason::After { bytes }) => {
+            return writeln!(
+                w,
+                r#"{{"t": {t}, "conn": {conn}, "dir": "{dir}", "cut": "after", "bytes": {bytes}}}"#
+            );
+        }
+        Some(CutReason::Every { secs }) => {
+            return writeln!(
+                w,
+                r#"{{"t": {t}, "conn": {conn}, "dir": "{dir}", "cut": "every", "secs": {secs}}}"#
+            );
+        }
+        None => {}
+    }
     match &rec.data {
         Some(d) => {
             let mut hex = String::with_capacity(d.len() * 2);
@@ -189,12 +246,28 @@ mod tests {
                 conn: 1,
                 dir: Dir::ReplicaToMaster,
                 data: Some(b"PING\r\n".to_vec()),
+                cut: None,
             },
             Record {
                 t: 1.25,
                 conn: 1,
                 dir: Dir::MasterToReplica,
                 data: None,
+                cut: None,
+            },
+            Record {
+                t: 2.0,
+                conn: 1,
+                dir: Dir::MasterToReplica,
+                data: None,
+                cut: Some(CutReason::After { bytes: 7 }),
+            },
+            Record {
+                t: 3.0,
+                conn: 2,
+                dir: Dir::MasterToReplica,
+                data: None,
+                cut: Some(CutReason::Every { secs: 0.5 }),
             },
         ];
         for r in &recs {
