@@ -383,27 +383,38 @@ impl Replay {
         };
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
-            scope.spawn(move || decode(file, tx));
+            let (done_tx, done_rx) = std::sync::mpsc::sync_channel(QUEUE);
+            scope.spawn(move || decode(file, tx, done_rx));
             // `rx` is dropped when `replay` returns, even early on an error: the decoder's
             // next send fails and it stops, so the scope can end.
-            self.replay(rx, last, &mut st)
+            self.replay(rx, done_tx, last, &mut st)
         })?;
         self.files.push(st);
         Ok(())
     }
 
-    fn replay(&mut self, rx: Receiver<Decoded>, last: bool, st: &mut FileStats) -> Result<()> {
+    /// Executes the batches the decoder sends, and sends each one back when done: freeing
+    /// millions of small argument buffers is then the decoder thread's work, not this one's.
+    fn replay(
+        &mut self,
+        rx: Receiver<Decoded>,
+        done: SyncSender<Vec<Event>>,
+        last: bool,
+        st: &mut FileStats,
+    ) -> Result<()> {
         let mut client = self.client();
         let mut loader: Option<Loader> = None;
         let result = loop {
             match rx.recv() {
-                Ok(Decoded::Events(batch)) => {
-                    for ev in batch {
+                Ok(Decoded::Events(mut batch)) => {
+                    for ev in batch.iter_mut() {
                         if let Err(e) = self.event(ev, &mut client, &mut loader, st) {
                             self.engine.remove_client(&mut client);
                             return Err(e);
                         }
                     }
+                    // If the decoder is not taking them back (it has finished), drop here.
+                    let _ = done.try_send(batch);
                 }
                 Ok(Decoded::End { bytes, result }) => {
                     st.bytes = bytes;
@@ -432,9 +443,11 @@ impl Replay {
     }
 
     /// One decoded event into the engine.
+    /// One decoded event into the engine. Commands are only borrowed; an RDB event is taken
+    /// out of the batch (the loader keeps its pieces).
     fn event(
         &mut self,
-        ev: Event,
+        ev: &mut Event,
         client: &mut Client,
         loader: &mut Option<Loader>,
         st: &mut FileStats,
@@ -442,10 +455,13 @@ impl Replay {
         match ev {
             Event::Command { args, .. } => {
                 st.commands += 1;
-                self.command(client, &args)?;
+                self.command(client, args)?;
             }
             Event::Annotation { .. } => st.annotations += 1,
-            Event::Rdb(ev) => {
+            Event::Rdb(_) => {
+                let Event::Rdb(ev) = std::mem::replace(ev, Event::RdbEnd { offset: 0 }) else {
+                    unreachable!("matched just above")
+                };
                 let l = loader.get_or_insert_with(|| Loader::new(self.engine.thresholds));
                 if let crate::rdb::Event::SelectDb { db, .. } = &ev
                     && *db >= self.engine.keyspace.dbs.len() as u64
@@ -679,9 +695,9 @@ enum Decoded {
 const BATCH: usize = 4096;
 const QUEUE: usize = 4;
 
-/// The decoder thread: reads the file in chunks through the AOF reader and sends events.
-/// Stops quietly when the replay side has gone away.
-fn decode(mut file: File, tx: SyncSender<Decoded>) {
+/// The decoder thread: reads the file in chunks through the AOF reader and sends events;
+/// drops the batches the replay hands back. Stops quietly when the replay side has gone away.
+fn decode(mut file: File, tx: SyncSender<Decoded>, done: Receiver<Vec<Event>>) {
     let mut reader = Reader::new();
     let mut buf = vec![0u8; CHUNK];
     let mut batch = Vec::with_capacity(BATCH);
@@ -704,7 +720,14 @@ fn decode(mut file: File, tx: SyncSender<Decoded>) {
                 Ok(Some(ev)) => {
                     batch.push(ev);
                     if batch.len() == BATCH {
-                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        // Free what the replay has finished with, and reuse its vector.
+                        let mut next = None;
+                        while let Ok(mut old) = done.try_recv() {
+                            old.clear();
+                            next = Some(old);
+                        }
+                        let next = next.unwrap_or_else(|| Vec::with_capacity(BATCH));
+                        let full = std::mem::replace(&mut batch, next);
                         if tx.send(Decoded::Events(full)).is_err() {
                             return;
                         }
