@@ -86,7 +86,8 @@ rm -rf "$RD" && mkdir -p "$RD" && cp -r "$SRC/appendonlydir" "$RD/"
 t0=$(now_ms)
 redis-server --port "$PORT" --bind 127.0.0.1 --save '' --dir "$RD" --daemonize yes \
   --logfile "$RD/redis.log" --pidfile "$RD/redis.pid" --appendonly yes \
-  --aof-use-rdb-preamble no --auto-aof-rewrite-percentage 0 --appendfsync no >/dev/null
+  --aof-use-rdb-preamble no --auto-aof-rewrite-percentage 0 --appendfsync no \
+  --enable-debug-command yes >/dev/null
 wait_up
 until [ "$(info loading)" = 0 ]; do sleep 0.02; done
 t1=$(now_ms)
@@ -112,7 +113,19 @@ t3=$(now_ms)
 PARENT_KB=$(hwm_kb "$PID")
 STATUS=$(info aof_last_bgrewrite_status)
 RD_OUT=$(du -cb "$RD"/appendonlydir/*.base.aof | tail -1 | cut -f1)
+WANT=$(redis-cli -p "$PORT" debug digest)
 redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true
+while redis-cli -p "$PORT" ping >/dev/null 2>&1; do sleep 0.05; done
+
+# ---- 4. correctness: Redis loads rtool's directory and has the same data -----------------
+redis-server --port "$PORT" --bind 127.0.0.1 --save '' --dir "$WORK" --daemonize yes \
+  --logfile "$WORK/check.log" --appendonly yes --appenddirname rtool-out \
+  --enable-debug-command yes >/dev/null
+wait_up
+until [ "$(info loading)" = 0 ]; do sleep 0.05; done
+GOT=$(redis-cli -p "$PORT" debug digest)
+redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true
+if [ "$GOT" = "$WANT" ]; then DIGEST="same DEBUG DIGEST ($GOT)"; else DIGEST="DIGEST DIFFERS: redis $WANT, rtool's output $GOT"; fi
 
 LOAD_S=$(echo "scale=3; ($t1-$t0)/1000" | bc)
 REWR_S=$(echo "scale=3; ($t3-$t2)/1000" | bc)
@@ -130,6 +143,7 @@ echo
 echo "wall   rtool / redis(load+rewrite) = $(echo "scale=2; $RT_SEC/$REDIS_S" | bc)"
 echo "cpu    rtool / redis(load+rewrite) = $(echo "scale=2; $RT_CPU/$REDIS_CPU" | bc)"
 echo "memory rtool / redis(peak)         = $(echo "scale=2; $RT_KB/$REDIS_KB" | bc)"
+echo "Redis loading rtool's directory: $DIGEST"
 echo "(load average during the run: $(cut -d' ' -f1-3 /proc/loadavg); the machine may be shared)"
 echo
 echo "rtool's explanation:"
