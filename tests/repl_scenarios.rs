@@ -261,3 +261,38 @@ fn shutdown_waits_for_replicas_to_catch_up() {
     let mut rc = r.conn();
     assert_eq!(rc.call_str(&["GET", "last"]), "$5\r\nwrite\r\n");
 }
+
+/// A partial resync whose backlog is megabytes long arrives in many chunks, commands split
+/// across them (this once crashed the replica's link task).
+#[test]
+fn continue_with_a_large_backlog() {
+    let m = rtool(&["--repl-backlog-size", "10mb"]);
+    let r = replica_of(&m, &[]);
+    let mut rc = r.conn();
+    assert_eq!(rc.call_str(&["CLIENT", "KILL", "TYPE", "master"]), ":1\r\n");
+    // While the replica is away (it retries after a second), 1.4 MB of writes.
+    let mut mc = m.conn();
+    let value = "v".repeat(100);
+    for i in 0..10_000 {
+        mc.send(&[
+            b"SET",
+            format!("k{}", i % 1000).as_bytes(),
+            value.as_bytes(),
+        ]);
+    }
+    for _ in 0..10_000 {
+        mc.read_reply().unwrap();
+    }
+    assert!(
+        wait_for(Duration::from_secs(20), || up(&r) && same_offset(&m, &r)),
+        "{}",
+        r.log_text()
+    );
+    assert_eq!(
+        field(&m, "stats", "sync_partial_ok"),
+        "1",
+        "{}",
+        m.log_text()
+    );
+    assert_eq!(digest(&mut r.conn()), digest(&mut mc));
+}

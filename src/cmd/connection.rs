@@ -469,7 +469,21 @@ fn client_kill(ctx: &mut Ctx, argv: &[&[u8]]) {
     for id in &victims {
         kill(ctx, *id);
     }
-    ctx.out.int(victims.len() as i64);
+    // The master's connection is not in the client table: TYPE master (or its ID filters
+    // unset) reaches the replica link itself.
+    let mut killed = victims.len() as i64;
+    let master_type = f_type.as_deref() == Some(b"master".as_slice());
+    if master_type
+        && f_id.is_none()
+        && f_addr.is_none()
+        && f_laddr.is_none()
+        && let Some(m) = ctx.engine.master.as_mut()
+        && m.state == crate::repl::replica::ReplState::Connected
+    {
+        m.kill = true;
+        killed += 1;
+    }
+    ctx.out.int(killed);
 }
 
 fn kill(ctx: &mut Ctx, id: u64) {

@@ -75,6 +75,7 @@ pub fn become_replica(engine: &mut super::Engine, host: String, port: u16, from_
         sync_read: 0,
         sync_size: -1,
         from_scratch,
+        kill: false,
     });
     engine.is_replica = true;
     log::set_role('S');

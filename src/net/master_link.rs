@@ -190,6 +190,8 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
     let mut mode = LoadMode::Disk;
     // The database the RDB being received is filling (for its RESIZEDB hints).
     let mut rdb_db = 0u64;
+    // Bytes received from the master on this connection.
+    let mut fed = 0u64;
     let mut disk: Option<DiskCopy> = None;
     let mut buf = vec![0u8; 64 * 1024];
     let mut ack_tick = tokio::time::interval(Duration::from_secs(1));
@@ -207,7 +209,9 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                     return format!("Protocol error from master: {e}");
                 }
                 // Where this chunk starts in the link (the disk copy cuts the RDB out of it).
-                let chunk_start = dec.offset(Dir::MasterToReplica) - n as u64;
+                // Counted here: the decoder's own offset leaves out an unfinished item.
+                let chunk_start = fed;
+                fed += n as u64;
                 if let Some(d) = disk.as_mut()
                     && let Err(e) = d.write(&buf[..n])
                 {
@@ -449,7 +453,11 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
             }
             _ = ack_tick.tick() => {
                 let (connected, state, idle_ms, timeout_ms) = {
-                    let e = shared.lock();
+                    let mut e = shared.lock();
+                    if let Some(m) = e.master.as_mut().filter(|m| m.generation == generation && m.kill) {
+                        m.kill = false;
+                        return "Connection with master lost.".into();
+                    }
                     let timeout_ms = e.config.get_i64("repl-timeout").max(1) * 1000;
                     match e.master.as_ref().filter(|m| m.generation == generation) {
                         Some(m) => (m.state == ReplState::Connected, m.state, crate::cmd::engine::now_ms() - m.last_io_ms, timeout_ms),

@@ -68,4 +68,7 @@ pub struct MasterLink {
     /// Ask `PSYNC ? -1` instead of resuming our own history: a server started as a replica
     /// (replicaof in its config) that never synced has no history worth offering.
     pub from_scratch: bool,
+    /// CLIENT KILL TYPE master: the link task drops the connection (and, like Redis, comes
+    /// back with PSYNC for the history it has).
+    pub kill: bool,
 }
