@@ -83,6 +83,8 @@ pub struct Engine {
     /// connection reads them on every batch.
     pub timeout_s: i64,
     pub query_buffer_limit: i64,
+    /// `min-replicas-to-write`, read on every write (0: the check is off).
+    pub min_replicas_to_write: i64,
     pub table: Arc<Table>,
     pub clients: HashMap<u64, ClientInfo>,
     pub next_client_id: u64,
@@ -161,6 +163,7 @@ impl Engine {
             limits: Limits::default(),
             timeout_s: 0,
             query_buffer_limit: 1 << 30,
+            min_replicas_to_write: 0,
             config,
             table: Arc::new(Table::new(&super::all_handlers())),
             clients: HashMap::new(),
@@ -215,6 +218,7 @@ impl Engine {
         self.limits.max_bulk_len = c.get_i64("proto-max-bulk-len");
         self.timeout_s = c.get_i64("timeout");
         self.query_buffer_limit = c.get_i64("client-query-buffer-limit");
+        self.min_replicas_to_write = c.get_i64("min-replicas-to-write");
     }
 
     /// A cheap pseudo-random number (xorshift), for sampling.
@@ -504,7 +508,7 @@ impl Engine {
     /// `min-replicas-to-write` / `min-replicas-max-lag`: are there enough online replicas
     /// whose last ACK is at most `max-lag` seconds old? (Redis's `refreshGoodSlavesCount`.)
     pub fn enough_good_replicas(&self) -> bool {
-        let min = self.config.get_i64("min-replicas-to-write");
+        let min = self.min_replicas_to_write;
         if min <= 0 {
             return true;
         }
@@ -867,16 +871,22 @@ pub fn call(
     if engine.repl.offset() > client.woff && engine.call_depth == 0 {
         client.woff = engine.repl.offset();
     }
-    // Look up before inserting: the name is only copied the first time a command runs.
-    if !engine.stats.commands.contains_key(spec.name.as_str()) {
-        engine
-            .stats
-            .commands
-            .insert(spec.name.clone(), CmdStat::default());
+    // One lookup in the common case; the name is only copied the first time a command runs.
+    let usec = started.elapsed().as_micros() as u64;
+    match engine.stats.commands.get_mut(spec.name.as_str()) {
+        Some(st) => {
+            st.calls += 1;
+            st.usec += usec;
+        }
+        None => {
+            let st = CmdStat {
+                calls: 1,
+                usec,
+                ..CmdStat::default()
+            };
+            engine.stats.commands.insert(spec.name.clone(), st);
+        }
     }
-    let st = engine.stats.commands.get_mut(spec.name.as_str()).unwrap();
-    st.calls += 1;
-    st.usec += started.elapsed().as_micros() as u64;
     engine.stats.total_commands_processed += 1;
     // An error reply from the handler counts as a failed call.
     if out.len() > out_before && out.buf[out_before] == b'-' {
