@@ -841,9 +841,8 @@ const SHARED_LOG_LINES: &[&str] = &[
     "Synchronization with replica 127.0.0.1:<port B> succeeded",
 ];
 
-/// The failover's partial resync through the secondary ID (chapter 4). rtool does not do
-/// it yet: its promoted replica has no backlog ("Unable to partial resync ... for lack of
-/// backlog") and answers +FULLRESYNC, which the appendix shows as it is.
+/// The failover's partial resync through the secondary ID (chapter 4): both servers' promoted
+/// replica keeps a backlog and answers +CONTINUE (chapter 4 and the appendix say so).
 const FAILOVER_LINES: &[&str] = &[
     "Successful partial resynchronization with master.",
     "MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.",
@@ -866,7 +865,7 @@ fn redis_logs_are_current() {
 fn rtool_logs_are_current() {
     let (m, r) = check_logs(Kind::Rtool, "rtool");
     let both = format!("{m}{r}");
-    for line in SHARED_LOG_LINES {
+    for line in SHARED_LOG_LINES.iter().chain(FAILOVER_LINES) {
         assert!(both.contains(line), "rtool's log lacks {line:?}");
     }
 }
@@ -1007,6 +1006,43 @@ fn chapter_5_try_this() {
         nl < delay.find("+FULLRESYNC").unwrap(),
         "newlines before +FULLRESYNC"
     );
+}
+
+/// Chapter 5, "Try this" 5: the two ways to send a snapshot, as each master and replica log
+/// them. The diskless one keeps the default delay (5 s), as the chapter says.
+#[test]
+fn chapter_5_try_this_live() {
+    for kind in kinds() {
+        for (extra, master_says, replica_says) in [
+            (
+                &[][..],
+                &[
+                    "Delay next BGSAVE for diskless SYNC",
+                    "Starting BGSAVE for SYNC with target: replicas sockets",
+                ][..],
+                "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk",
+            ),
+            (
+                &["--repl-diskless-sync", "no"][..],
+                &["Starting BGSAVE for SYNC with target: disk"][..],
+                "MASTER <-> REPLICA sync: receiving 172 bytes from master to disk",
+            ),
+        ] {
+            let (m, r) = pair(kind, extra);
+            let log = m.log_text();
+            for line in master_says {
+                assert!(
+                    log.contains(line),
+                    "{kind:?} {extra:?}: no {line:?} in\n{log}"
+                );
+            }
+            let log = r.log_text();
+            assert!(
+                log.contains(replica_says),
+                "{kind:?} {extra:?}: no {replica_says:?} in\n{log}"
+            );
+        }
+    }
 }
 
 /// Chapter 7: the offsets add up; the GETACK is 37 bytes and answered with the offset before
