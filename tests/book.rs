@@ -60,6 +60,20 @@ fn scratch() -> PathBuf {
     for (name, body) in files {
         std::fs::write(dir.join(name), body).unwrap();
     }
+    // Chapter 12's AOFs: real Redis directories from fixtures/aof (without the fixture's own
+    // notes, CHECK-AOF.txt and DIGEST, so that a directory looks as a server left it), a
+    // fresh copy of the truncated one for `aof check --fix` to repair, and the directory
+    // `rtool serve --appendonly yes` writes for seed 001's two SETs.
+    for (from, to) in [
+        ("before-rewrite", "before-rewrite"),
+        ("preamble", "preamble"),
+        ("truncated", "truncated"),
+        ("truncated", "crashed"),
+    ] {
+        copy_aof_dir(&root().join("fixtures/aof").join(from), &dir.join(to));
+    }
+    let live = live_aof_dir();
+    copy_aof_dir(&live, &dir.join("appendonlydir"));
     // The replication captures (real Redis 7.0 links), under their own names: the chapters say
     // "from fixtures/repl" (or fixtures/book).
     // fixtures/book/ has the captures only the book uses (fixtures/gen/book_captures.py).
@@ -72,6 +86,42 @@ fn scratch() -> PathBuf {
         }
     }
     dir
+}
+
+/// Copies an AOF directory's files (not the fixtures' notes) into a fresh `to`.
+fn copy_aof_dir(from: &Path, to: &Path) {
+    let _ = std::fs::remove_dir_all(to);
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_str().unwrap();
+        if name.starts_with("appendonly.aof") {
+            std::fs::copy(&p, to.join(name)).unwrap();
+        }
+    }
+}
+
+/// The bytes seed 001's `set num 123`, `set num 666` add to a fresh AOF's incr file:
+/// `SELECT 0` (23) and two SETs of 31 bytes each.
+const SEED_001_INCR: u64 = 23 + 31 + 31;
+
+/// Starts `rtool serve --appendonly yes`, sends seed 001's two writes as redis-cli does
+/// (lowercase), and waits until the incr file holds both. Returns the appendonlydir (inside
+/// a directory that lives as long as the test process: the server is gone by then).
+fn live_aof_dir() -> PathBuf {
+    let s = Server::start(Kind::Rtool, &["--appendonly", "yes"]);
+    let mut c = s.conn();
+    assert_eq!(c.call_str(&["set", "num", "123"]), "+OK\r\n");
+    assert_eq!(c.call_str(&["set", "num", "666"]), "+OK\r\n");
+    let aof = s.dir.path().join("appendonlydir");
+    let incr = aof.join("appendonly.aof.1.incr.aof");
+    let written = util::wait_for(Duration::from_secs(10), || {
+        std::fs::metadata(&incr).is_ok_and(|m| m.len() == SEED_001_INCR)
+    });
+    assert!(written, "no {SEED_001_INCR}-byte incr file in {aof:?}");
+    let keep = Path::new(env!("CARGO_TARGET_TMPDIR")).join("book-live-aof");
+    copy_aof_dir(&aof, &keep);
+    keep
 }
 
 /// What the book's command line pipes rtool's output through. Each one is done here in Rust,
@@ -286,6 +336,25 @@ const SNIPPETS: &[Snippet] = &[
         status: 0,
         prompt: false,
     },
+    // Chapter 12: the AOF.
+    snip(
+        "ch12-aof-incr.txt",
+        &["aof", "dump", "appendonlydir/appendonly.aof.1.incr.aof"],
+        0,
+    ),
+    snip("ch12-aof-dump.txt", &["aof", "dump", "before-rewrite"], 0),
+    piped(
+        "ch12-aof-history.txt",
+        &["aof", "dump", "preamble"],
+        Pipe::Head(6),
+    ),
+    snip("ch12-aof-check.txt", &["aof", "check", "truncated"], 1),
+    snip("ch12-aof-fix.txt", &["aof", "check", "--fix", "crashed"], 0),
+    piped(
+        "ch12-aof-fixed.txt",
+        &["aof", "dump", "crashed"],
+        Pipe::Sed("incr, seq 2", "$"),
+    ),
     // Appendix: a RESP reference.
     snip(
         "appendix-resp-session.txt",
@@ -1168,4 +1237,151 @@ fn chapter_12_try_this() {
         let text = String::from_utf8_lossy(&dumped.stdout);
         assert!(text.contains("saved") && text.contains("more"), "{text}");
     }
+}
+
+/// The files in a directory, sorted.
+fn file_names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Chapter 12's AOF "Try this": seed 001's AOF, a rewrite (RDB and command bases), a torn
+/// tail loaded at start-up; `aof check` before and after `--fix` (the generated outputs).
+#[test]
+fn chapter_12_aof_try_this() {
+    for kind in kinds() {
+        // 4. The layout and the manifest of a fresh AOF.
+        let s = Server::start(kind, &["--appendonly", "yes"]);
+        let mut c = s.conn();
+        assert_eq!(c.call_str(&["set", "num", "123"]), "+OK\r\n");
+        assert_eq!(c.call_str(&["set", "num", "666"]), "+OK\r\n");
+        let aof = s.dir.path().join("appendonlydir");
+        let incr = aof.join("appendonly.aof.1.incr.aof");
+        let written = util::wait_for(Duration::from_secs(10), || {
+            std::fs::metadata(&incr).is_ok_and(|m| m.len() == SEED_001_INCR)
+        });
+        assert!(written, "{kind:?}: no {SEED_001_INCR}-byte incr file");
+        assert_eq!(
+            file_names(&aof),
+            [
+                "appendonly.aof.1.base.rdb",
+                "appendonly.aof.1.incr.aof",
+                "appendonly.aof.manifest"
+            ],
+            "{kind:?}"
+        );
+        let manifest = aof.join("appendonly.aof.manifest");
+        assert_eq!(
+            std::fs::read_to_string(&manifest).unwrap(),
+            "file appendonly.aof.1.base.rdb seq 1 type b\n\
+             file appendonly.aof.1.incr.aof seq 1 type i\n",
+            "{kind:?}"
+        );
+        // 5. BGREWRITEAOF: a new base and incr file, the history removed.
+        assert_eq!(
+            c.call_str(&["BGREWRITEAOF"]),
+            "+Background append only file rewriting started\r\n"
+        );
+        let done = util::wait_for(Duration::from_secs(10), || {
+            s.log_text()
+                .contains("Background AOF rewrite finished successfully")
+        });
+        assert!(done, "{kind:?}: no rewrite in\n{}", s.log_text());
+        assert_eq!(
+            std::fs::read_to_string(&manifest).unwrap(),
+            "file appendonly.aof.2.base.rdb seq 2 type b\n\
+             file appendonly.aof.2.incr.aof seq 2 type i\n",
+            "{kind:?}"
+        );
+        let gone = util::wait_for(Duration::from_secs(10), || {
+            file_names(&aof)
+                == [
+                    "appendonly.aof.2.base.rdb",
+                    "appendonly.aof.2.incr.aof",
+                    "appendonly.aof.manifest",
+                ]
+        });
+        assert!(gone, "{kind:?}: {:?}", file_names(&aof));
+        let log = s.log_text();
+        for line in [
+            "Creating AOF incr file appendonly.aof.2.incr.aof on background rewrite",
+            "Successfully renamed the temporary AOF base file",
+            "Removing the history file appendonly.aof.1.incr.aof in the background",
+        ] {
+            assert!(log.contains(line), "{kind:?}: no {line:?} in\n{log}");
+        }
+        assert_eq!(
+            std::fs::metadata(aof.join("appendonly.aof.2.incr.aof"))
+                .unwrap()
+                .len(),
+            0
+        );
+        let base = Command::new(env!("CARGO_BIN_EXE_rtool"))
+            .args(["rdb", "dump", "--format", "json"])
+            .arg(aof.join("appendonly.aof.2.base.rdb"))
+            .output()
+            .unwrap();
+        let base = String::from_utf8_lossy(&base.stdout);
+        let keys: Vec<&str> = base.lines().filter(|l| l.contains("\"key\"")).collect();
+        assert_eq!(keys.len(), 1, "{kind:?}: {base}");
+        assert!(
+            keys[0].contains("num") && keys[0].contains("666"),
+            "{}",
+            keys[0]
+        );
+        drop(c);
+        drop(s);
+
+        // 5, with a base of commands.
+        let s = Server::start(
+            kind,
+            &["--appendonly", "yes", "--aof-use-rdb-preamble", "no"],
+        );
+        let mut c = s.conn();
+        c.call_str(&["set", "num", "123"]);
+        c.call_str(&["set", "num", "666"]);
+        c.call_str(&["BGREWRITEAOF"]);
+        let base = s.dir.path().join("appendonlydir/appendonly.aof.2.base.aof");
+        let want = "*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$3\r\nnum\r\n$3\r\n666\r\n";
+        let ok = util::wait_for(Duration::from_secs(10), || {
+            std::fs::read_to_string(&base).is_ok_and(|b| b == want)
+        });
+        assert!(ok, "{kind:?}: {:?}", std::fs::read_to_string(&base));
+        drop(c);
+        drop(s);
+
+        // 6. A torn tail, loaded anyway.
+        let dir = tempfile::tempdir().unwrap();
+        copy_aof_dir(
+            &root().join("fixtures/aof/truncated"),
+            &dir.path().join("appendonlydir"),
+        );
+        let d = dir.path().to_str().unwrap();
+        let s = Server::start(kind, &["--appendonly", "yes", "--dir", d]);
+        assert_eq!(s.conn().call_str(&["DBSIZE"]), ":22\r\n", "{kind:?}");
+        let log = s.log_text();
+        assert!(
+            log.contains("!!! Truncating the AOF appendonly.aof.2.incr.aof at offset 867 !!!"),
+            "{kind:?}: {log}"
+        );
+        let incr = dir.path().join("appendonlydir/appendonly.aof.2.incr.aof");
+        assert_eq!(std::fs::metadata(incr).unwrap().len(), 867, "{kind:?}");
+    }
+    // 6, by hand: the generated outputs of `aof check` before and after `--fix`.
+    assert!(output("ch12-aof-check.txt").contains("ok_up_to=867, ok_up_to_line=179, diff=30"));
+    let fix = output("ch12-aof-fix.txt");
+    assert!(fix.contains("Backup of the original: crashed/appendonly.aof.2.incr.aof.bak"));
+    assert!(fix.ends_with("All AOF files and manifest are valid\n"));
+    assert!(output("ch12-aof-fixed.txt").contains("(incr, seq 2), 867 bytes"));
+    let scratch = Path::new(env!("CARGO_TARGET_TMPDIR")).join("book/crashed");
+    assert_eq!(
+        std::fs::metadata(scratch.join("appendonly.aof.2.incr.aof.bak"))
+            .unwrap()
+            .len(),
+        897
+    );
 }
