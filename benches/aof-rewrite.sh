@@ -35,6 +35,9 @@ trap cleanup EXIT
 
 now_ms() { date +%s%3N; }
 info() { redis-cli -p "$PORT" info persistence | tr -d '\r' | sed -n "s/^$1://p"; }
+cpu_s() { # user+system CPU seconds of a live process
+  awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
 hwm_kb() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status" 2>/dev/null || echo 0; }
 wait_up() {
   for _ in $(seq 1 600); do
@@ -70,10 +73,11 @@ echo "AOF: $AOF_BYTES bytes ($(numfmt --to=iec "$AOF_BYTES")) in $SRC/appendonly
 
 # ---- 2. rtool aof rewrite ------------------------------------------------------------------
 rm -rf "$WORK/rtool-out"
-/usr/bin/time -f '%e %M' -o "$WORK/rtool.time" \
+/usr/bin/time -f '%e %M %U %S' -o "$WORK/rtool.time" \
   "$RTOOL" aof rewrite "$SRC/appendonlydir" --out "$WORK/rtool-out" --preamble no \
   >"$WORK/rtool.explain"
-read -r RT_SEC RT_KB <"$WORK/rtool.time"
+read -r RT_SEC RT_KB RT_U RT_S <"$WORK/rtool.time"
+RT_CPU=$(echo "$RT_U + $RT_S" | bc)
 RT_OUT=$(du -cb "$WORK"/rtool-out/*.aof | tail -1 | cut -f1)
 
 # ---- 3. Redis: load, then BGREWRITEAOF -----------------------------------------------------
@@ -82,18 +86,23 @@ rm -rf "$RD" && mkdir -p "$RD" && cp -r "$SRC/appendonlydir" "$RD/"
 t0=$(now_ms)
 redis-server --port "$PORT" --bind 127.0.0.1 --save '' --dir "$RD" --daemonize yes \
   --logfile "$RD/redis.log" --pidfile "$RD/redis.pid" --appendonly yes \
-  --aof-use-rdb-preamble no --auto-aof-rewrite-percentage 0 --appendfsync no >/dev/null
+  --aof-use-rdb-preamble no --auto-aof-rewrite-percentage 0 --appendfsync no \
+  --enable-debug-command yes >/dev/null
 wait_up
 until [ "$(info loading)" = 0 ]; do sleep 0.02; done
 t1=$(now_ms)
 PID=$(cat "$RD/redis.pid")
+LOAD_CPU=$(cpu_s "$PID")
 redis-cli -p "$PORT" bgrewriteaof >/dev/null
 t2=$(now_ms)
 CHILD_KB=0
+CHILD_CPU=0
 while :; do
   for c in $(cat /proc/"$PID"/task/*/children 2>/dev/null); do
     k=$(hwm_kb "$c")
     [ "${k:-0}" -gt "$CHILD_KB" ] && CHILD_KB=$k
+    u=$(cpu_s "$c")
+    [ "$(echo "$u > $CHILD_CPU" | bc)" = 1 ] && CHILD_CPU=$u
   done
   if [ "$(info aof_rewrite_in_progress)" = 0 ] && [ "$(info aof_rewrite_scheduled)" = 0 ]; then
     break
@@ -104,22 +113,38 @@ t3=$(now_ms)
 PARENT_KB=$(hwm_kb "$PID")
 STATUS=$(info aof_last_bgrewrite_status)
 RD_OUT=$(du -cb "$RD"/appendonlydir/*.base.aof | tail -1 | cut -f1)
+WANT=$(redis-cli -p "$PORT" debug digest)
 redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true
+while redis-cli -p "$PORT" ping >/dev/null 2>&1; do sleep 0.05; done
+
+# ---- 4. correctness: Redis loads rtool's directory and has the same data -----------------
+redis-server --port "$PORT" --bind 127.0.0.1 --save '' --dir "$WORK" --daemonize yes \
+  --logfile "$WORK/check.log" --appendonly yes --appenddirname rtool-out \
+  --enable-debug-command yes >/dev/null
+wait_up
+until [ "$(info loading)" = 0 ]; do sleep 0.05; done
+GOT=$(redis-cli -p "$PORT" debug digest)
+redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true
+if [ "$GOT" = "$WANT" ]; then DIGEST="same DEBUG DIGEST ($GOT)"; else DIGEST="DIGEST DIFFERS: redis $WANT, rtool's output $GOT"; fi
 
 LOAD_S=$(echo "scale=3; ($t1-$t0)/1000" | bc)
 REWR_S=$(echo "scale=3; ($t3-$t2)/1000" | bc)
 REDIS_S=$(echo "scale=3; $LOAD_S+$REWR_S" | bc)
 REDIS_KB=$((PARENT_KB > CHILD_KB ? PARENT_KB : CHILD_KB))
 
-printf '\n%-34s %10s %12s %14s\n' "" "time (s)" "peak (MiB)" "base (bytes)"
-printf '%-34s %10s %12s %14s\n' "rtool aof rewrite (read+replay+write)" "$RT_SEC" "$((RT_KB / 1024))" "$RT_OUT"
-printf '%-34s %10s %12s %14s\n' "redis load" "$LOAD_S" "$((PARENT_KB / 1024))" ""
-printf '%-34s %10s %12s %14s\n' "redis BGREWRITEAOF ($STATUS)" "$REWR_S" "$((CHILD_KB / 1024)) (child)" "$RD_OUT"
-printf '%-34s %10s %12s\n' "redis load + BGREWRITEAOF" "$REDIS_S" "$((REDIS_KB / 1024))"
+REDIS_CPU=$(echo "$LOAD_CPU + $CHILD_CPU" | bc)
+
+printf '\n%-40s %9s %8s %12s %14s\n' "" "wall (s)" "cpu (s)" "peak (MiB)" "base (bytes)"
+printf '%-40s %9s %8s %12s %14s\n' "rtool aof rewrite (read+replay+write)" "$RT_SEC" "$RT_CPU" "$((RT_KB / 1024))" "$RT_OUT"
+printf '%-40s %9s %8s %12s %14s\n' "redis load" "$LOAD_S" "$LOAD_CPU" "$((PARENT_KB / 1024))" ""
+printf '%-40s %9s %8s %12s %14s\n' "redis BGREWRITEAOF ($STATUS)" "$REWR_S" "$CHILD_CPU" "$((CHILD_KB / 1024)) (child)" "$RD_OUT"
+printf '%-40s %9s %8s %12s\n' "redis load + BGREWRITEAOF" "$REDIS_S" "$REDIS_CPU" "$((REDIS_KB / 1024))"
 echo
-echo "time   rtool / redis(load+rewrite) = $(echo "scale=2; $RT_SEC/$REDIS_S" | bc)"
-echo "time   rtool / redis(rewrite only) = $(echo "scale=2; $RT_SEC/$REWR_S" | bc)"
+echo "wall   rtool / redis(load+rewrite) = $(echo "scale=2; $RT_SEC/$REDIS_S" | bc)"
+echo "cpu    rtool / redis(load+rewrite) = $(echo "scale=2; $RT_CPU/$REDIS_CPU" | bc)"
 echo "memory rtool / redis(peak)         = $(echo "scale=2; $RT_KB/$REDIS_KB" | bc)"
+echo "Redis loading rtool's directory: $DIGEST"
+echo "(load average during the run: $(cut -d' ' -f1-3 /proc/loadavg); the machine may be shared)"
 echo
 echo "rtool's explanation:"
 sed 's/^/  /' "$WORK/rtool.explain"

@@ -32,7 +32,7 @@ start() {
   mkdir -p "$dir"
   local common=(--port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir"
                 --logfile "$dir/log" --enable-debug-command yes --repl-diskless-sync-delay 0)
-  if [ "$kind" = rtool ]; then "$RTOOL" serve "${common[@]}" "$@" & else redis-server "${common[@]}" "$@" & fi
+  if [ "$kind" = rtool ]; then "$RTOOL" serve "${common[@]}" "$@" >/dev/null & else redis-server "${common[@]}" "$@" >/dev/null & fi
   started=$!
   pids+=("$started")
   for _ in $(seq 200); do redis-cli -p "$port" ping >/dev/null 2>&1 && return; sleep 0.05; done

@@ -551,3 +551,26 @@ fn seed_001_explanation() {
         }
     }
 }
+
+/// The same through the binary (`rtool aof rewrite` is wired into `rtool aof`).
+#[test]
+fn seed_001_through_the_binary() {
+    let input = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots/aof_rewrite/seed-001/appendonlydir");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rtool"))
+        .args(["aof", "rewrite", input.to_str().unwrap(), "--out"])
+        .arg(tmp.path().join("new"))
+        .args(["--preamble", "no", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout)
+        .unwrap()
+        .replace(input.to_str().unwrap(), "<seed-001>/appendonlydir");
+    util::snap::snapshot("aof_rewrite/seed-001/preamble-no.json", text.as_bytes());
+}

@@ -172,6 +172,7 @@ fn load_file(
     let mut sink = crate::resp::Reply::new(false);
     let mut buf = vec![0u8; 64 * 1024];
     let mut announced_rdb = false;
+    let mut rdb_db = 0u64;
     let mut eof = false;
     loop {
         let ev = match reader.next_event() {
@@ -208,6 +209,7 @@ fn load_file(
                 {
                     return Err(rdb_failed(name, is_base));
                 }
+                crate::rdb::load::presize(&mut engine.keyspace, &rev, &mut rdb_db);
                 match loader.push(rev) {
                     Ok(Some(crate::rdb::load::Loaded::Key(k))) => {
                         let db = &mut engine.keyspace.dbs[k.db as usize];

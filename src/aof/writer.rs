@@ -95,6 +95,59 @@ pub struct Aof {
     pub last_write_ok: bool,
     /// `aof_delayed_fsync`: everysec found the previous fsync still running.
     pub delayed_fsync: u64,
+    /// `appendfsync always` across connections: see [`GroupSync`].
+    pub group: Arc<GroupSync>,
+}
+
+/// Group commit for `appendfsync always`. Redis calls `fdatasync` once per event-loop turn,
+/// after the writes of every client served in that turn; rtool's connections run as separate
+/// tasks, so they share one of these instead: each connection writes its batch to the file
+/// (under the engine lock, in order), then — before replying — waits until an `fdatasync`
+/// that *started after* its write has finished. One fsync covers every connection whose write
+/// came before it, so fifty pipelining clients cost a few fsyncs, not fifty.
+#[derive(Default)]
+pub struct GroupSync {
+    /// Bytes written to the AOF so far, over all files (monotonic).
+    written: std::sync::atomic::AtomicU64,
+    /// How far `written` is known to be on disk; held while an fsync runs.
+    synced: tokio::sync::Mutex<u64>,
+    /// The file being appended to (a duplicate descriptor for the fsyncs).
+    file: std::sync::Mutex<Option<File>>,
+}
+
+impl GroupSync {
+    fn wrote(&self, n: u64) -> u64 {
+        self.written.fetch_add(n, Ordering::AcqRel) + n
+    }
+
+    fn set_file(&self, f: Option<&File>) {
+        *self.file.lock().unwrap_or_else(|e| e.into_inner()) = f.and_then(|f| f.try_clone().ok());
+    }
+
+    /// Return once everything written up to `end` is on disk.
+    pub async fn sync_to(&self, end: u64) {
+        let mut synced = self.synced.lock().await;
+        if *synced >= end {
+            return;
+        }
+        let target = self.written.load(Ordering::Acquire);
+        let file = self
+            .file
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .and_then(|f| f.try_clone().ok());
+        if let Some(f) = file {
+            let res = tokio::task::spawn_blocking(move || f.sync_data()).await;
+            if let Ok(Err(e)) | Err(e) = res.map_err(std::io::Error::other) {
+                log::warning(&format!(
+                    "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting..."
+                ));
+                std::process::exit(1);
+            }
+        }
+        *synced = target;
+    }
 }
 
 impl Default for Aof {
@@ -120,6 +173,7 @@ impl Default for Aof {
             last_bgrewrite_ok: true,
             last_write_ok: true,
             delayed_fsync: 0,
+            group: Arc::new(GroupSync::default()),
         }
     }
 }
@@ -161,11 +215,44 @@ impl Aof {
     }
 }
 
-/// A command as the AOF stores it: the same RESP array the replication stream carries.
+/// A command as the AOF stores it: the same RESP array the replication stream carries
+/// (`*<n>`, then `$<len>` and the bytes of each argument).
 fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {
-    let mut b = bytes::BytesMut::new();
-    crate::repl::log::encode_command(&mut b, args);
-    out.extend_from_slice(&b);
+    let mut num = itoa_buf::new();
+    out.push(b'*');
+    out.extend_from_slice(num.format(args.len()));
+    out.extend_from_slice(b"\r\n");
+    for a in args {
+        out.push(b'$');
+        out.extend_from_slice(num.format(a.len()));
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Decimal digits without an allocation.
+mod itoa_buf {
+    pub struct Buf([u8; 20]);
+
+    pub fn new() -> Buf {
+        Buf([0; 20])
+    }
+
+    impl Buf {
+        pub fn format(&mut self, mut n: usize) -> &[u8] {
+            let mut i = self.0.len();
+            loop {
+                i -= 1;
+                self.0[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            &self.0[i..]
+        }
+    }
 }
 
 /// Background fsyncs for `everysec` (Redis's bio thread): one thread, fed duplicated file
@@ -253,13 +340,23 @@ pub fn persist_manifest(engine: &Engine) -> std::io::Result<()> {
 /// `flushAppendOnlyFile`: write the buffer, then fsync per policy. `force` writes even when
 /// an everysec fsync is still running (shutdown, rewrite start).
 pub fn flush(engine: &mut Engine, force: bool) {
+    flush_inner(engine, force, false);
+}
+
+/// The connection loop's flush: with `appendfsync always` the fsync is left to the caller,
+/// who awaits [`GroupSync::sync_to`] with the returned position before replying.
+pub fn flush_deferred(engine: &mut Engine) -> Option<(Arc<GroupSync>, u64)> {
+    flush_inner(engine, false, true)
+}
+
+fn flush_inner(engine: &mut Engine, force: bool, defer: bool) -> Option<(Arc<GroupSync>, u64)> {
     let policy = Fsync::from_config(&engine.config);
     let no_fsync_on_rewrite =
         engine.config.get_bool("no-appendfsync-on-rewrite") && engine.persist.child.is_some();
     let aof = &mut engine.aof;
     let Some(file) = aof.file.as_mut() else {
         aof.buf.clear();
-        return;
+        return None;
     };
     if aof.buf.is_empty() {
         // Nothing new, but an everysec/always fsync may still be owed for earlier writes.
@@ -272,7 +369,7 @@ pub fn flush(engine: &mut Engine, force: bool) {
             Fsync::No => false,
         };
         if !due {
-            return;
+            return None;
         }
     } else {
         if policy == Fsync::Everysec && !force && aof.fsyncer.busy.load(Ordering::Acquire) {
@@ -289,6 +386,7 @@ pub fn flush(engine: &mut Engine, force: bool) {
                 let n = aof.buf.len() as u64;
                 aof.current_size += n;
                 aof.last_incr_size += n;
+                aof.group.wrote(n);
                 aof.buf.clear();
             }
             Err(e) => {
@@ -300,14 +398,20 @@ pub fn flush(engine: &mut Engine, force: bool) {
                     std::process::exit(1);
                 }
                 aof.last_write_ok = false;
-                return;
+                return None;
             }
         }
     }
     if no_fsync_on_rewrite {
-        return;
+        return None;
     }
     match policy {
+        Fsync::Always if defer => {
+            aof.last_incr_fsync_offset = aof.last_incr_size;
+            aof.last_fsync_sec = now_sec();
+            let end = aof.group.written.load(Ordering::Acquire);
+            return Some((aof.group.clone(), end));
+        }
         Fsync::Always => {
             if let Err(e) = file.sync_data() {
                 log::warning(&format!(
@@ -330,6 +434,7 @@ pub fn flush(engine: &mut Engine, force: bool) {
         }
         Fsync::No => {}
     }
+    None
 }
 
 /// Open `name` in the AOF directory for appending.
@@ -376,6 +481,7 @@ pub fn open_on_start(engine: &mut Engine) -> Result<(), String> {
     persist_manifest(engine).map_err(|e| e.to_string())?;
     let size = f.metadata().map(|m| m.len()).unwrap_or(0);
     let aof = &mut engine.aof;
+    aof.group.set_file(Some(&f));
     aof.file = Some(f);
     aof.last_incr_size = size;
     aof.last_incr_fsync_offset = size;
@@ -457,9 +563,15 @@ fn open_new_incr(engine: &mut Engine) -> std::io::Result<()> {
     // The old file's last writes reach the disk in the background (everysec) or already
     // did (always).
     if let Some(old) = engine.aof.file.take() {
+        // With `always`, replies wait for a group fsync of the *current* file: make the old
+        // one durable before the group moves on to the new one.
+        if Fsync::from_config(&engine.config) == Fsync::Always {
+            let _ = old.sync_data();
+        }
         engine.aof.fsyncer.submit(&old);
     }
     let aof = &mut engine.aof;
+    aof.group.set_file(Some(&f));
     aof.file = Some(f);
     aof.last_incr_size = 0;
     aof.last_incr_fsync_offset = 0;
@@ -570,6 +682,7 @@ pub fn rewrite_done(engine: &mut Engine, pid: i32, ok: bool) {
         // The temporary incr file only made sense with this rewrite: start over.
         engine.aof.buf.clear();
         engine.aof.file = None;
+        engine.aof.group.set_file(None);
         let name = temp_incr_name(engine.config.get_str("appendfilename"));
         log::notice(&format!(
             "Removing the temp incr aof file {name} in the background"
@@ -687,6 +800,7 @@ pub fn stop(engine: &mut Engine) {
     }
     let aof = &mut engine.aof;
     aof.file = None;
+    aof.group.set_file(None);
     aof.selected_db = None;
     aof.state = State::Off;
     aof.rewrite_scheduled = false;

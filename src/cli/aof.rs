@@ -47,6 +47,16 @@ pub enum AofCommand {
     /// `--truncate-to-timestamp TS` cuts the last file at the first `#TS:` later than TS.
     /// Exit status 0 if the AOF is valid (or was repaired), 1 if not.
     Check(CheckArgs),
+    /// Rewrite an AOF offline, like BGREWRITEAOF without a server: replay it into memory and
+    /// write the shortest AOF for the result (a Redis 7 directory or one file), explaining
+    /// per key how many commands collapsed into how many.
+    ///
+    /// Examples:
+    ///   rtool aof rewrite appendonlydir --out /data/new/appendonlydir
+    ///   rtool aof rewrite appendonly.aof --single-file small.aof --preamble no
+    ///   rtool aof rewrite appendonlydir --out new --format json | jq .top
+    #[command(verbatim_doc_comment)]
+    Rewrite(super::aof_rewrite::RewriteArgs),
 }
 
 /// Output formats of `aof dump`.
@@ -104,6 +114,7 @@ pub fn run(args: AofArgs) -> Result<i32> {
     match args.command {
         AofCommand::Dump(a) => dump(a),
         AofCommand::Check(a) => check(a),
+        AofCommand::Rewrite(a) => super::aof_rewrite::run(a),
     }
 }
 

@@ -19,8 +19,9 @@
 //! The explanation counts, per key, the commands that named it before and the commands (or
 //! RDB records) that rebuild it after, and lists the keys that collapsed most.
 
+use crate::aof::layout::Layout;
 use crate::aof::manifest::{self, Manifest};
-use crate::aof::reader::{AofErrorKind, Event, Reader};
+use crate::aof::reader::{AofError, AofErrorKind, Event, Reader};
 use crate::aof::rewrite::{CommandWriter, RewriteStats};
 use crate::cmd::{Client, Engine, execute};
 use crate::config::Config;
@@ -33,8 +34,10 @@ use bytes::Bytes;
 use clap::{Args, ValueEnum};
 use std::collections::{BinaryHeap, HashMap};
 use std::fs::File;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender};
 
 /// `rtool aof rewrite ...`
 #[derive(Args, Debug, Clone)]
@@ -83,12 +86,19 @@ pub enum ExplainFormat {
 pub fn run(args: RewriteArgs) -> Result<i32> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
-    rewrite(&args, &mut out)?;
+    let (_, replay) = rewrite_keeping(&args, &mut out)?;
+    // The process ends now: freeing millions of values one by one would only cost time.
+    std::mem::forget(replay);
     Ok(0)
 }
 
 /// The whole rewrite; the explanation goes to `out`.
 pub fn rewrite(args: &RewriteArgs, out: &mut dyn Write) -> Result<Explanation> {
+    rewrite_keeping(args, out).map(|(ex, _)| ex)
+}
+
+/// [`rewrite`], handing back the replayed engine too.
+fn rewrite_keeping(args: &RewriteArgs, out: &mut dyn Write) -> Result<(Explanation, Replay)> {
     let input = Input::resolve(&args.path)?;
     let mut replay = Replay::new(args.top > 0);
     let last = input.files.len().saturating_sub(1);
@@ -116,7 +126,7 @@ pub fn rewrite(args: &RewriteArgs, out: &mut dyn Write) -> Result<Explanation> {
         }
     }
     out.flush()?;
-    Ok(ex)
+    Ok((ex, replay))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -133,60 +143,25 @@ struct Input {
 }
 
 impl Input {
+    /// The shared layout rules of `aof dump` / `aof check` ([`Layout::open`]).
     fn resolve(path: &Path) -> Result<Input> {
-        let shown = path.display().to_string();
-        let meta = std::fs::metadata(path).with_context(|| format!("cannot open {shown}"))?;
-        let (dir, manifest_path) = if meta.is_dir() {
-            (path.to_path_buf(), find_manifest(path)?)
-        } else if path.extension().is_some_and(|e| e == "manifest") {
-            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-            (dir, path.to_path_buf())
-        } else {
-            return Ok(Input {
-                shown,
-                manifest: None,
-                files: vec![path.to_path_buf()],
-            });
+        let layout = Layout::open(path)?;
+        let manifest = match &layout {
+            Layout::Multi { manifest_path, .. } => Some(display_name(manifest_path)),
+            Layout::Single(_) => None,
         };
-        let text = std::fs::read(&manifest_path)
-            .with_context(|| format!("cannot read {}", manifest_path.display()))?;
-        let m = Manifest::parse(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", manifest_path.display()))?;
-        let files: Vec<PathBuf> = m.load_order().map(|e| dir.join(&e.name)).collect();
+        let files: Vec<PathBuf> = layout.load_order().iter().map(|p| p.path.clone()).collect();
         if files.is_empty() {
-            bail!("{}: the manifest names no base and no incr file", shown);
+            bail!(
+                "{}: the manifest names no base and no incr file",
+                path.display()
+            );
         }
         Ok(Input {
-            shown,
-            manifest: Some(display_name(&manifest_path)),
+            shown: path.display().to_string(),
+            manifest,
             files,
         })
-    }
-}
-
-/// The manifest in an AOF directory: `appendonly.aof.manifest`, else the only `*.manifest`.
-fn find_manifest(dir: &Path) -> Result<PathBuf> {
-    let default = dir.join(manifest::manifest_name("appendonly.aof"));
-    if default.is_file() {
-        return Ok(default);
-    }
-    let mut found = Vec::new();
-    for e in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
-        let p = e?.path();
-        if p.extension().is_some_and(|x| x == "manifest") {
-            found.push(p);
-        }
-    }
-    match found.len() {
-        1 => Ok(found.pop().unwrap()),
-        0 => bail!(
-            "{}: no AOF manifest (*.manifest) in this directory",
-            dir.display()
-        ),
-        _ => bail!(
-            "{}: several manifests; name the one to read instead of the directory",
-            dir.display()
-        ),
     }
 }
 
@@ -201,10 +176,14 @@ fn display_name(p: &Path) -> String {
 // ---------------------------------------------------------------------------------------------
 
 /// Per key: commands that named it in the input, and what rebuilds it in the output.
-#[derive(Clone, Copy, Debug, Default)]
+/// (32-bit counts, saturating: this map holds every key of the input, so it stays small.)
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 struct KeyCount {
-    before: u64,
-    after: u64,
+    before: u32,
+    after: u32,
+    /// Where the name is in [`KeyCounts::arena`].
+    name_at: u64,
+    name_len: u32,
     /// It came from an RDB preamble (as one record) rather than from commands alone.
     preamble: bool,
 }
@@ -226,15 +205,136 @@ pub struct FileStats {
 struct Replay {
     engine: Engine,
     reply: Reply,
-    /// Per database: key -> counts (empty when not tracking keys).
-    keys: Vec<HashMap<Bytes, KeyCount>>,
+    /// Per key counts (empty when not tracking keys).
+    keys: KeyCounts,
     track: bool,
     files: Vec<FileStats>,
     /// Commands that name no key (SELECT, MULTI, EXEC, FLUSHALL ...).
     keyless: u64,
+    /// Commands executed so far.
+    replayed: u64,
     /// Commands answered with an error (Redis's loader ignores those too), and the first few.
     errors: u64,
     first_errors: Vec<String>,
+}
+
+/// Every key the input names, with its counts. A key is found by a 64-bit hash of its name
+/// alone (two names sharing one among a few million keys has odds of about 1 in 10^6, and
+/// would only merge two lines of the explanation); names are kept once each, back to back in
+/// one arena, for the report. So a lookup touches one table slot and no separately allocated
+/// key, which keeps this bookkeeping cheap next to the replay itself.
+struct KeyCounts {
+    /// Per database: hash of the name -> counts.
+    maps: Vec<HashMap<u64, KeyCount, BuildHasherDefault<IdHasher>>>,
+    arena: Vec<u8>,
+    /// The key of the last command and how many more commands in a row named it since its
+    /// count was last stored: a run of pushes to one list costs no table lookups.
+    run: (usize, u64),
+    run_len: u32,
+}
+
+impl KeyCounts {
+    fn new(dbs: usize) -> KeyCounts {
+        KeyCounts {
+            maps: (0..dbs).map(|_| HashMap::default()).collect(),
+            arena: Vec::new(),
+            run: (usize::MAX, 0),
+            run_len: 0,
+        }
+    }
+
+    /// One more command named `key` in `db`.
+    #[inline]
+    fn named(&mut self, db: usize, key: &[u8]) {
+        let h = hash_key(key);
+        if self.run == (db, h) {
+            self.run_len += 1;
+            return;
+        }
+        self.flush_run();
+        self.run = (db, h);
+        let c = self.get_hashed(db, h, key);
+        c.before = c.before.saturating_add(1);
+    }
+
+    /// Stores the pending run; call before reading the counts.
+    fn flush_run(&mut self) {
+        if self.run_len > 0 {
+            let (db, h) = self.run;
+            let db = db.min(self.maps.len() - 1);
+            if let Some(c) = self.maps[db].get_mut(&h) {
+                c.before = c.before.saturating_add(self.run_len);
+            }
+            self.run_len = 0;
+        }
+    }
+
+    /// The counts of `key` in `db`, created at zero the first time.
+    fn get(&mut self, db: usize, key: &[u8]) -> &mut KeyCount {
+        self.get_hashed(db, hash_key(key), key)
+    }
+
+    #[inline]
+    fn get_hashed(&mut self, db: usize, h: u64, key: &[u8]) -> &mut KeyCount {
+        let db = db.min(self.maps.len() - 1);
+        let arena = &mut self.arena;
+        self.maps[db].entry(h).or_insert_with(|| {
+            let name_at = arena.len() as u64;
+            arena.extend_from_slice(key);
+            KeyCount {
+                name_at,
+                name_len: key.len() as u32,
+                ..KeyCount::default()
+            }
+        })
+    }
+
+    fn name(&self, c: &KeyCount) -> &[u8] {
+        let at = c.name_at as usize;
+        &self.arena[at..at + c.name_len as usize]
+    }
+}
+
+/// A multiply-rotate hash over 8-byte words with a final avalanche (splitmix64's), so that
+/// keys differing only in their last characters still spread over the table's bits.
+fn hash_key(key: &[u8]) -> u64 {
+    let mut h = (key.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut add = |w: u64| h = (h.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
+    let mut chunks = key.chunks_exact(8);
+    for c in &mut chunks {
+        add(u64::from_le_bytes(c.try_into().unwrap()));
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut b = [0u8; 8];
+        b[..rest.len()].copy_from_slice(rest);
+        add(u64::from_le_bytes(b));
+    }
+    let mut z = h;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The table's keys are already hashes: pass them through.
+#[derive(Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed; this is never reached, but must be total.
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// How many error examples the explanation quotes.
@@ -253,10 +353,11 @@ impl Replay {
         Replay {
             engine,
             reply: Reply::new(false),
-            keys: (0..dbs).map(|_| HashMap::new()).collect(),
+            keys: KeyCounts::new(dbs),
             track,
             files: Vec::new(),
             keyless: 0,
+            replayed: 0,
             errors: 0,
             first_errors: Vec::new(),
         }
@@ -271,97 +372,128 @@ impl Replay {
         c
     }
 
+    /// Replays one file. Decoding runs on a thread of its own and hands over events in
+    /// batches, so reading and parsing overlap with executing (Redis's loader does both on
+    /// one thread; here the second core would otherwise sit idle).
     fn file(&mut self, path: &Path, last: bool) -> Result<()> {
-        let mut f = File::open(path)?;
-        let mut client = self.client();
-        let mut reader = Reader::new();
-        let mut loader: Option<Loader> = None;
+        let file = File::open(path)?;
         let mut st = FileStats {
             name: display_name(path),
             ..FileStats::default()
         };
-        let mut buf = vec![0u8; CHUNK];
-        loop {
-            let n = f.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            st.bytes += n as u64;
-            reader.feed(&buf[..n]);
-            self.drain(&mut reader, &mut client, &mut loader, &mut st)?;
-        }
-        if let Err(e) = reader.finish() {
-            match e.kind {
-                // `aof-load-truncated yes`: a torn end of the last file is cut off (a MULTI
-                // left open dies with this file's client); anywhere else it is fatal.
-                AofErrorKind::Truncated { valid_up_to } if last => {
-                    st.truncated = Some(st.bytes.saturating_sub(valid_up_to));
-                }
-                _ => return Err(e.into()),
-            }
-        }
-        // What `finish` decoded from the last bytes (before any tear).
-        self.drain(&mut reader, &mut client, &mut loader, &mut st)?;
-        self.engine.remove_client(&mut client);
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
+            let (done_tx, done_rx) = std::sync::mpsc::sync_channel(QUEUE);
+            scope.spawn(move || decode(file, tx, done_rx));
+            // `rx` is dropped when `replay` returns, even early on an error: the decoder's
+            // next send fails and it stops, so the scope can end.
+            self.replay(rx, done_tx, last, &mut st)
+        })?;
         self.files.push(st);
         Ok(())
     }
 
-    /// Hands every decoded event to the engine. After `finish` reported a truncation the
-    /// reader repeats that error once its queued events are taken: that is the end.
-    fn drain(
+    /// Executes the batches the decoder sends, and sends each one back when done: freeing
+    /// millions of small argument buffers is then the decoder thread's work, not this one's.
+    fn replay(
         &mut self,
-        reader: &mut Reader,
+        rx: Receiver<Decoded>,
+        done: SyncSender<Vec<Event>>,
+        last: bool,
+        st: &mut FileStats,
+    ) -> Result<()> {
+        let mut client = self.client();
+        let mut loader: Option<Loader> = None;
+        let result = loop {
+            match rx.recv() {
+                Ok(Decoded::Events(mut batch)) => {
+                    for ev in batch.iter_mut() {
+                        if let Err(e) = self.event(ev, &mut client, &mut loader, st) {
+                            self.engine.remove_client(&mut client);
+                            return Err(e);
+                        }
+                    }
+                    // If the decoder is not taking them back (it has finished), drop here.
+                    let _ = done.try_send(batch);
+                }
+                Ok(Decoded::End { bytes, result }) => {
+                    st.bytes = bytes;
+                    break result;
+                }
+                Err(_) => break Err(anyhow::anyhow!("the decoder thread stopped")),
+            }
+        };
+        self.engine.remove_client(&mut client);
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) => match e.downcast::<AofError>() {
+                // `aof-load-truncated yes`: a torn end of the last file is cut off (a MULTI
+                // left open dies with this file's client); anywhere else it is fatal.
+                Ok(AofError {
+                    kind: AofErrorKind::Truncated { valid_up_to },
+                    ..
+                }) if last => {
+                    st.truncated = Some(st.bytes.saturating_sub(valid_up_to));
+                    Ok(())
+                }
+                Ok(ae) => Err(ae.into()),
+                Err(other) => Err(other),
+            },
+        }
+    }
+
+    /// One decoded event into the engine.
+    /// One decoded event into the engine. Commands are only borrowed; an RDB event is taken
+    /// out of the batch (the loader keeps its pieces).
+    fn event(
+        &mut self,
+        ev: &mut Event,
         client: &mut Client,
         loader: &mut Option<Loader>,
         st: &mut FileStats,
     ) -> Result<()> {
-        loop {
-            let ev = match reader.next_event() {
-                Ok(Some(ev)) => ev,
-                Ok(None) => return Ok(()),
-                Err(_) if st.truncated.is_some() => return Ok(()),
-                Err(e) => return Err(e.into()),
-            };
-            match ev {
-                Event::Command { args, .. } => {
-                    st.commands += 1;
-                    self.command(client, &args)?;
+        match ev {
+            Event::Command { args, .. } => {
+                st.commands += 1;
+                self.command(client, args)?;
+            }
+            Event::Annotation { .. } => st.annotations += 1,
+            Event::Rdb(_) => {
+                let Event::Rdb(ev) = std::mem::replace(ev, Event::RdbEnd { offset: 0 }) else {
+                    unreachable!("matched just above")
+                };
+                let l = loader.get_or_insert_with(|| Loader::new(self.engine.thresholds));
+                if let crate::rdb::Event::SelectDb { db, .. } = &ev
+                    && *db >= self.engine.keyspace.dbs.len() as u64
+                {
+                    bail!("the RDB preamble selects db {db}, beyond the 16 databases");
                 }
-                Event::Annotation { .. } => st.annotations += 1,
-                Event::Rdb(ev) => {
-                    let l = loader.get_or_insert_with(|| Loader::new(self.engine.thresholds));
-                    if let crate::rdb::Event::SelectDb { db, .. } = &ev
-                        && *db >= self.engine.keyspace.dbs.len() as u64
-                    {
-                        bail!("the RDB preamble selects db {db}, beyond the 16 databases");
+                if let Some(Loaded::Key(k)) = l.push(ev)? {
+                    *st.preamble_keys.get_or_insert(0) += 1;
+                    let db = k.db as usize;
+                    if self.track {
+                        self.keys.get(db, &k.key).preamble = true;
                     }
-                    if let Some(Loaded::Key(k)) = l.push(ev)? {
-                        *st.preamble_keys.get_or_insert(0) += 1;
-                        let db = k.db as usize;
-                        if self.track {
-                            self.keys[db].entry(k.key.clone()).or_default().preamble = true;
-                        }
-                        let d = &mut self.engine.keyspace.dbs[db];
-                        d.set(k.key.clone(), k.value);
-                        if let Some(t) = k.expire_ms {
-                            d.set_expire(&k.key, t);
-                        }
+                    let d = &mut self.engine.keyspace.dbs[db];
+                    d.set(k.key.clone(), k.value);
+                    if let Some(t) = k.expire_ms {
+                        d.set_expire(&k.key, t);
                     }
-                }
-                Event::RdbEnd { .. } => {
-                    if let Some(l) = loader.take()
-                        && !l.functions.is_empty()
-                    {
-                        bail!(
-                            "the RDB preamble holds {} function libraries; rtool has no functions",
-                            l.functions.len()
-                        );
-                    }
-                    st.preamble_keys.get_or_insert(0);
                 }
             }
+            Event::RdbEnd { .. } => {
+                if let Some(l) = loader.take()
+                    && !l.functions.is_empty()
+                {
+                    bail!(
+                        "the RDB preamble holds {} function libraries; rtool has no functions",
+                        l.functions.len()
+                    );
+                }
+                st.preamble_keys.get_or_insert(0);
+            }
         }
+        Ok(())
     }
 
     /// One command through the engine, as the loader's fake client.
@@ -370,7 +502,12 @@ impl Replay {
         if self.track {
             self.count_keys(client.db, &argv);
         }
-        self.engine.now_ms = crate::cmd::engine::now_ms();
+        // The clock only matters to commands with relative times (EXPIRE, SET EX of a
+        // pre-7.0 file); reading it every 256 commands keeps it within a millisecond or so.
+        self.replayed += 1;
+        if self.replayed % 256 == 1 {
+            self.engine.now_ms = crate::cmd::engine::now_ms();
+        }
         self.reply.buf.clear();
         execute(&mut self.engine, client, &argv, &mut self.reply);
         self.engine.requests.clear();
@@ -421,28 +558,16 @@ impl Replay {
             return;
         }
         let mut i = first;
-        let last_db = self.keys.len() - 1;
-        let map = &mut self.keys[db.min(last_db)];
         while i <= last.min(argc - 1) {
-            let k = argv[i as usize];
-            match map.get_mut(k) {
-                Some(c) => c.before += 1,
-                None => {
-                    map.insert(
-                        Bytes::copy_from_slice(k),
-                        KeyCount {
-                            before: 1,
-                            ..KeyCount::default()
-                        },
-                    );
-                }
-            }
+            self.keys.named(db, argv[i as usize]);
             i += step;
         }
     }
 
     /// Removes keys whose time has passed (the output leaves them out); returns how many.
+    /// The input is done by now: the key counts are completed too.
     fn drop_expired(&mut self) -> u64 {
+        self.keys.flush_run();
         let now = crate::cmd::engine::now_ms();
         let mut n = 0;
         for db in &mut self.engine.keyspace.dbs {
@@ -482,24 +607,27 @@ impl Replay {
         let mut gone = 0u64;
         let mut from_preamble = 0u64;
         // The `top` keys with the biggest reduction, kept in a min-heap of that size.
-        let mut heap: BinaryHeap<std::cmp::Reverse<(u64, u64, usize, Bytes)>> = BinaryHeap::new();
-        for (db, map) in self.keys.iter().enumerate() {
-            for (k, c) in map {
+        // (reduction, before, db, key): the smallest reduction on top, to be dropped first.
+        type Ranked<'a> = std::cmp::Reverse<(u32, u32, usize, &'a [u8], KeyCount)>;
+        let mut heap: BinaryHeap<Ranked> = BinaryHeap::new();
+        for (db, map) in self.keys.maps.iter().enumerate() {
+            for c in map.values() {
                 if c.before > 0 {
                     touched += 1;
                 }
                 if c.preamble {
                     from_preamble += 1;
                 }
-                let exists = self.engine.keyspace.dbs[db].dict.contains_key(k);
-                if !exists {
+                // Every key written got an "after" of at least one.
+                if c.after == 0 {
                     gone += 1;
                 }
                 let reduction = c.before.saturating_sub(c.after);
                 if reduction == 0 || top == 0 {
                     continue;
                 }
-                heap.push(std::cmp::Reverse((reduction, c.before, db, k.clone())));
+                let name = self.keys.name(c);
+                heap.push(std::cmp::Reverse((reduction, c.before, db, name, *c)));
                 if heap.len() > top {
                     heap.pop();
                 }
@@ -507,19 +635,18 @@ impl Replay {
         }
         let mut top_keys: Vec<KeyChange> = heap
             .into_iter()
-            .map(|std::cmp::Reverse((_, _, db, key))| {
-                let c = self.keys[db][&key];
+            .map(|std::cmp::Reverse((_, _, db, key, c))| {
                 let kind = self.engine.keyspace.dbs[db]
                     .dict
-                    .get(&key)
+                    .get(key)
                     .map(Value::type_name)
                     .unwrap_or("(gone)");
                 KeyChange {
                     db,
-                    key,
+                    key: Bytes::copy_from_slice(key),
                     kind,
-                    before: c.before,
-                    after: c.after,
+                    before: c.before.into(),
+                    after: c.after.into(),
                 }
             })
             .collect();
@@ -554,6 +681,71 @@ impl Replay {
     }
 }
 
+/// What the decoder thread hands over.
+enum Decoded {
+    Events(Vec<Event>),
+    /// The end of the file (`bytes` read in all) and the reader's verdict.
+    End {
+        bytes: u64,
+        result: Result<()>,
+    },
+}
+
+/// Events per batch, and batches in flight: enough to keep both threads busy, little memory.
+const BATCH: usize = 4096;
+const QUEUE: usize = 4;
+
+/// The decoder thread: reads the file in chunks through the AOF reader and sends events;
+/// drops the batches the replay hands back. Stops quietly when the replay side has gone away.
+fn decode(mut file: File, tx: SyncSender<Decoded>, done: Receiver<Vec<Event>>) {
+    let mut reader = Reader::new();
+    let mut buf = vec![0u8; CHUNK];
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut bytes = 0u64;
+    let end = |tx: &SyncSender<Decoded>, batch: Vec<Event>, bytes, result| {
+        let _ = tx.send(Decoded::Events(batch));
+        let _ = tx.send(Decoded::End { bytes, result });
+    };
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return end(&tx, batch, bytes, Err(e.into())),
+        };
+        bytes += n as u64;
+        reader.feed(&buf[..n]);
+        loop {
+            match reader.next_event() {
+                Ok(Some(ev)) => {
+                    batch.push(ev);
+                    if batch.len() == BATCH {
+                        // Free what the replay has finished with, and reuse its vector.
+                        let mut next = None;
+                        while let Ok(mut old) = done.try_recv() {
+                            old.clear();
+                            next = Some(old);
+                        }
+                        let next = next.unwrap_or_else(|| Vec::with_capacity(BATCH));
+                        let full = std::mem::replace(&mut batch, next);
+                        if tx.send(Decoded::Events(full)).is_err() {
+                            return;
+                        }
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => return end(&tx, batch, bytes, Err(e.into())),
+            }
+        }
+    }
+    let result = reader.finish();
+    // What `finish` decoded from the last bytes (before a tear, if any) is queued.
+    while let Ok(Some(ev)) = reader.next_event() {
+        batch.push(ev);
+    }
+    end(&tx, batch, bytes, result.map_err(Into::into));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Output
 // ---------------------------------------------------------------------------------------------
@@ -575,7 +767,7 @@ fn write_base(replay: &mut Replay, path: &Path, rdb: bool) -> Result<RewriteStat
             keys += db.len() as u64;
             if track {
                 for k in db.dict.keys() {
-                    replay.keys[i].entry(k.clone()).or_default().after = 1;
+                    replay.keys.get(i, k).after = 1;
                 }
             }
         }
@@ -596,7 +788,7 @@ fn write_base(replay: &mut Replay, path: &Path, rdb: bool) -> Result<RewriteStat
             for (k, v) in db.dict.iter() {
                 let n = w.key(k, v, db.expire_of(k))?;
                 if track {
-                    replay.keys[i].entry(k.clone()).or_default().after = n;
+                    replay.keys.get(i, k).after = n.min(u32::MAX as u64) as u32;
                 }
             }
         }

@@ -365,6 +365,21 @@ impl Engine {
         }
     }
 
+    /// One write propagated on its own (what `flush_propagation` does with a single op).
+    fn emit_single(&mut self, db: usize, args: &[&[u8]]) {
+        if self.proxying && !self.aof.active() {
+            return;
+        }
+        if !self.proxying && !self.is_replica {
+            self.repl.feed(db, args);
+        }
+        if self.aof.active() && !args[0].eq_ignore_ascii_case(b"publish") {
+            let ts = self.config.get_bool("aof-timestamp-enabled");
+            let now_sec = self.now_ms / 1000;
+            self.aof.feed(db, args, ts, now_sec);
+        }
+    }
+
     /// Redis 7.0's `propagatePendingCommands`: several writes caused by one command are
     /// wrapped in MULTI/EXEC so a replica applies them atomically; a single one goes alone.
     fn flush_propagation(&mut self) {
@@ -833,7 +848,14 @@ pub fn call(
             && ((engine.repl.active && !engine.proxying && !engine.is_replica)
                 || engine.aof.active()) =>
         {
-            engine.propagate(db, argv.iter().map(|a| Bytes::copy_from_slice(a)).collect());
+            // The common case — one write, nothing else queued, not nested — goes straight
+            // out with the arguments it came with: the same bytes a one-op flush would write,
+            // without copying them first.
+            if engine.call_depth == 1 && engine.pending_prop.is_empty() {
+                engine.emit_single(db, argv);
+            } else {
+                engine.propagate(db, argv.iter().map(|a| Bytes::copy_from_slice(a)).collect());
+            }
         }
         None => {}
     }

@@ -10,11 +10,13 @@ pub const HANDLERS: &[(&str, Handler)] = &[
 ];
 
 fn rdb_child_running(ctx: &Ctx) -> bool {
-    ctx.engine
-        .persist
-        .child
-        .as_ref()
-        .is_some_and(|c| c.kind == crate::persist::ChildKind::Rdb)
+    ctx.engine.persist.child.as_ref().is_some_and(|c| {
+        // Redis's CHILD_TYPE_RDB covers both a snapshot to disk and one to replicas.
+        matches!(
+            c.kind,
+            crate::persist::ChildKind::Rdb | crate::persist::ChildKind::RdbSocket
+        )
+    })
 }
 
 fn save(ctx: &mut Ctx, _argv: &[&[u8]]) {

@@ -215,6 +215,20 @@ impl<V> Dict<V> {
         self.slab.len == 0
     }
 
+    /// Size an empty dict for `n` elements at once (Redis's `dictExpand` on an RDB's
+    /// `RESIZEDB`): loading a million keys then never rehashes. A dict that already holds
+    /// elements is left to grow as usual.
+    pub fn reserve(&mut self, n: usize) {
+        if self.slab.len != 0 || self.rehash_idx.is_some() || n <= INITIAL_SIZE {
+            return;
+        }
+        let size = n
+            .checked_next_power_of_two()
+            .unwrap_or(1 << 32)
+            .min(1 << 32);
+        self.ht[0] = Table::with_size(size);
+    }
+
     /// Is an incremental rehash in progress (both tables in use)?
     pub fn is_rehashing(&self) -> bool {
         self.rehash_idx.is_some()

@@ -80,8 +80,11 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
     loop {
         // 1. Run whatever complete commands are buffered.
         if client.blocked.is_none() && !inbuf.is_empty() && !closing {
-            let (flow, (timeout_now, qbuf_now), spawn_links) =
+            let (flow, (timeout_now, qbuf_now), spawn_links, aof_sync) =
                 process_input(&shared, &mut client, &mut inbuf, &mut out);
+            if let Some((group, end)) = aof_sync {
+                group.sync_to(end).await;
+            }
             qbuf_limit = qbuf_now;
             // CONFIG SET timeout applies to connected clients too.
             timeout_s = timeout_now;
@@ -175,6 +178,15 @@ async fn sleep_until_ms(deadline: Option<i64>) {
     }
 }
 
+/// What a batch left to do: the flow, the current `timeout` and `client-query-buffer-limit`,
+/// whether master links must be started, and an AOF position to wait for before replying.
+type Batch = (
+    Flow,
+    (i64, i64),
+    bool,
+    Option<(Arc<crate::aof::writer::GroupSync>, u64)>,
+);
+
 /// Run every complete command in `inbuf` under one lock acquisition. Returns what to do next
 /// and the current `timeout` and `client-query-buffer-limit` (CONFIG SET applies to connected
 /// clients too).
@@ -183,7 +195,7 @@ fn process_input(
     client: &mut Client,
     inbuf: &mut BytesMut,
     out: &mut Reply,
-) -> (Flow, (i64, i64), bool) {
+) -> Batch {
     let mut e = shared.lock();
     e.now_ms = crate::cmd::engine::now_ms();
     let mut pos = 0;
@@ -260,14 +272,17 @@ fn process_input(
     }
     let wake = (e.repl.backlog_active && e.repl.seal()) || std::mem::take(&mut e.repl_wakeup);
     // The AOF sees this batch's writes before any client sees a reply about them (Redis's
-    // flushAppendOnlyFile in beforeSleep); with `appendfsync always` they are on disk.
-    if e.aof.active() {
-        crate::aof::writer::flush(&mut e, false);
-    }
+    // flushAppendOnlyFile in beforeSleep); with `appendfsync always` the caller also waits
+    // for them to be on disk (a group fsync, see aof::writer::GroupSync) before replying.
+    let aof_sync = if e.aof.active() {
+        crate::aof::writer::flush_deferred(&mut e)
+    } else {
+        None
+    };
     drop(e);
     if wake {
         shared.repl_notify.notify_waiters();
     }
     inbuf.advance(pos);
-    (flow, limits, spawn_links)
+    (flow, limits, spawn_links, aof_sync)
 }

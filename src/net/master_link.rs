@@ -188,6 +188,8 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
     let mut loading: Option<(Keyspace, crate::rdb::load::Loader)> = None;
     let mut full: Option<(String, u64)> = None;
     let mut mode = LoadMode::Disk;
+    // The database the RDB being received is filling (for its RESIZEDB hints).
+    let mut rdb_db = 0u64;
     let mut disk: Option<DiskCopy> = None;
     let mut buf = vec![0u8; 64 * 1024];
     let mut ack_tick = tokio::time::interval(Duration::from_secs(1));
@@ -332,13 +334,15 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                         }
                         EventKind::Rdb(rev) => {
                             let Some((ks, loader)) = loading.as_mut() else { continue };
+                            crate::rdb::load::presize(ks, &rev, &mut rdb_db);
                             match loader.push(rev) {
                                 Ok(Some(crate::rdb::load::Loaded::Key(k))) => {
                                     let Some(db) = ks.dbs.get_mut(k.db as usize) else {
                                         return "MASTER <-> REPLICA sync: the RDB names a database this server does not have".into();
                                     };
+                                    // A fresh keyspace: one lookup per key, no old expiry to drop.
                                     let key = k.key.clone();
-                                    db.set(k.key, k.value);
+                                    db.dict.insert(k.key, k.value);
                                     if let Some(t) = k.expire_ms {
                                         db.set_expire(&key, t);
                                     }

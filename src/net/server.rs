@@ -259,7 +259,10 @@ fn prepare_shutdown(shared: &Shared) {
     // Redis saves on the way out when save points are configured (or SHUTDOWN SAVE), and
     // never with SHUTDOWN NOSAVE. A BGSAVE child still running is killed first.
     if let Some(child) = e.persist.child.clone()
-        && child.kind == crate::persist::ChildKind::Rdb
+        && matches!(
+            child.kind,
+            crate::persist::ChildKind::Rdb | crate::persist::ChildKind::RdbSocket
+        )
     {
         e.persist.child = None;
         log::warning("There is a child saving an .rdb. Killing it!");

@@ -666,6 +666,28 @@ impl LoadSummary {
     }
 }
 
+/// Size the database an RDB is about to fill from its `RESIZEDB` hint, as Redis's loader
+/// does (`dictExpand`), so a million keys go in without a single rehash. `db` tracks the
+/// current `SELECTDB`. Every loader (start-up, a replica's full sync, an AOF preamble)
+/// passes its events through here.
+pub fn presize(ks: &mut Keyspace, ev: &Event, db: &mut u64) {
+    match ev {
+        Event::SelectDb { db: d, .. } => *db = *d,
+        Event::ResizeDb {
+            db_size,
+            expires_size,
+            ..
+        } => {
+            if let Some(d) = ks.dbs.get_mut(*db as usize) {
+                // A hint from the file: capped, it only saves rehashing.
+                d.dict.reserve((*db_size).min(1 << 30) as usize);
+                d.expires.reserve((*expires_size).min(1 << 30) as usize);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Loads an RDB from `input` into `ks` (which should be empty), reading in chunks: memory is
 /// the keyspace being filled plus the key being read. Keys go into the database the file
 /// names; a database beyond `ks.dbs` is an error, as is a key present twice.
@@ -677,8 +699,10 @@ pub fn load_into<R: std::io::Read>(
     let mut loader = Loader::new(opts.thresholds);
     let mut summary = LoadSummary::default();
     let mut events = super::events(input);
+    let mut cur_db = 0;
     for ev in events.by_ref() {
         let ev = ev?;
+        presize(ks, &ev, &mut cur_db);
         match &ev {
             Event::Header { version, .. } => summary.version = *version,
             Event::SelectDb { db, .. } if *db >= ks.dbs.len() as u64 => {
@@ -694,17 +718,14 @@ pub fn load_into<R: std::io::Read>(
                     continue;
                 }
                 let db = &mut ks.dbs[k.db as usize];
-                if db.dict.contains_key(&k.key) {
-                    return Err(LoadError::DuplicateKey {
-                        db: k.db,
-                        key: k.key,
-                    });
+                // One lookup per key: the insert itself says whether the key was there (a
+                // file naming a key twice is refused either way).
+                let key = k.key.clone();
+                if db.dict.insert(k.key, k.value).is_some() {
+                    return Err(LoadError::DuplicateKey { db: k.db, key });
                 }
                 if let Some(t) = k.expire_ms {
-                    db.set(k.key.clone(), k.value);
-                    db.set_expire(&k.key, t);
-                } else {
-                    db.set(k.key, k.value);
+                    db.set_expire(&key, t);
                 }
                 summary.keys_loaded += 1;
             }
