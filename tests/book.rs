@@ -74,6 +74,8 @@ fn scratch() -> PathBuf {
     }
     let live = live_aof_dir();
     copy_aof_dir(&live, &dir.join("appendonlydir"));
+    // `aof rewrite --out` refuses a directory that already holds a manifest.
+    let _ = std::fs::remove_dir_all(dir.join("rewritten"));
     // The replication captures (real Redis 7.0 links), under their own names: the chapters say
     // "from fixtures/repl" (or fixtures/book).
     // fixtures/book/ has the captures only the book uses (fixtures/gen/book_captures.py).
@@ -364,6 +366,20 @@ const SNIPPETS: &[Snippet] = &[
         0,
     ),
     snip("ch12-aof-dump.txt", &["aof", "dump", "before-rewrite"], 0),
+    snip(
+        "ch12-aof-rewrite.txt",
+        &[
+            "aof",
+            "rewrite",
+            "appendonlydir",
+            "--out",
+            "rewritten",
+            "--preamble",
+            "no",
+        ],
+        0,
+    ),
+    snip("ch12-aof-rewritten.txt", &["aof", "dump", "rewritten"], 0),
     piped(
         "ch12-aof-history.txt",
         &["aof", "dump", "preamble"],
@@ -1270,8 +1286,9 @@ fn file_names(dir: &Path) -> Vec<String> {
     v
 }
 
-/// Chapter 12's AOF "Try this": seed 001's AOF, a rewrite (RDB and command bases), a torn
-/// tail loaded at start-up; `aof check` before and after `--fix` (the generated outputs).
+/// Chapter 12's AOF "Try this": seed 001's AOF, a rewrite (RDB and command bases), the
+/// offline `aof rewrite` loaded by both servers, a torn tail loaded at start-up; `aof check`
+/// before and after `--fix` (the generated outputs).
 #[test]
 fn chapter_12_aof_try_this() {
     for kind in kinds() {
@@ -1375,7 +1392,7 @@ fn chapter_12_aof_try_this() {
         drop(c);
         drop(s);
 
-        // 6. A torn tail, loaded anyway.
+        // 7. A torn tail, loaded anyway.
         let dir = tempfile::tempdir().unwrap();
         copy_aof_dir(
             &root().join("fixtures/aof/truncated"),
@@ -1392,7 +1409,40 @@ fn chapter_12_aof_try_this() {
         let incr = dir.path().join("appendonlydir/appendonly.aof.2.incr.aof");
         assert_eq!(std::fs::metadata(incr).unwrap().len(), 867, "{kind:?}");
     }
-    // 6, by hand: the generated outputs of `aof check` before and after `--fix`.
+    // 6. The offline rewrite of seed 001's directory, and servers loading its result.
+    let rw = output("ch12-aof-rewrite.txt");
+    assert!(rw.contains("before             3 commands"), "{rw}");
+    assert!(rw.contains("after              2 commands"), "{rw}");
+    assert!(
+        rw.contains("0   \"num\"  string         2         1"),
+        "{rw}"
+    );
+    let dumped = output("ch12-aof-rewritten.txt");
+    assert!(dumped.contains("23      31    0  SET num 666"), "{dumped}");
+    for kind in kinds() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = Path::new(env!("CARGO_TARGET_TMPDIR")).join("book/rewritten");
+        copy_aof_dir(&from, &dir.path().join("rewritten"));
+        let d = dir.path().to_str().unwrap();
+        let s = Server::start(
+            kind,
+            &[
+                "--appendonly",
+                "yes",
+                "--dir",
+                d,
+                "--appenddirname",
+                "rewritten",
+            ],
+        );
+        assert_eq!(
+            s.conn().call_str(&["GET", "num"]),
+            "$3\r\n666\r\n",
+            "{kind:?}: {}",
+            s.log_text()
+        );
+    }
+    // 7, by hand: the generated outputs of `aof check` before and after `--fix`.
     assert!(output("ch12-aof-check.txt").contains("ok_up_to=867, ok_up_to_line=179, diff=30"));
     let fix = output("ch12-aof-fix.txt");
     assert!(fix.contains("Backup of the original: crashed/appendonly.aof.2.incr.aof.bak"));
