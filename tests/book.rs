@@ -1619,13 +1619,6 @@ fn chapter_9_try_this() {
         }
         // 2 and 3: 10000 SETs of 100 bytes (1.44 MB of stream) after the cut.
         for (size, continues) in [("16kb", false), ("10mb", true)] {
-            // KNOWN BUG, skipped on rtool until fixed (reported to the lead): an rtool
-            // replica that gets +CONTINUE with 1.4 MB of backlog panics in its master link
-            // ("attempt to subtract with overflow", src/net/master_link.rs, the
-            // `dec.offset(..) - n` of a chunk's start) and never reconnects.
-            if kind == Kind::Rtool && continues {
-                continue;
-            }
             let lab = cut_lab(kind, &["--repl-backlog-size", size], "1000");
             let port = lab.master.port.to_string();
             let ok = Command::new("redis-benchmark")
