@@ -519,3 +519,23 @@ fn kill_9_never_loses_an_acknowledged_write_with_appendfsync_always() {
         .unwrap();
     assert!(n >= acked, "{n} < {acked}");
 }
+
+/// History files named in the manifest (a rewrite finished, the deletion did not) are
+/// removed at start-up, with Redis's line, and the manifest forgets them.
+#[test]
+fn history_files_left_in_the_manifest_are_deleted_at_start() {
+    let dir = stage_fixture("preamble");
+    let aof = dir.path().join("appendonlydir");
+    let manifest = std::fs::read_to_string(aof.join("appendonly.aof.manifest")).unwrap();
+    assert!(manifest.contains("type h"), "{manifest}");
+    let d = dir.path().to_str().unwrap();
+    let s = Server::rtool(&["--appendonly", "yes", "--dir", d]);
+    assert!(
+        s.log_text()
+            .contains("Removing the history file appendonly.aof.1.incr.aof in the background")
+    );
+    assert!(!aof.join("appendonly.aof.1.incr.aof").exists());
+    assert!(!aof.join("appendonly.aof.1.base.rdb").exists());
+    let manifest = std::fs::read_to_string(aof.join("appendonly.aof.manifest")).unwrap();
+    assert!(!manifest.contains("type h"), "{manifest}");
+}

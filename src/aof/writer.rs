@@ -479,6 +479,9 @@ pub fn open_on_start(engine: &mut Engine) -> Result<(), String> {
     let f = open_append(engine, &incr, false)
         .map_err(|e| format!("Can't open the append-only file {incr}: {e}"))?;
     persist_manifest(engine).map_err(|e| e.to_string())?;
+    // History files a crash left in the manifest (a rewrite finished, their deletion did
+    // not) go now, as Redis's start-up does.
+    delete_history(engine);
     let size = f.metadata().map(|m| m.len()).unwrap_or(0);
     let aof = &mut engine.aof;
     aof.group.set_file(Some(&f));

@@ -275,7 +275,7 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                                     let id = String::from_utf8_lossy(&id).into_owned();
                                     if id != e.repl.replid {
                                         e.repl.shift_replid(&id);
-                                        log::notice(&format!("Master replication ID changed to {id}"));
+                                        log::warning(&format!("Master replication ID changed to {id}"));
                                     }
                                 }
                                 if let Some(m) = e.master.as_mut() {
