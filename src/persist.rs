@@ -163,18 +163,24 @@ pub fn bgsave(engine: &mut Engine) -> std::io::Result<i32> {
         };
         unsafe { libc::_exit(code) };
     }
+    record_fork(engine, pid, ChildKind::Rdb, started);
+    engine.persist.last_bgsave_try_ms = crate::cmd::engine::now_ms();
+    log::notice(&format!("Background saving started by pid {pid}"));
+    Ok(pid)
+}
+
+/// A child was forked: remember it (one at a time, as in Redis) and what the fork cost
+/// (INFO `latest_fork_usec`, `total_forks`).
+pub fn record_fork(engine: &mut Engine, pid: i32, kind: ChildKind, started: std::time::Instant) {
     let p = &mut engine.persist;
     p.latest_fork_usec = started.elapsed().as_micros() as u64;
     p.total_forks += 1;
-    p.last_bgsave_try_ms = crate::cmd::engine::now_ms();
     p.child = Some(Child {
         pid,
-        kind: ChildKind::Rdb,
-        start_ms: p.last_bgsave_try_ms,
+        kind,
+        start_ms: crate::cmd::engine::now_ms(),
         dirty_at_start: engine.dirty,
     });
-    log::notice(&format!("Background saving started by pid {pid}"));
-    Ok(pid)
 }
 
 /// From the cron: has the child ended? (Redis's `checkChildrenDone`.)
@@ -494,16 +500,9 @@ pub fn bgsave_to_replicas(engine: &mut Engine, replicas: &[u64]) -> std::io::Res
     }
     drop(data_w);
     drop(exit_r);
+    record_fork(engine, pid, ChildKind::RdbSocket, started);
     let p = &mut engine.persist;
-    p.latest_fork_usec = started.elapsed().as_micros() as u64;
-    p.total_forks += 1;
     p.last_bgsave_try_ms = crate::cmd::engine::now_ms();
-    p.child = Some(Child {
-        pid,
-        kind: ChildKind::RdbSocket,
-        start_ms: p.last_bgsave_try_ms,
-        dirty_at_start: engine.dirty,
-    });
     p.diskless_job = Some(std::sync::Arc::new(std::sync::Mutex::new(Some(
         DisklessJob {
             pid,

@@ -8,15 +8,7 @@ mod util;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-use util::{Conn, Server, have_redis, wait_for};
-
-fn info_field(c: &mut Conn, section: &str, field: &str) -> Option<String> {
-    let text = c.call_str(&["INFO", section]);
-    text.lines().find_map(|l| {
-        l.strip_prefix(&format!("{field}:"))
-            .map(|v| v.trim().to_string())
-    })
-}
+use util::{Conn, Server, have_redis, info_field, wait_for};
 
 /// Writes of every family, deterministic (no random pops), with the propagation rewrites the
 /// AOF must carry (EXPIRE → PEXPIREAT, INCRBYFLOAT → SET KEEPTTL, BLPOP → LPOP, MULTI/EXEC),

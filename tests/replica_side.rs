@@ -6,15 +6,7 @@
 mod util;
 
 use std::time::Duration;
-use util::{Conn, Server, have_redis, wait_for};
-
-fn info_field(c: &mut Conn, section: &str, field: &str) -> Option<String> {
-    let text = c.call_str(&["INFO", section]);
-    text.lines().find_map(|l| {
-        l.strip_prefix(&format!("{field}:"))
-            .map(|v| v.trim().to_string())
-    })
-}
+use util::{Server, have_redis, info_field, wait_for};
 
 #[test]
 fn rtool_replicates_a_real_redis_master() {

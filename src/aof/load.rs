@@ -204,22 +204,15 @@ fn load_file(
                         "Reading RDB preamble from AOF file..."
                     });
                 }
-                if let crate::rdb::Event::SelectDb { db, .. } = &rev
-                    && *db >= engine.keyspace.dbs.len() as u64
-                {
-                    return Err(rdb_failed(name, is_base));
-                }
                 crate::rdb::load::presize(&mut engine.keyspace, &rev, &mut rdb_db);
-                match loader.push(rev) {
+                let placed = match loader.push(rev) {
                     Ok(Some(crate::rdb::load::Loaded::Key(k))) => {
-                        let db = &mut engine.keyspace.dbs[k.db as usize];
-                        let key = k.key;
-                        db.set(key.clone(), k.value);
-                        if let Some(t) = k.expire_ms {
-                            db.set_expire(&key, t);
-                        }
+                        crate::rdb::load::place(&mut engine.keyspace, k)
                     }
-                    Ok(_) => {}
+                    other => other.map(|_| ()),
+                };
+                match placed {
+                    Ok(()) => {}
                     Err(e) => {
                         log::warning(&format!("{e}"));
                         return Err(rdb_failed(name, is_base));

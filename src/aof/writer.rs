@@ -27,6 +27,7 @@
 use super::manifest::{Manifest, manifest_name};
 use crate::cmd::Engine;
 use crate::log;
+use crate::repl::log::encode_command;
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
@@ -208,50 +209,10 @@ impl Aof {
         }
         if self.selected_db != Some(db) {
             let d = db.to_string();
-            encode(&mut self.buf, &[b"SELECT", d.as_bytes()]);
+            encode_command(&mut self.buf, &[b"SELECT", d.as_bytes()]);
             self.selected_db = Some(db);
         }
-        encode(&mut self.buf, args);
-    }
-}
-
-/// A command as the AOF stores it: the same RESP array the replication stream carries
-/// (`*<n>`, then `$<len>` and the bytes of each argument).
-fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {
-    let mut num = itoa_buf::new();
-    out.push(b'*');
-    out.extend_from_slice(num.format(args.len()));
-    out.extend_from_slice(b"\r\n");
-    for a in args {
-        out.push(b'$');
-        out.extend_from_slice(num.format(a.len()));
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
-/// Decimal digits without an allocation.
-mod itoa_buf {
-    pub struct Buf([u8; 20]);
-
-    pub fn new() -> Buf {
-        Buf([0; 20])
-    }
-
-    impl Buf {
-        pub fn format(&mut self, mut n: usize) -> &[u8] {
-            let mut i = self.0.len();
-            loop {
-                i -= 1;
-                self.0[i] = b'0' + (n % 10) as u8;
-                n /= 10;
-                if n == 0 {
-                    break;
-                }
-            }
-            &self.0[i..]
-        }
+        encode_command(&mut self.buf, args);
     }
 }
 
@@ -639,15 +600,7 @@ pub fn bgrewrite(engine: &mut Engine) -> std::io::Result<i32> {
         unsafe { libc::_exit(code) };
     }
     let now = crate::cmd::engine::now_ms();
-    let p = &mut engine.persist;
-    p.latest_fork_usec = started.elapsed().as_micros() as u64;
-    p.total_forks += 1;
-    p.child = Some(crate::persist::Child {
-        pid,
-        kind: crate::persist::ChildKind::Aof,
-        start_ms: now,
-        dirty_at_start: engine.dirty,
-    });
+    crate::persist::record_fork(engine, pid, crate::persist::ChildKind::Aof, started);
     log::notice(&format!(
         "Background append only file rewriting started by pid {pid}"
     ));

@@ -369,11 +369,12 @@ impl Engine {
         }
     }
 
-    /// One write propagated on its own (what `flush_propagation` does with a single op).
-    fn emit_single(&mut self, db: usize, args: &[&[u8]]) {
-        if self.proxying && !self.aof.active() {
-            return;
-        }
+    /// Hand one propagated command to what consumes the stream: the replication log and the
+    /// AOF. A replica's stream is its master's, relayed byte for byte, so writes its own
+    /// clients make (replica-read-only no) stay out of it, as Redis's replicationFeedSlaves
+    /// returns early on a replica; its AOF still records them. PUBLISH alone stays out of
+    /// the AOF.
+    fn emit(&mut self, db: usize, args: &[&[u8]]) {
         if !self.proxying && !self.is_replica {
             self.repl.feed(db, args);
         }
@@ -386,6 +387,8 @@ impl Engine {
 
     /// Redis 7.0's `propagatePendingCommands`: several writes caused by one command are
     /// wrapped in MULTI/EXEC so a replica applies them atomically; a single one goes alone.
+    /// The wrapping is decided on all the ops, so the replication stream and the AOF get the
+    /// same sequence.
     fn flush_propagation(&mut self) {
         if self.pending_prop.is_empty() {
             return;
@@ -393,32 +396,15 @@ impl Engine {
         let ops = std::mem::take(&mut self.pending_prop);
         let wrap = ops.len() > 1;
         let db_last = ops.last().map(|o| o.0).unwrap_or(0);
-        // A replica's stream is its master's, relayed byte for byte: writes its own clients
-        // make (replica-read-only no) stay local, as Redis's replicationFeedSlaves returns
-        // early on a replica. Its AOF still records them.
-        let to_repl = !self.proxying && !self.is_replica;
-        let to_aof = self.aof.active();
-        let ts = to_aof && self.config.get_bool("aof-timestamp-enabled");
-        let now_sec = self.now_ms / 1000;
-        // The same sequence goes to both: the wrapping is decided on all the ops, as Redis's
-        // propagatePendingCommands does, and PUBLISH alone stays out of the AOF.
-        let emit = |e: &mut Engine, db: usize, args: &[&[u8]]| {
-            if to_repl {
-                e.repl.feed(db, args);
-            }
-            if to_aof && !args[0].eq_ignore_ascii_case(b"publish") {
-                e.aof.feed(db, args, ts, now_sec);
-            }
-        };
         if wrap {
-            emit(self, ops[0].0, &[b"MULTI"]);
+            self.emit(ops[0].0, &[b"MULTI"]);
         }
         for (db, args) in &ops {
             let refs: smallvec::SmallVec<[&[u8]; 8]> = args.iter().map(|a| a.as_ref()).collect();
-            emit(self, *db, &refs);
+            self.emit(*db, &refs);
         }
         if wrap {
-            emit(self, db_last, &[b"EXEC"]);
+            self.emit(db_last, &[b"EXEC"]);
         }
     }
 
@@ -856,7 +842,7 @@ pub fn call(
             // out with the arguments it came with: the same bytes a one-op flush would write,
             // without copying them first.
             if engine.call_depth == 1 && engine.pending_prop.is_empty() {
-                engine.emit_single(db, argv);
+                engine.emit(db, argv);
             } else {
                 engine.propagate(db, argv.iter().map(|a| Bytes::copy_from_slice(a)).collect());
             }

@@ -341,14 +341,8 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                             crate::rdb::load::presize(ks, &rev, &mut rdb_db);
                             match loader.push(rev) {
                                 Ok(Some(crate::rdb::load::Loaded::Key(k))) => {
-                                    let Some(db) = ks.dbs.get_mut(k.db as usize) else {
-                                        return "MASTER <-> REPLICA sync: the RDB names a database this server does not have".into();
-                                    };
-                                    // A fresh keyspace: one lookup per key, no old expiry to drop.
-                                    let key = k.key.clone();
-                                    db.dict.insert(k.key, k.value);
-                                    if let Some(t) = k.expire_ms {
-                                        db.set_expire(&key, t);
+                                    if let Err(e) = crate::rdb::load::place(ks, k) {
+                                        return format!("Failed trying to load the MASTER synchronization DB from socket: {e}");
                                     }
                                 }
                                 Ok(_) => {}

@@ -195,11 +195,12 @@ fn announce_shutdown(shared: &Shared) {
 /// one has acknowledged the whole stream, at most `shutdown-timeout` seconds; then it says
 /// which ones lag (`finishShutdown`).
 async fn wait_for_replicas(shared: &Arc<Shared>) {
+    let in_sync = |e: &Engine| e.replicas.values().all(|r| r.ack_offset == e.repl.offset());
     let timeout_ms = {
         let mut e = shared.lock();
         let t = e.config.get_i64("shutdown-timeout");
         let quiet = t == 0 || e.is_replica || e.replicas.is_empty();
-        if quiet || e.replicas.values().all(|r| r.ack_offset == e.repl.offset()) {
+        if quiet || in_sync(&e) {
             0
         } else {
             e.repl.feed_nodb(&[b"REPLCONF", b"GETACK", b"*"]);
@@ -213,8 +214,7 @@ async fn wait_for_replicas(shared: &Arc<Shared>) {
         let start = std::time::Instant::now();
         while start.elapsed().as_millis() < timeout_ms as u128 {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            let e = shared.lock();
-            if e.replicas.values().all(|r| r.ack_offset == e.repl.offset()) {
+            if in_sync(&shared.lock()) {
                 break;
             }
         }

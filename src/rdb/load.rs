@@ -666,6 +666,25 @@ impl LoadSummary {
     }
 }
 
+/// Put a loaded key into its database, with its expiry. One lookup per key: the insert itself
+/// says whether the key was there, and a file naming a key twice (or a database this server
+/// does not have) is refused. Every loader (start-up, a replica's full sync, an AOF preamble)
+/// stores keys through here.
+pub fn place(ks: &mut Keyspace, k: LoadedKey) -> Result<(), LoadError> {
+    let dbs = ks.dbs.len();
+    let Some(db) = ks.dbs.get_mut(k.db as usize) else {
+        return Err(LoadError::DbOutOfRange(dbs));
+    };
+    let key = k.key.clone();
+    if db.dict.insert(k.key, k.value).is_some() {
+        return Err(LoadError::DuplicateKey { db: k.db, key });
+    }
+    if let Some(t) = k.expire_ms {
+        db.set_expire(&key, t);
+    }
+    Ok(())
+}
+
 /// Size the database an RDB is about to fill from its `RESIZEDB` hint, as Redis's loader
 /// does (`dictExpand`), so a million keys go in without a single rehash. `db` tracks the
 /// current `SELECTDB`. Every loader (start-up, a replica's full sync, an AOF preamble)
@@ -717,16 +736,7 @@ pub fn load_into<R: std::io::Read>(
                     summary.keys_expired += 1;
                     continue;
                 }
-                let db = &mut ks.dbs[k.db as usize];
-                // One lookup per key: the insert itself says whether the key was there (a
-                // file naming a key twice is refused either way).
-                let key = k.key.clone();
-                if db.dict.insert(k.key, k.value).is_some() {
-                    return Err(LoadError::DuplicateKey { db: k.db, key });
-                }
-                if let Some(t) = k.expire_ms {
-                    db.set_expire(&key, t);
-                }
+                place(ks, k)?;
                 summary.keys_loaded += 1;
             }
             Some(Loaded::Empty { .. }) => summary.empty_keys_skipped += 1,

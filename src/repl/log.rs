@@ -191,17 +191,34 @@ impl ReplLog {
 
 /// Encode a command as a RESP array of bulk strings, the form commands take in the
 /// replication stream and the AOF.
-pub fn encode_command(out: &mut BytesMut, args: &[&[u8]]) {
+///
+/// Any buffer will do (the backlog's `BytesMut`, the AOF's `Vec<u8>`); numbers are written
+/// without allocating, since this runs once per propagated write.
+pub fn encode_command<B: BufMut>(out: &mut B, args: &[&[u8]]) {
     out.put_u8(b'*');
-    out.put_slice(args.len().to_string().as_bytes());
+    put_decimal(out, args.len());
     out.put_slice(b"\r\n");
     for a in args {
         out.put_u8(b'$');
-        out.put_slice(a.len().to_string().as_bytes());
+        put_decimal(out, a.len());
         out.put_slice(b"\r\n");
         out.put_slice(a);
         out.put_slice(b"\r\n");
     }
+}
+
+fn put_decimal<B: BufMut>(out: &mut B, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.put_slice(&digits[i..]);
 }
 
 #[cfg(test)]
