@@ -83,7 +83,6 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
         if client.blocked.is_none() && !inbuf.is_empty() && !closing {
             let (flow, (timeout_now, qbuf_now), spawn_links, aof) =
                 process_input(&shared, &mut client, &mut inbuf, &mut out);
-            shared.busy.worked();
             // The AOF sees this batch's writes before any client sees a reply about them.
             let sync = match aof {
                 Before::Nothing => None,

@@ -6,7 +6,6 @@
 //! By default the runtime has one thread, like Redis's event loop (`io-threads 1`);
 //! `io-threads N` gives tokio N worker threads.
 
-pub mod busy;
 pub mod conn;
 pub mod master_link;
 pub mod replica_link;

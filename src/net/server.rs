@@ -20,8 +20,6 @@ pub struct Shared {
     /// Diskless transfers in flight: each replica link takes its channel of snapshot chunks
     /// from here (see `replica_link::start_diskless_relay`).
     pub diskless: Mutex<std::collections::HashMap<u64, tokio::sync::mpsc::Receiver<bytes::Bytes>>>,
-    /// Keeps the event loop polling while clients keep it busy (see [`super::busy`]).
-    pub busy: super::busy::BusyPoll,
 }
 
 impl Shared {
@@ -108,7 +106,6 @@ impl Server {
                 shutdown: Notify::new(),
                 repl_notify: Notify::new(),
                 diskless: Mutex::new(Default::default()),
-                busy: Default::default(),
             }),
             listeners,
         }
@@ -128,10 +125,6 @@ impl Server {
             tasks.push(tokio::spawn(accept_loop(l, shared)));
         }
         tasks.push(tokio::spawn(cron(shared.clone())));
-        if let Some(window) = super::busy::window_from_env() {
-            let shared = shared.clone();
-            tasks.push(tokio::spawn(async move { shared.busy.run(window).await }));
-        }
         // `replicaof` in the configuration: a replica from the start, with no history to offer.
         {
             let mut e = shared.lock();
