@@ -551,7 +551,7 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                             }
                             log::notice("MASTER <-> REPLICA sync: Finished with success");
                             master_client.db = 0;
-                            if let Err(_) = send_ack(shared, &mut stream, &mut dec).await {
+                            if send_ack(shared, &mut stream, &mut dec).await.is_err() {
                                 return Ended::Lost;
                             }
                         }
@@ -559,7 +559,7 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                             let raw = encode(&cmd.args.iter().map(|a| a.as_ref()).collect::<Vec<&[u8]>>());
                             if cmd.kind == CommandKind::Getack {
                                 // Answer with the offset *before* the GETACK, then count it.
-                                if let Err(_) = send_ack(shared, &mut stream, &mut dec).await {
+                                if send_ack(shared, &mut stream, &mut dec).await.is_err() {
                                     return Ended::Lost;
                                 }
                             }
