@@ -11,9 +11,9 @@
 //! Not matched: while Redis waits for replicas it also *pauses writes* from clients
 //! (`pauseClients(PAUSE_DURING_SHUTDOWN, ..., CLIENT_PAUSE_WRITE)`: write commands and
 //! PUBLISH block until the shutdown ends or is aborted, reads are served). rtool serves every
-//! command during the wait (the pause belongs in the engine's command path); INFO has no
-//! `shutdown_in_milliseconds` line yet; and a signal's shutdown, once aborted, cannot be
-//! asked for again by another signal (the signal future resolves once).
+//! command during the wait (the pause belongs in the engine's command path). A signal's
+//! shutdown, once aborted, cannot be asked for again by another signal (the signal future
+//! resolves once), and SIGINT is announced as SIGTERM (the future does not say which).
 
 use crate::cmd::Engine;
 use crate::cmd::engine::Request;
