@@ -164,8 +164,20 @@ fn shutdown_waits_for_a_lagging_replica_until_aborted_and_now_does_not_wait() {
 
         let mut second = s.conn();
         second.send(&[b"SHUTDOWN", b"NOW"]);
-        // Still waiting: NOW on a second SHUTDOWN does not hurry the first one.
+        // Both SHUTDOWN clients are blocked (the second one joined the first)...
+        assert!(
+            wait_for(Duration::from_secs(10), || info_field(
+                &mut c,
+                "clients",
+                "blocked_clients"
+            )
+            .as_deref()
+                == Some("2")),
+            "{kind:?}"
+        );
+        // ...and still waiting: NOW on a second SHUTDOWN does not hurry the first one.
         assert_eq!(c.call_str(&["PING"]), "+PONG\r\n");
+        assert!(!s.exited(), "{kind:?}");
         assert_eq!(c.call_str(&["SHUTDOWN", "ABORT"]), "+OK\r\n", "{kind:?}");
         let failed = b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n".to_vec();
         assert_eq!(first.read_reply(), Some(failed.clone()), "{kind:?}");
