@@ -11,6 +11,8 @@ use util::{Kind, Server, have_redis, info_field, wait_for};
 /// The lines from the first one containing `from` to the first one after it containing
 /// `until` (included), as `<level> <text>` with digit runs masked.
 fn lines_between(log: &str, from: &str, until: &str) -> Vec<String> {
+    let ids = regex::Regex::new("[0-9a-f]{40}").unwrap();
+    let digits = regex::Regex::new("[0-9]+").unwrap();
     let mut out = Vec::new();
     for line in log.lines() {
         let f: Vec<&str> = line.splitn(7, ' ').collect();
@@ -21,8 +23,6 @@ fn lines_between(log: &str, from: &str, until: &str) -> Vec<String> {
         if out.is_empty() && !text.contains(from) {
             continue;
         }
-        let ids = regex::Regex::new("[0-9a-f]{40}").unwrap();
-        let digits = regex::Regex::new("[0-9]+").unwrap();
         let masked = ids.replace_all(text, "<id>");
         let masked = digits.replace_all(&masked, "N");
         out.push(format!("{level} {masked}"));
