@@ -334,6 +334,17 @@ fn load_rdb_at_startup(engine: &mut Engine) -> Result<u64, String> {
     let summary = crate::rdb::load::load_into(input, &mut engine.keyspace, &opts).map_err(|e| {
         format!("Short read or OOM loading DB. Unrecoverable error, aborting now. ({e})")
     })?;
+    // What Redis's rdbLoad says about the file (after the fact here: the loader has read
+    // it whole, but in the file's order).
+    let rdb_log = crate::rdb::load_log::LoadLog {
+        keys_loaded: summary.keys_loaded,
+        keys_expired: summary.keys_expired,
+        empty_keys_skipped: summary.empty_keys_skipped,
+    };
+    for (name, value) in &summary.aux {
+        rdb_log.aux(name, value);
+    }
+    rdb_log.done();
     log::notice(&format!(
         "DB loaded from disk: {:.3} seconds",
         started.elapsed().as_secs_f64()

@@ -636,3 +636,34 @@ fn startup_log_lines_match_redis_for_every_fixture() {
         );
     }
 }
+
+/// The same for a `dump.rdb` at start-up (AOF off): the file's aux notices, "Done loading
+/// RDB", "DB loaded from disk", as Redis's rdbLoad logs them.
+#[test]
+fn startup_log_lines_match_redis_for_a_dump_rdb() {
+    if !have_redis() {
+        return;
+    }
+    let src = tempfile::tempdir().unwrap();
+    {
+        let r = Server::redis(&["--dir", src.path().to_str().unwrap()]);
+        let mut c = r.conn();
+        c.call(&["SET", "a", "1"]);
+        c.call(&["HSET", "h", "f", "v"]);
+        assert_eq!(c.call_str(&["SAVE"]), "+OK\r\n");
+    }
+    let run = |kind: util::Kind| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(src.path().join("dump.rdb"), dir.path().join("dump.rdb")).unwrap();
+        let s = Server::start(kind, &["--dir", dir.path().to_str().unwrap()]);
+        let log = s.log_text();
+        drop(s);
+        startup_lines(&log)
+    };
+    let want = run(util::Kind::Redis);
+    assert!(
+        want.contains(&"* Done loading RDB, keys loaded: 2, keys expired: 0.".to_string()),
+        "{want:#?}"
+    );
+    assert_eq!(run(util::Kind::Rtool), want);
+}

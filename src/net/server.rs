@@ -142,6 +142,8 @@ impl Server {
         }
         tasks.push(tokio::spawn(cron(shared.clone())));
         // `replicaof` in the configuration: a replica from the start, with no history to offer.
+        // Redis is a replica ('S' in its log) from the configuration on, says it is ready,
+        // and only then starts the link ("Connecting to MASTER", from its cron).
         {
             let mut e = shared.lock();
             let target = e.config.get_str("replicaof").to_string();
@@ -150,6 +152,8 @@ impl Server {
                 parts.next(),
                 parts.next().and_then(|p| p.parse::<u16>().ok()),
             ) {
+                log::set_role('S');
+                log::notice("Ready to accept connections");
                 let from_scratch = !e.persist.loaded_repl_history;
                 crate::cmd::replication::become_replica(
                     &mut e,
@@ -157,10 +161,11 @@ impl Server {
                     port,
                     from_scratch,
                 );
+            } else {
+                log::notice("Ready to accept connections");
             }
         }
         spawn_requested_links(&shared);
-        log::notice("Ready to accept connections");
         let mut stop = std::pin::pin!(stop);
         let mut signalled = false;
         loop {
