@@ -3,7 +3,7 @@
 # client (redis-benchmark), alternating servers so both see the same machine conditions.
 #
 #   bash benches/vs-redis.sh            # -c 50 -n 1000000, -P 1 and -P 16, SET and GET
-#   N=200000 ROUNDS=1 bash benches/vs-redis.sh
+#   N=100000 ROUNDS=10 bash benches/vs-redis.sh   # shorter rounds, more of them
 #   EXTRA="--appendonly yes --appendfsync always" bash benches/vs-redis.sh   # same options to both
 #
 # Prints requests/second per server and the ratio rtool/redis (>= 1.0 means rtool is at
@@ -38,14 +38,24 @@ rps() {
     | awk -F'","' 'NR>1 {gsub(/"/,"",$2); print $2; exit}'
 }
 
-printf '%-6s %-4s %14s %14s %8s\n' test P redis rtool ratio
+# Each round runs Redis then rtool back to back; the machine's speed drifts (a shared VM can
+# swing 30% within a minute), so the rounds' own ratios say more than the averages: the
+# table gives the mean rps of each server, the ratio of the means, and the median and range
+# of the per-round ratios.
+printf '%-6s %-4s %12s %12s %7s %7s %13s\n' test P redis rtool ratio median range
 for P in 1 16; do
   for t in ${TESTS//,/ }; do
-    r_sum=0; x_sum=0
+    pairs=""
     for _ in $(seq "$ROUNDS"); do
       r=$(rps "$rp" "$P" "$t"); x=$(rps "$tp" "$P" "$t")
-      r_sum=$(python3 -c "print($r_sum+$r)"); x_sum=$(python3 -c "print($x_sum+$x)")
+      pairs="$pairs $r:$x"
     done
-    python3 -c "r=$r_sum/$ROUNDS; x=$x_sum/$ROUNDS; print(f'{\"$t\":<6} {$P:<4} {r:14.0f} {x:14.0f} {x/r:8.2f}')"
+    python3 - "$t" "$P" $pairs <<'PY'
+import statistics, sys
+t, p, pairs = sys.argv[1], sys.argv[2], [tuple(map(float, a.split(":"))) for a in sys.argv[3:]]
+r = statistics.mean(a for a, _ in pairs); x = statistics.mean(b for _, b in pairs)
+ratios = sorted(b / a for a, b in pairs)
+print(f"{t:<6} {p:<4} {r:12.0f} {x:12.0f} {x / r:7.2f} {statistics.median(ratios):7.2f} {ratios[0]:6.2f}-{ratios[-1]:.2f}")
+PY
   done
 done

@@ -435,6 +435,12 @@ fn source_aof(preamble: bool, into: &Path) -> String {
         redis.conn().call_str(&["EXISTS", "gone"]).trim() == ":0"
     }));
     let d = digest(&redis);
+    // With `appendfsync everysec` Redis replies before writing when its background fsync is
+    // still busy (it postpones the write up to two seconds): on a loaded machine the files
+    // can lag behind the replies. Copy them only once the buffer is empty.
+    assert!(wait_for(Duration::from_secs(10), || {
+        info_field(&redis, "persistence", "aof_buffer_length").as_deref() == Some("0")
+    }));
     let src = redis.dir.path().join("appendonlydir");
     std::fs::create_dir_all(into).unwrap();
     for e in std::fs::read_dir(&src).unwrap() {

@@ -98,6 +98,10 @@ pub struct Aof {
     pub delayed_fsync: u64,
     /// `appendfsync always` across connections: see [`GroupSync`].
     pub group: Arc<GroupSync>,
+    /// `appendfsync` and `no-appendfsync-on-rewrite`, kept here by the engine's
+    /// `reload_cached_config` so the per-batch path reads no configuration.
+    pub fsync: Fsync,
+    pub no_fsync_on_rewrite: bool,
 }
 
 /// Group commit for `appendfsync always`. Redis calls `fdatasync` once per event-loop turn,
@@ -119,6 +123,11 @@ pub struct GroupSync {
 impl GroupSync {
     fn wrote(&self, n: u64) -> u64 {
         self.written.fetch_add(n, Ordering::AcqRel) + n
+    }
+
+    /// Bytes written to the AOF so far (what [`Before::Write`] positions compare with).
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::Acquire)
     }
 
     fn set_file(&self, f: Option<&File>) {
@@ -175,6 +184,8 @@ impl Default for Aof {
             last_write_ok: true,
             delayed_fsync: 0,
             group: Arc::new(GroupSync::default()),
+            fsync: Fsync::Everysec,
+            no_fsync_on_rewrite: false,
         }
     }
 }
@@ -304,16 +315,52 @@ pub fn flush(engine: &mut Engine, force: bool) {
     flush_inner(engine, force, false);
 }
 
-/// The connection loop's flush: with `appendfsync always` the fsync is left to the caller,
-/// who awaits [`GroupSync::sync_to`] with the returned position before replying.
-pub fn flush_deferred(engine: &mut Engine) -> Option<(Arc<GroupSync>, u64)> {
-    flush_inner(engine, false, true)
+/// What a connection must do about the AOF before its replies may leave.
+pub enum Before {
+    /// Nothing: the AOF is off, or everything is written (and synced, if it must be).
+    Nothing,
+    /// The AOF buffer holds commands up to this position (in [`GroupSync::written`]'s
+    /// count) that are not written yet: let the other ready connections run, then call
+    /// [`write_for`] — the first connection back writes everyone's commands at once.
+    Write(u64),
+    /// `appendfsync always`: wait for [`GroupSync::sync_to`] this position.
+    Sync(Arc<GroupSync>, u64),
+}
+
+/// The end of a connection's batch, under the engine lock. Redis writes the AOF once per
+/// event-loop turn (`flushAppendOnlyFile` in `beforeSleep`), after every ready client ran
+/// and before any reply is sent; rtool's connections are separate tasks, so each one that
+/// ran while the buffer held something waits, and the first to come back after the others
+/// had their turn writes the buffer for all (one `write(2)` per turn instead of one per
+/// connection). A connection that only read waits too when the buffer is not empty: it may
+/// have read what is in there, and must not show a client data the AOF has not seen.
+pub fn after_batch(engine: &mut Engine) -> Before {
+    if !engine.aof.active() {
+        return Before::Nothing;
+    }
+    if !engine.aof.buf.is_empty() {
+        return Before::Write(engine.aof.group.written() + engine.aof.buf.len() as u64);
+    }
+    match flush_inner(engine, false, true) {
+        Some((g, end)) => Before::Sync(g, end),
+        None => Before::Nothing,
+    }
+}
+
+/// Back from letting the others run: write the buffer unless another connection already
+/// did, and say what fsync to wait for (`appendfsync always`).
+pub fn write_for(engine: &mut Engine, end: u64) -> Option<(Arc<GroupSync>, u64)> {
+    if engine.aof.group.written() < end {
+        flush_inner(engine, false, true);
+    }
+    let no_fsync = engine.aof.no_fsync_on_rewrite && engine.persist.child.is_some();
+    (engine.aof.fsync == Fsync::Always && !no_fsync && engine.aof.file.is_some())
+        .then(|| (engine.aof.group.clone(), end))
 }
 
 fn flush_inner(engine: &mut Engine, force: bool, defer: bool) -> Option<(Arc<GroupSync>, u64)> {
-    let policy = Fsync::from_config(&engine.config);
-    let no_fsync_on_rewrite =
-        engine.config.get_bool("no-appendfsync-on-rewrite") && engine.persist.child.is_some();
+    let policy = engine.aof.fsync;
+    let no_fsync_on_rewrite = engine.aof.no_fsync_on_rewrite && engine.persist.child.is_some();
     let aof = &mut engine.aof;
     let Some(file) = aof.file.as_mut() else {
         aof.buf.clear();

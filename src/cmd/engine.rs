@@ -10,7 +10,6 @@ use crate::repl::ReplLog;
 use crate::resp::{Limits, Reply};
 use bytes::Bytes;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// What the connection should do after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,8 +41,9 @@ pub struct Stats {
     pub sync_full: u64,
     pub sync_partial_ok: u64,
     pub sync_partial_err: u64,
-    /// per command (full name): calls, microseconds, rejected, failed
-    pub commands: HashMap<String, CmdStat>,
+    /// Per command, indexed by [`CommandSpec::id`](super::CommandSpec): calls, time,
+    /// rejected, failed. A vector, not a map by name: it is touched by every command.
+    pub commands: Vec<CmdStat>,
     /// per error code (first word of the error): count
     pub errors: HashMap<String, u64>,
     /// ops/sec samples, like Redis's `trackInstantaneousMetric`
@@ -52,10 +52,22 @@ pub struct Stats {
     pub last_sample_cmds: u64,
 }
 
+impl Stats {
+    /// The counters of the command with this table id.
+    pub fn command(&mut self, id: usize) -> &mut CmdStat {
+        if id >= self.commands.len() {
+            self.commands.resize(id + 1, CmdStat::default());
+        }
+        &mut self.commands[id]
+    }
+}
+
 #[derive(Debug, Default, Clone, Copy)]
 pub struct CmdStat {
     pub calls: u64,
-    pub usec: u64,
+    /// Time spent in the command, in [`clock`](super::clock) ticks (microseconds only when
+    /// shown: converting on every call would cost more than the measuring).
+    pub ticks: u64,
     pub rejected: u64,
     pub failed: u64,
 }
@@ -85,7 +97,7 @@ pub struct Engine {
     pub query_buffer_limit: i64,
     /// `min-replicas-to-write`, read on every write (0: the check is off).
     pub min_replicas_to_write: i64,
-    pub table: Arc<Table>,
+    pub table: &'static Table,
     pub clients: HashMap<u64, ClientInfo>,
     pub next_client_id: u64,
     pub pubsub: PubSub,
@@ -157,6 +169,7 @@ pub fn random_hex40() -> String {
 impl Engine {
     pub fn new(config: Config) -> Engine {
         let databases = config.get_i64("databases").clamp(1, 1 << 20) as usize;
+        super::clock::start();
         let mut e = Engine {
             keyspace: Keyspace::new(databases),
             thresholds: Thresholds::default(),
@@ -165,7 +178,7 @@ impl Engine {
             query_buffer_limit: 1 << 30,
             min_replicas_to_write: 0,
             config,
-            table: Arc::new(Table::new(&super::all_handlers())),
+            table: super::table::global(),
             clients: HashMap::new(),
             next_client_id: 1,
             pubsub: PubSub::default(),
@@ -219,6 +232,8 @@ impl Engine {
         self.timeout_s = c.get_i64("timeout");
         self.query_buffer_limit = c.get_i64("client-query-buffer-limit");
         self.min_replicas_to_write = c.get_i64("min-replicas-to-write");
+        self.aof.fsync = crate::aof::writer::Fsync::from_config(c);
+        self.aof.no_fsync_on_rewrite = c.get_bool("no-appendfsync-on-rewrite");
     }
 
     /// A cheap pseudo-random number (xorshift), for sampling.
@@ -453,7 +468,7 @@ impl Engine {
         let Some(idx) = self.table.lookup(argv[0]) else {
             return false;
         };
-        let table = self.table.clone();
+        let table = self.table;
         let spec = &table.specs[idx];
         let db = client.db;
         let dirty_before = self.dirty;
@@ -622,7 +637,7 @@ pub fn execute(engine: &mut Engine, client: &mut Client, argv: &[&[u8]], out: &m
     if argv.is_empty() {
         return Flow::Continue;
     }
-    let table = engine.table.clone();
+    let table = engine.table;
     let Some(mut idx) = table.lookup(argv[0]) else {
         let mut args = String::new();
         for a in argv[1..].iter() {
@@ -657,7 +672,7 @@ pub fn execute(engine: &mut Engine, client: &mut Client, argv: &[&[u8]], out: &m
     let spec = &table.specs[idx];
     if !spec.arity_ok(argv.len()) {
         let msg = format!("wrong number of arguments for '{}' command", spec.name);
-        reject(engine, client, out, &msg, Some(&spec.name));
+        reject(engine, client, out, &msg, Some(spec.id));
         return Flow::Continue;
     }
     if !client.authenticated && !spec.is(flags::NO_AUTH) {
@@ -667,7 +682,7 @@ pub fn execute(engine: &mut Engine, client: &mut Client, argv: &[&[u8]], out: &m
             client,
             out,
             "-NOAUTH Authentication required.",
-            Some(&spec.name),
+            Some(spec.id),
         );
         return Flow::Continue;
     }
@@ -691,7 +706,7 @@ pub fn execute(engine: &mut Engine, client: &mut Client, argv: &[&[u8]], out: &m
             "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             spec.name
         );
-        reject(engine, client, out, &msg, Some(&spec.name));
+        reject(engine, client, out, &msg, Some(spec.id));
         return Flow::Continue;
     }
     if engine.is_replica
@@ -704,7 +719,7 @@ pub fn execute(engine: &mut Engine, client: &mut Client, argv: &[&[u8]], out: &m
             client,
             out,
             "-READONLY You can't write against a read only replica.",
-            Some(&spec.name),
+            Some(spec.id),
         );
         return Flow::Continue;
     }
@@ -721,7 +736,7 @@ pub fn execute(engine: &mut Engine, client: &mut Client, argv: &[&[u8]], out: &m
             client,
             out,
             "-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
-            Some(&spec.name),
+            Some(spec.id),
         );
         return Flow::Continue;
     }
@@ -736,7 +751,7 @@ pub fn execute(engine: &mut Engine, client: &mut Client, argv: &[&[u8]], out: &m
             client,
             out,
             "-NOREPLICAS Not enough good replicas to write.",
-            Some(&spec.name),
+            Some(spec.id),
         );
         return Flow::Continue;
     }
@@ -750,7 +765,7 @@ pub fn execute(engine: &mut Engine, client: &mut Client, argv: &[&[u8]], out: &m
         if spec.is(flags::NO_MULTI) {
             let msg = "Command not allowed inside a transaction".to_string();
             client.multi_error = true;
-            reject(engine, client, out, &msg, Some(&spec.name));
+            reject(engine, client, out, &msg, Some(spec.id));
             return Flow::Continue;
         }
         client
@@ -769,17 +784,18 @@ pub fn execute(engine: &mut Engine, client: &mut Client, argv: &[&[u8]], out: &m
 /// Reply an error for a command that was refused before it ran, counting it like Redis
 /// (`rejected_calls`, `total_error_replies`, `errorstat_*`). In MULTI, a refused command
 /// makes EXEC abort.
-fn reject(engine: &mut Engine, client: &mut Client, out: &mut Reply, msg: &str, cmd: Option<&str>) {
+fn reject(
+    engine: &mut Engine,
+    client: &mut Client,
+    out: &mut Reply,
+    msg: &str,
+    cmd: Option<usize>,
+) {
     if client.multi.is_some() {
         client.multi_error = true;
     }
-    if let Some(c) = cmd {
-        engine
-            .stats
-            .commands
-            .entry(c.to_string())
-            .or_default()
-            .rejected += 1;
+    if let Some(id) = cmd {
+        engine.stats.command(id).rejected += 1;
     }
     count_error(engine, msg);
     out.err(msg);
@@ -804,7 +820,7 @@ pub fn call(
     argv: &[&[u8]],
     out: &mut Reply,
 ) -> Flow {
-    let started = std::time::Instant::now();
+    let started = super::clock::ticks();
     let dirty_before = engine.dirty;
     let out_before = out.len();
     engine.call_depth += 1;
@@ -857,26 +873,14 @@ pub fn call(
     if engine.repl.offset() > client.woff && engine.call_depth == 0 {
         client.woff = engine.repl.offset();
     }
-    // One lookup in the common case; the name is only copied the first time a command runs.
-    let usec = started.elapsed().as_micros() as u64;
-    match engine.stats.commands.get_mut(spec.name.as_str()) {
-        Some(st) => {
-            st.calls += 1;
-            st.usec += usec;
-        }
-        None => {
-            let st = CmdStat {
-                calls: 1,
-                usec,
-                ..CmdStat::default()
-            };
-            engine.stats.commands.insert(spec.name.clone(), st);
-        }
-    }
+    let failed = out.len() > out_before && out.buf[out_before] == b'-';
+    let st = engine.stats.command(spec.id);
+    st.calls += 1;
+    st.ticks += super::clock::ticks().saturating_sub(started);
+    st.failed += failed as u64;
     engine.stats.total_commands_processed += 1;
     // An error reply from the handler counts as a failed call.
-    if out.len() > out_before && out.buf[out_before] == b'-' {
-        engine.stats.commands.get_mut(&spec.name).unwrap().failed += 1;
+    if failed {
         let end = out.buf[out_before..]
             .iter()
             .position(|&c| c == b'\r')

@@ -616,25 +616,29 @@ fn cpu(w: &mut Writer) {
 
 fn commandstats(ctx: &Ctx, w: &mut Writer) {
     w.section("Commandstats");
-    let mut names: Vec<(&String, &super::engine::CmdStat)> = ctx
+    let specs = &ctx.engine.table.specs;
+    let mut names: Vec<(&str, &super::engine::CmdStat)> = ctx
         .engine
         .stats
         .commands
         .iter()
+        .enumerate()
         .filter(|(_, c)| c.calls > 0 || c.failed > 0 || c.rejected > 0)
+        .map(|(id, c)| (specs[id].name.as_str(), c))
         .collect();
     names.sort_by(|a, b| a.0.cmp(b.0));
     for (name, c) in names {
+        let usec = super::clock::to_usec(c.ticks);
         let per_call = if c.calls == 0 {
             0.0
         } else {
-            c.usec as f64 / c.calls as f64
+            usec as f64 / c.calls as f64
         };
         w.field(
             &format!("cmdstat_{name}"),
             format!(
-                "calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}",
-                c.calls, c.usec, c.rejected, c.failed
+                "calls={},usec={usec},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}",
+                c.calls, c.rejected, c.failed
             ),
         );
     }

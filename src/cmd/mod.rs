@@ -17,6 +17,7 @@
 
 pub mod blocking;
 pub mod client;
+pub mod clock;
 pub mod collection;
 pub mod config;
 pub mod connection;

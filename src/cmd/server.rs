@@ -357,12 +357,12 @@ fn function(ctx: &mut Ctx, argv: &[&[u8]]) {
 
 /// COMMAND, COMMAND COUNT, COMMAND INFO, COMMAND DOCS, COMMAND LIST, COMMAND GETKEYS.
 fn command(ctx: &mut Ctx, argv: &[&[u8]]) {
-    let table = ctx.engine.table.clone();
+    let table = ctx.engine.table;
     if argv.len() == 1 {
         let ids: Vec<usize> = table.top_level().collect();
         ctx.out.array(ids.len());
         for i in ids {
-            command_info(ctx.out, &table, &table.specs[i]);
+            command_info(ctx.out, table, &table.specs[i]);
         }
         return;
     }
@@ -375,14 +375,14 @@ fn command(ctx: &mut Ctx, argv: &[&[u8]]) {
                 let ids: Vec<usize> = table.top_level().collect();
                 ctx.out.array(ids.len());
                 for i in ids {
-                    command_info(ctx.out, &table, &table.specs[i]);
+                    command_info(ctx.out, table, &table.specs[i]);
                 }
                 return;
             }
             ctx.out.array(names.len());
             for n in names {
-                match find(&table, n) {
-                    Some(i) => command_info(ctx.out, &table, &table.specs[i]),
+                match find(table, n) {
+                    Some(i) => command_info(ctx.out, table, &table.specs[i]),
                     None => ctx.out.null_array(),
                 }
             }
@@ -390,7 +390,7 @@ fn command(ctx: &mut Ctx, argv: &[&[u8]]) {
         b"docs" => {
             // Enough for redis-cli: a map of name -> (empty) doc map.
             let names: Vec<usize> = if argv.len() > 2 {
-                argv[2..].iter().filter_map(|n| find(&table, n)).collect()
+                argv[2..].iter().filter_map(|n| find(table, n)).collect()
             } else {
                 table.top_level().collect()
             };
@@ -413,7 +413,7 @@ fn command(ctx: &mut Ctx, argv: &[&[u8]]) {
         }
         b"getkeys" => {
             let args: Vec<&[u8]> = argv[2..].to_vec();
-            let Some(i) = find(&table, args[0]) else {
+            let Some(i) = find(table, args[0]) else {
                 ctx.out.err("Invalid command specified");
                 return;
             };

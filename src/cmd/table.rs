@@ -9,6 +9,34 @@
 
 use super::Ctx;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
+
+/// FNV-1a, for the command table only. The table is fixed when the process starts and a
+/// lookup only ever compares against its own entries, so a client cannot grow a chain by
+/// choosing names: the keyed SipHash the keyspace needs (see `keyspace::dict`) would buy
+/// nothing here, and hashing every command name with it was a measurable part of a GET.
+#[derive(Default)]
+pub struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type NameMap = HashMap<Vec<u8>, usize, BuildHasherDefault<Fnv>>;
 
 /// A command handler: parse, apply, reply; the arguments include the command name.
 pub type Handler = fn(&mut Ctx, &[&[u8]]);
@@ -59,6 +87,8 @@ pub mod flags {
 /// One command or subcommand.
 #[derive(Debug, Clone)]
 pub struct CommandSpec {
+    /// Position in [`Table::specs`]: per-command statistics are a vector indexed by it.
+    pub id: usize,
     /// Lowercase full name: `get`, `config|get`.
     pub name: String,
     pub arity: i32,
@@ -72,7 +102,7 @@ pub struct CommandSpec {
     pub categories: Vec<String>,
     pub handler: Option<Handler>,
     /// Subcommands by lowercase name (for containers).
-    pub subcommands: HashMap<Vec<u8>, usize>,
+    pub subcommands: NameMap,
 }
 
 impl CommandSpec {
@@ -92,7 +122,15 @@ static TSV: &str = include_str!("commands.tsv");
 /// All commands, looked up case-insensitively without allocating.
 pub struct Table {
     pub specs: Vec<CommandSpec>,
-    top: HashMap<Vec<u8>, usize>,
+    top: NameMap,
+}
+
+/// The table every engine of this process uses: built once (it depends on nothing but the
+/// compiled-in command list and handlers), borrowed for the life of the process, so running
+/// a command never touches a reference count.
+pub fn global() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
+    TABLE.get_or_init(|| Table::new(&super::all_handlers()))
 }
 
 impl Table {
@@ -100,7 +138,7 @@ impl Table {
     pub fn new(handlers: &[(&str, Handler)]) -> Table {
         let mut t = Table {
             specs: Vec::new(),
-            top: HashMap::new(),
+            top: NameMap::default(),
         };
         for line in TSV.lines() {
             if line.starts_with('#') || line.is_empty() {
@@ -108,6 +146,7 @@ impl Table {
             }
             let f: Vec<&str> = line.split('\t').collect();
             let spec = CommandSpec {
+                id: t.specs.len(),
                 name: f[0].to_string(),
                 arity: f[1].parse().unwrap_or(0),
                 first_key: f[2].parse().unwrap_or(0),
@@ -133,7 +172,7 @@ impl Table {
                     })
                     .unwrap_or_default(),
                 handler: None,
-                subcommands: HashMap::new(),
+                subcommands: NameMap::default(),
             };
             let idx = t.specs.len();
             t.specs.push(spec);
@@ -206,7 +245,7 @@ impl Table {
     }
 }
 
-fn lower_lookup(map: &HashMap<Vec<u8>, usize>, name: &[u8]) -> Option<usize> {
+fn lower_lookup(map: &NameMap, name: &[u8]) -> Option<usize> {
     let mut buf = [0u8; 32];
     if name.len() > buf.len() {
         return None;

@@ -57,7 +57,7 @@ fn exec(ctx: &mut Ctx, _argv: &[&[u8]]) {
         return;
     }
     ctx.out.array(queued.len());
-    let table = ctx.engine.table.clone();
+    let table = ctx.engine.table;
     ctx.engine.in_exec = true;
     for cmd in &queued {
         let argv: Vec<&[u8]> = cmd.iter().map(|a| a.as_ref()).collect();

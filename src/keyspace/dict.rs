@@ -26,8 +26,8 @@
 //! element is biased towards short chains). Chunks (4096 entries) rather than one big vector
 //! keep growth incremental too: no reallocation ever copies the whole table.
 
+use super::siphash::SipKey;
 use bytes::Bytes;
-use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::OnceLock;
 
 /// Slab entries per chunk (a power of two so an index splits with a shift and a mask).
@@ -41,7 +41,7 @@ const INITIAL_SIZE: usize = 4;
 /// `HASHTABLE_MIN_FILL`, checked by `htNeedsResize`).
 const MIN_FILL_PERCENT: usize = 10;
 
-/// The hash function: SipHash-1-3 (std's `RandomState`) with one random key per process.
+/// The hash function: SipHash-1-2 (see [`super::siphash`]) with one random key per process.
 ///
 /// Chaining degrades to a linear list when many keys share a bucket, and every key here is
 /// chosen by clients, so the hash must be keyed and collision-resistant against an attacker
@@ -50,9 +50,9 @@ const MIN_FILL_PERCENT: usize = 10;
 /// SipHash on a short key is a few percent of a whole GET (see the benchmark test below).
 /// One key per process, as Redis seeds its `dict_hash_function_seed` once at startup; each
 /// dict copies it so hashing never touches the `OnceLock` on the hot path.
-fn process_hasher() -> RandomState {
-    static SEED: OnceLock<RandomState> = OnceLock::new();
-    SEED.get_or_init(RandomState::new).clone()
+fn process_hasher() -> SipKey {
+    static SEED: OnceLock<SipKey> = OnceLock::new();
+    *SEED.get_or_init(SipKey::random)
 }
 
 /// One entry: its key, value, the low 32 bits of its hash (the bucket index in any table up
@@ -169,7 +169,7 @@ pub struct Dict<V> {
     ht: [Table; 2],
     /// The next bucket of `ht[0]` to move while a rehash is in progress (Redis's `rehashidx`).
     rehash_idx: Option<usize>,
-    hasher: RandomState,
+    hasher: SipKey,
 }
 
 impl<V> Default for Dict<V> {
@@ -241,11 +241,7 @@ impl<V> Dict<V> {
 
     #[inline]
     fn hash(&self, key: &[u8]) -> u32 {
-        // One `write` of the whole key: no length prefix is needed since each hasher sees
-        // exactly one key.
-        let mut h = self.hasher.build_hasher();
-        h.write(key);
-        h.finish() as u32
+        self.hasher.hash(key) as u32
     }
 
     /// The entry holding `key`, searching both tables during a rehash.
@@ -910,7 +906,7 @@ mod tests {
         }
     }
 
-    /// Insert/get of 1M keys against std's HashMap (same SipHash-1-3 hash). Run with
+    /// Insert/get of 1M keys against std's HashMap (SipHash-1-3; the Dict uses 1-2). Run with
     /// `cargo test --release --lib dict_bench -- --ignored --nocapture`.
     #[test]
     #[ignore]

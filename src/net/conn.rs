@@ -8,6 +8,7 @@
 //! or times out, as in Redis.
 
 use super::Shared;
+use crate::aof::writer::Before;
 use crate::cmd::client::{Client, ClientMsg};
 use crate::cmd::{Flow, execute};
 use crate::log;
@@ -80,9 +81,20 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
     loop {
         // 1. Run whatever complete commands are buffered.
         if client.blocked.is_none() && !inbuf.is_empty() && !closing {
-            let (flow, (timeout_now, qbuf_now), spawn_links, aof_sync) =
+            let (flow, (timeout_now, qbuf_now), spawn_links, aof) =
                 process_input(&shared, &mut client, &mut inbuf, &mut out);
-            if let Some((group, end)) = aof_sync {
+            // The AOF sees this batch's writes before any client sees a reply about them.
+            let sync = match aof {
+                Before::Nothing => None,
+                Before::Sync(group, end) => Some((group, end)),
+                Before::Write(end) => {
+                    // Let every other ready connection run its batch first (yield_now puts
+                    // this task behind them): one write(2) then covers them all.
+                    tokio::task::yield_now().await;
+                    crate::aof::writer::write_for(&mut shared.lock(), end)
+                }
+            };
+            if let Some((group, end)) = sync {
                 group.sync_to(end).await;
             }
             qbuf_limit = qbuf_now;
@@ -180,12 +192,7 @@ async fn sleep_until_ms(deadline: Option<i64>) {
 
 /// What a batch left to do: the flow, the current `timeout` and `client-query-buffer-limit`,
 /// whether master links must be started, and an AOF position to wait for before replying.
-type Batch = (
-    Flow,
-    (i64, i64),
-    bool,
-    Option<(Arc<crate::aof::writer::GroupSync>, u64)>,
-);
+type Batch = (Flow, (i64, i64), bool, Before);
 
 /// Run every complete command in `inbuf` under one lock acquisition. Returns what to do next
 /// and the current `timeout` and `client-query-buffer-limit` (CONFIG SET applies to connected
@@ -272,17 +279,13 @@ fn process_input(
     }
     let wake = (e.repl.backlog_active && e.repl.seal()) || std::mem::take(&mut e.repl_wakeup);
     // The AOF sees this batch's writes before any client sees a reply about them (Redis's
-    // flushAppendOnlyFile in beforeSleep); with `appendfsync always` the caller also waits
-    // for them to be on disk (a group fsync, see aof::writer::GroupSync) before replying.
-    let aof_sync = if e.aof.active() {
-        crate::aof::writer::flush_deferred(&mut e)
-    } else {
-        None
-    };
+    // flushAppendOnlyFile in beforeSleep): see aof::writer::after_batch; with `appendfsync
+    // always` the caller also waits for them to be on disk (a group fsync, GroupSync).
+    let aof = crate::aof::writer::after_batch(&mut e);
     drop(e);
     if wake {
         shared.repl_notify.notify_waiters();
     }
     inbuf.advance(pos);
-    (flow, limits, spawn_links, aof_sync)
+    (flow, limits, spawn_links, aof)
 }
