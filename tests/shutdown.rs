@@ -265,3 +265,52 @@ fn in_sync_replicas_get_no_getack() {
         );
     }
 }
+
+/// AOF just turned on and its first rewrite still running: the AOF has no base yet, so
+/// SHUTDOWN refuses to exit ("Writing initial AOF, can't exit.") unless FORCE, which kills
+/// the rewrite. Same replies and log lines as Redis.
+#[test]
+fn an_initial_aof_rewrite_blocks_shutdown_unless_force() {
+    let mut logs = Vec::new();
+    for kind in kinds() {
+        let mut s = Server::start(kind, &["--enable-debug-command", "yes"]);
+        let mut c = s.conn();
+        c.call(&["DEBUG", "POPULATE", "2000"]);
+        // 2000 keys at 2 ms each: the rewrite takes seconds.
+        c.call(&["CONFIG", "SET", "rdb-key-save-delay", "2000"]);
+        assert_eq!(
+            c.call_str(&["CONFIG", "SET", "appendonly", "yes"]),
+            "+OK\r\n"
+        );
+        assert_eq!(
+            c.call_str(&["SHUTDOWN", "NOSAVE"]),
+            "-ERR Errors trying to SHUTDOWN. Check logs.\r\n",
+            "{kind:?}"
+        );
+        c.send(&[b"SHUTDOWN", b"NOSAVE", b"FORCE"]);
+        assert!(c.read_to_close().is_empty(), "{kind:?}");
+        assert!(wait_for(Duration::from_secs(10), || s.exited()), "{kind:?}");
+        // Redis's child says it got the signal, in a line of its own format.
+        let log: String = s
+            .log_text()
+            .lines()
+            .filter(|l| !l.contains("signal-handler"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        logs.push(shutdown_lines(&log));
+    }
+    let want = [
+        "# User requested shutdown...",
+        "# Writing initial AOF, can't exit.",
+        "# Errors trying to shut down the server. Check the logs for more information.",
+        "# User requested shutdown...",
+        "# Writing initial AOF. Exit anyway.",
+        "# There is a child rewriting the AOF. Killing it!",
+        "* Killing running AOF rewrite child: N",
+        "* Calling fsync() on the AOF file.",
+        "# Redis is now ready to exit, bye bye...",
+    ];
+    for l in &logs {
+        assert_eq!(l, &want, "{logs:#?}");
+    }
+}
