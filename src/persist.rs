@@ -75,6 +75,8 @@ pub struct PersistState {
     pub loaded_repl_history: bool,
     /// A diskless transfer that the runtime has not picked up yet.
     pub diskless_job: Option<std::sync::Arc<std::sync::Mutex<Option<DisklessJob>>>>,
+    /// SHUTDOWN asked for or under way (the final save is persistence's business too).
+    pub shutdown: crate::cmd::server::ShutdownState,
 }
 
 /// `dir`/`dbfilename`.
@@ -83,21 +85,48 @@ pub fn rdb_path(engine: &Engine) -> PathBuf {
 }
 
 /// Write the snapshot to `path` through a temp file, fsync, rename (so a crash never leaves a
-/// half-written `dump.rdb`). Used by SAVE in the server and by the BGSAVE child.
+/// half-written `dump.rdb`). Used by SAVE in the server and by the BGSAVE child. A failure is
+/// logged with Redis's `rdbSave` texts, which say which step failed.
 pub fn write_rdb_file(engine: &Engine, path: &Path) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!("temp-{}.rdb", std::process::id()));
-    let res = (|| {
-        let f = std::fs::File::create(&tmp)?;
-        let mut f = write_snapshot(engine, f)?;
-        f.flush()?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
+    let tmp_name = format!("temp-{}.rdb", std::process::id());
+    let tmp = dir.join(&tmp_name);
+    // strerror's text, and the working directory as getcwd gives it ("unknown" if gone).
+    let c_err = |e: &std::io::Error| {
+        let t = e.to_string();
+        t.find(" (os error ")
+            .map_or(t.clone(), |i| t[..i].to_string())
+    };
+    let cwd = || std::env::current_dir().map_or("unknown".to_string(), |d| d.display().to_string());
+    let f = std::fs::File::create(&tmp).inspect_err(|e| {
+        log::warning(&format!(
+            "Failed opening the temp RDB file {tmp_name} (in server root dir {}) for saving: {}",
+            cwd(),
+            c_err(e)
+        ))
+    })?;
+    let written = (|| {
+        let mut f = write_snapshot(engine, f).map_err(|e| ("rdbSaveRio", e))?;
+        f.flush().map_err(|e| ("fflush", e))?;
+        f.sync_all().map_err(|e| ("fsync", e))
     })();
-    if res.is_err() {
+    if let Err((op, e)) = written {
+        log::warning(&format!(
+            "Write error saving DB on disk({op}): {}",
+            c_err(&e)
+        ));
         let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
-    res
+    std::fs::rename(&tmp, path).inspect_err(|e| {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        log::warning(&format!(
+            "Error moving temp DB file {tmp_name} on the final destination {name} (in server root dir {}): {}",
+            cwd(),
+            c_err(e)
+        ));
+        let _ = std::fs::remove_file(&tmp);
+    })
 }
 
 /// The RDB of the whole keyspace, with the aux fields Redis 7.0 writes. A server that takes
@@ -129,10 +158,8 @@ pub fn save(engine: &mut Engine) -> std::io::Result<()> {
             engine.persist.saves += 1;
             Ok(())
         }
-        Err(e) => {
-            log::warning(&format!("Failed saving the DB: {e}"));
-            Err(e)
-        }
+        // write_rdb_file said what failed.
+        Err(e) => Err(e),
     }
 }
 
@@ -156,10 +183,8 @@ pub fn bgsave(engine: &mut Engine) -> std::io::Result<i32> {
                 log::notice("DB saved on disk");
                 0
             }
-            Err(e) => {
-                log::warning(&format!("Write error saving DB on disk: {e}"));
-                1
-            }
+            // write_rdb_file said what failed.
+            Err(_) => 1,
         };
         unsafe { libc::_exit(code) };
     }
@@ -309,6 +334,17 @@ fn load_rdb_at_startup(engine: &mut Engine) -> Result<u64, String> {
     let summary = crate::rdb::load::load_into(input, &mut engine.keyspace, &opts).map_err(|e| {
         format!("Short read or OOM loading DB. Unrecoverable error, aborting now. ({e})")
     })?;
+    // What Redis's rdbLoad says about the file (after the fact here: the loader has read
+    // it whole, but in the file's order).
+    let rdb_log = crate::rdb::load_log::LoadLog {
+        keys_loaded: summary.keys_loaded,
+        keys_expired: summary.keys_expired,
+        empty_keys_skipped: summary.empty_keys_skipped,
+    };
+    for (name, value) in &summary.aux {
+        rdb_log.aux(name, value);
+    }
+    rdb_log.done();
     log::notice(&format!(
         "DB loaded from disk: {:.3} seconds",
         started.elapsed().as_secs_f64()

@@ -13,6 +13,12 @@
 //! command and loading goes on, as Redis does; anything else is fatal, with Redis's messages.
 //! An AOF from Redis 6 or older (`appendfilename` in `dir`, no directory) is migrated into
 //! the directory first, as its base.
+//!
+//! The log says what Redis 7.0's says, line for line (checked against a real start-up on the
+//! fixtures, see `tests/aof_serve.rs`): an RDB part announces itself ("Reading RDB base file
+//! on AOF loading...", or "...preamble from AOF file..." for an old-style file), its aux
+//! fields and key count follow ([`crate::rdb::load_log`]), then one "DB loaded from ..." line
+//! per file and one for the whole.
 
 use super::manifest::{Manifest, manifest_name};
 use super::reader::{AofErrorKind, Event, Reader};
@@ -99,7 +105,10 @@ pub fn load_at_startup(engine: &mut Engine) -> Result<u64, String> {
         }
         let last = i + 1 == count;
         let t = std::time::Instant::now();
-        let res = load_file(engine, &path, name, *is_base, last)?;
+        // Redis tells an old-style AOF (one file named `appendfilename`, its RDB part a
+        // "preamble" with a "tail" of commands) from a base file by its name alone.
+        let old_style = *name == fname;
+        let res = load_file(engine, &path, name, old_style, last)?;
         let kind = if *is_base { "base" } else { "incr" };
         if matches!(res, FileResult::Ok) || last {
             log::notice(&format!(
@@ -157,7 +166,7 @@ fn load_file(
     engine: &mut Engine,
     path: &Path,
     name: &str,
-    is_base: bool,
+    old_style: bool,
     last: bool,
 ) -> Result<FileResult, String> {
     let mut f = std::fs::File::open(path).map_err(|e| {
@@ -173,6 +182,9 @@ fn load_file(
     let mut buf = vec![0u8; 64 * 1024];
     let mut announced_rdb = false;
     let mut rdb_db = 0u64;
+    // An RDB base is loaded as an AOF preamble: keys past their TTL are kept (the commands
+    // after them may touch them), so "keys expired" stays 0, as in Redis.
+    let mut rdb_log = crate::rdb::load_log::LoadLog::default();
     let mut eof = false;
     loop {
         let ev = match reader.next_event() {
@@ -184,7 +196,7 @@ fn load_file(
                 if n == 0 {
                     eof = true;
                     if let Err(e) = reader.finish() {
-                        return finish_error(engine, path, name, last, e, is_base, fix_hint);
+                        return finish_error(engine, path, name, last, e, old_style, fix_hint);
                     }
                 } else {
                     reader.feed(&buf[..n]);
@@ -192,22 +204,30 @@ fn load_file(
                 continue;
             }
             Ok(None) => break,
-            Err(e) => return finish_error(engine, path, name, last, e, is_base, fix_hint),
+            Err(e) => return finish_error(engine, path, name, last, e, old_style, fix_hint),
         };
         match ev {
             Event::Rdb(rev) => {
                 if !announced_rdb {
                     announced_rdb = true;
-                    log::notice(if is_base {
-                        "Reading RDB base file on AOF loading..."
-                    } else {
+                    log::notice(if old_style {
                         "Reading RDB preamble from AOF file..."
+                    } else {
+                        "Reading RDB base file on AOF loading..."
                     });
+                }
+                if let crate::rdb::event::Event::Aux { name, value, .. } = &rev {
+                    rdb_log.aux(name, value);
                 }
                 crate::rdb::load::presize(&mut engine.keyspace, &rev, &mut rdb_db);
                 let placed = match loader.push(rev) {
                     Ok(Some(crate::rdb::load::Loaded::Key(k))) => {
+                        rdb_log.keys_loaded += 1;
                         crate::rdb::load::place(&mut engine.keyspace, k)
+                    }
+                    Ok(Some(crate::rdb::load::Loaded::Empty { key, .. })) => {
+                        rdb_log.empty_key(&key);
+                        Ok(())
                     }
                     other => other.map(|_| ()),
                 };
@@ -215,12 +235,13 @@ fn load_file(
                     Ok(()) => {}
                     Err(e) => {
                         log::warning(&format!("{e}"));
-                        return Err(rdb_failed(name, is_base));
+                        return Err(rdb_failed(name, old_style));
                     }
                 }
             }
             Event::RdbEnd { .. } => {
-                if !is_base {
+                rdb_log.done();
+                if old_style {
                     log::notice("Reading the remaining AOF tail...");
                 }
             }
@@ -242,11 +263,11 @@ fn load_file(
     Ok(FileResult::Ok)
 }
 
-fn rdb_failed(name: &str, is_base: bool) -> String {
-    if is_base {
-        format!("Error reading the RDB base file {name}, AOF loading aborted")
-    } else {
+fn rdb_failed(name: &str, old_style: bool) -> String {
+    if old_style {
         format!("Error reading the RDB preamble of the AOF file {name}, AOF loading aborted")
+    } else {
+        format!("Error reading the RDB base file {name}, AOF loading aborted")
     }
 }
 
@@ -258,7 +279,7 @@ fn finish_error(
     name: &str,
     last: bool,
     e: super::reader::AofError,
-    is_base: bool,
+    old_style: bool,
     fix_hint: &str,
 ) -> Result<FileResult, String> {
     match e.kind {
@@ -294,7 +315,7 @@ fn finish_error(
         )),
         AofErrorKind::Rdb(err) => {
             log::warning(&format!("{err}"));
-            Err(rdb_failed(name, is_base))
+            Err(rdb_failed(name, old_style))
         }
     }
 }

@@ -180,6 +180,11 @@ fn server(ctx: &Ctx, w: &mut Writer) {
             .unwrap_or_default(),
     );
     w.field("io_threads_active", 0);
+    // Only while SHUTDOWN waits for lagging replicas, as in Redis.
+    let deadline = e.persist.shutdown.deadline_ms;
+    if deadline != 0 {
+        w.field("shutdown_in_milliseconds", deadline - now);
+    }
     w.field("rtool_version", env!("CARGO_PKG_VERSION"));
 }
 

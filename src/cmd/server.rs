@@ -1,7 +1,15 @@
 //! Server commands: DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, TIME, LASTSAVE, SHUTDOWN, DEBUG,
 //! FUNCTION, COMMAND.
+//!
+//! SHUTDOWN is the one command here that the engine cannot finish by itself: waiting for
+//! replicas, saving and exiting belong to the runtime (`net::server`). So, as in Redis 7.0,
+//! the client that sends it *blocks*: the handler records the request in
+//! [`ShutdownState`] and the runtime carries it out. If the server exits, the connection just
+//! closes (no reply, as with Redis); if the shutdown fails (a save error without FORCE) or
+//! SHUTDOWN ABORT cancels it, every client blocked in SHUTDOWN gets
+//! `-ERR Errors trying to SHUTDOWN. Check logs.` and the server goes on.
 
-use super::engine::Request;
+use super::engine::Engine;
 use super::table::CommandSpec;
 use super::{Ctx, Handler, eq_ic, errors};
 use crate::resp::Reply;
@@ -109,21 +117,135 @@ fn lastsave(ctx: &mut Ctx, _argv: &[&[u8]]) {
     ctx.out.int(ctx.engine.lastsave);
 }
 
-fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) {
-    let mut save = None;
-    for a in &argv[1..] {
-        if eq_ic(a, "nosave") {
-            save = Some(false);
-        } else if eq_ic(a, "save") {
-            save = Some(true);
-        } else if eq_ic(a, "now") || eq_ic(a, "force") || eq_ic(a, "abort") {
-        } else {
-            ctx.out.err(errors::SYNTAX);
-            return;
+/// SHUTDOWN's options (Redis's `SHUTDOWN_*` flags).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownFlags {
+    /// SAVE (`Some(true)`) or NOSAVE (`Some(false)`); `None`: save if save points are set.
+    pub save: Option<bool>,
+    /// NOW: do not wait for lagging replicas (no GETACK, no `shutdown-timeout`).
+    pub now: bool,
+    /// FORCE: errors that would stop the exit (a failed save, an initial AOF still being
+    /// written) are logged and ignored.
+    pub force: bool,
+}
+
+impl ShutdownFlags {
+    /// `shutdown-on-sigterm` / `shutdown-on-sigint`: what a signal asks for.
+    pub fn from_config(value: &str) -> ShutdownFlags {
+        let mut f = ShutdownFlags::default();
+        for w in value.split_whitespace() {
+            match w.to_ascii_lowercase().as_str() {
+                "save" => f.save = Some(true),
+                "nosave" => f.save = Some(false),
+                "now" => f.now = true,
+                "force" => f.force = true,
+                _ => {}
+            }
+        }
+        f
+    }
+}
+
+/// A shutdown between its request and its end: Redis's `shutdown_asap`, `shutdown_mstime`
+/// and its clients blocked in SHUTDOWN, kept in the engine so that the command (which asks
+/// and aborts) and the runtime (which carries it out) see one state under one lock.
+#[derive(Debug, Default, Clone)]
+pub struct ShutdownState {
+    /// Asked for, not yet picked up by the runtime.
+    pub requested: Option<ShutdownFlags>,
+    /// The runtime is carrying a shutdown out (waiting for replicas, saving).
+    pub in_progress: bool,
+    /// While waiting for replicas: when the wait ends, Unix ms (0 otherwise).
+    pub deadline_ms: i64,
+    /// Bumped by every cancellation, so a runtime wait can tell that its shutdown was
+    /// aborted even if another SHUTDOWN came right after.
+    pub epoch: u64,
+    /// Clients blocked in SHUTDOWN, who get the error if it does not happen.
+    pub blocked: Vec<u64>,
+}
+
+impl ShutdownState {
+    /// Redis's `isShutdownInitiated() || shutdown_asap`.
+    pub fn pending(&self) -> bool {
+        self.in_progress || self.requested.is_some()
+    }
+}
+
+/// Redis's reply to the clients blocked in SHUTDOWN when it fails or is aborted.
+pub const SHUTDOWN_FAILED: &[u8] = b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n";
+
+/// Give a shutdown up (Redis's `cancelShutdown`): forget it and answer every client blocked
+/// in SHUTDOWN with the error, which unblocks them.
+pub fn cancel_shutdown(engine: &mut Engine) {
+    let st = &mut engine.persist.shutdown;
+    st.requested = None;
+    st.in_progress = false;
+    st.deadline_ms = 0;
+    st.epoch += 1;
+    for id in std::mem::take(&mut st.blocked) {
+        // A client that left (or was unblocked another way) is no longer waiting.
+        if !engine.blocking.remove(id) {
+            continue;
+        }
+        if let Some(info) = engine.clients.get_mut(&id) {
+            info.blocked = false;
+            let _ = info.tx.send(super::client::ClientMsg::Unblocked(
+                bytes::Bytes::from_static(SHUTDOWN_FAILED),
+            ));
         }
     }
-    // No reply on success: the connection just closes, as with Redis.
-    ctx.engine.requests.push(Request::Shutdown { save });
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. Redis's rules: ABORT goes with no other
+/// option, SAVE and NOSAVE exclude each other, anything else is a syntax error; repeating an
+/// option is fine.
+fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) {
+    let mut flags = ShutdownFlags::default();
+    let (mut save, mut nosave, mut abort) = (false, false, false);
+    for a in &argv[1..] {
+        if eq_ic(a, "nosave") {
+            nosave = true;
+        } else if eq_ic(a, "save") {
+            save = true;
+        } else if eq_ic(a, "now") {
+            flags.now = true;
+        } else if eq_ic(a, "force") {
+            flags.force = true;
+        } else if eq_ic(a, "abort") {
+            abort = true;
+        } else {
+            return ctx.out.err(errors::SYNTAX);
+        }
+    }
+    if (abort && (save || nosave || flags.now || flags.force)) || (save && nosave) {
+        return ctx.out.err(errors::SYNTAX);
+    }
+    if abort {
+        if !ctx.engine.persist.shutdown.pending() {
+            return ctx.out.err("No shutdown in progress.");
+        }
+        cancel_shutdown(ctx.engine);
+        crate::log::notice("Shutdown manually aborted.");
+        return ctx.out.ok();
+    }
+    flags.save = if save {
+        Some(true)
+    } else if nosave {
+        Some(false)
+    } else {
+        None
+    };
+    // Block until the server exits (the connection closes) or the shutdown fails. A second
+    // SHUTDOWN while one is under way joins it, with the first one's options (Redis's
+    // prepareForShutdown returns at once when a shutdown is initiated).
+    let st = &mut ctx.engine.persist.shutdown;
+    st.blocked.push(ctx.client.id);
+    if !st.pending() {
+        st.requested = Some(flags);
+        // Wakes the runtime (it listens on the same notification as the replica links).
+        ctx.engine.repl_wakeup = true;
+    }
+    ctx.block = Some((Vec::new(), None));
 }
 
 /// `enable-debug-command`: DEBUG is refused unless `yes`, or `local` and the client is on the

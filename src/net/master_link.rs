@@ -10,6 +10,14 @@
 //! `+CONTINUE` by the rest of the stream. Every byte from the master goes through
 //! `repl::stream`, the decoder the tap uses; every command is applied through the same path
 //! as a client's (`cmd::execute`), and relayed byte for byte to this server's own replicas.
+//!
+//! How a connection ends decides what comes next, as in Redis 7.0 (texts, levels and order
+//! checked against a real replica's log, see [`Ended`]): a link that was up and broke logs
+//! "Connection with master lost." (a warning), "Caching the disconnected master state." and
+//! reconnects at once ("Reconnecting to MASTER ..."), offering a partial resync; a full sync
+//! cut short logs why ("I/O error trying to sync with MASTER: connection lost") and
+//! reconnects at once "after failure", deleting its partial temp file; a failed handshake
+//! waits for the next second, like Redis's `replicationCron`.
 
 use super::Shared;
 use crate::cmd::client::Client;
@@ -25,6 +33,25 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// How a connection to the master ended. Redis treats the three kinds differently, and the
+/// log says which one it was: operators read "Connection with master lost." as "the link was
+/// up and broke", and "after failure" as "a sync in progress was given up".
+#[derive(Debug)]
+enum Ended {
+    /// The link was up and broke (the master closed it, CLIENT KILL, `repl-timeout`): Redis
+    /// frees its master client, caches it for a later PSYNC (`replicationCacheMaster`) and
+    /// reconnects at once (`replicationHandleMasterDisconnection`).
+    Lost,
+    /// A full sync in progress failed (`cancelReplicationHandshake(1)` after a warning
+    /// saying why): reconnect at once, "after failure".
+    SyncFailed(String),
+    /// The handshake failed (`syncWithMaster`'s error path): say why, and let the cron retry
+    /// within a second.
+    Failed(log::Level, String),
+    /// REPLICAOF changed: this link is no longer wanted.
+    Replaced,
+}
+
 /// Keep (re)connecting to the master of `generation` until REPLICAOF changes it.
 pub async fn run(shared: Arc<Shared>, generation: u64) {
     loop {
@@ -36,11 +63,30 @@ pub async fn run(shared: Arc<Shared>, generation: u64) {
         match connect(&host, port, &source).await {
             Ok(stream) => {
                 let _ = stream.set_nodelay(true);
-                let why = session(&shared, generation, stream).await;
+                log::notice("Non blocking connect for SYNC fired the event.");
+                let ended = session(&shared, generation, stream).await;
                 if current(&shared, generation).is_none() {
                     return;
                 }
-                log::notice(&why);
+                match ended {
+                    Ended::Lost => {
+                        log::warning("Connection with master lost.");
+                        log::notice("Caching the disconnected master state.");
+                        set_state(&shared, generation, ReplState::Connect);
+                        log::notice(&format!("Reconnecting to MASTER {host}:{port}"));
+                        continue;
+                    }
+                    Ended::SyncFailed(why) => {
+                        log::warning(&why);
+                        set_state(&shared, generation, ReplState::Connect);
+                        log::notice(&format!(
+                            "Reconnecting to MASTER {host}:{port} after failure"
+                        ));
+                        continue;
+                    }
+                    Ended::Failed(level, why) => log::log(level, &why),
+                    Ended::Replaced => return,
+                }
             }
             Err(e) => log::warning(&format!(
                 "Error condition on socket for SYNC: {}",
@@ -48,6 +94,7 @@ pub async fn run(shared: Arc<Shared>, generation: u64) {
             )),
         }
         set_state(&shared, generation, ReplState::Connect);
+        // replicationCron's next tick, once a second.
         tokio::time::sleep(Duration::from_secs(1)).await;
         if let Some((host, port)) = current(&shared, generation) {
             log::notice(&format!("Connecting to MASTER {host}:{port}"));
@@ -80,12 +127,26 @@ async fn connect(host: &str, port: u16, source: &str) -> std::io::Result<TcpStre
     Err(last)
 }
 
-/// "Connection refused", as strerror says it (Redis logs the C text).
+/// An OS error as `strerror` says it ("Connection refused", "Broken pipe"): Redis logs the C
+/// text, without Rust's " (os error N)".
 fn os_error_text(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::ConnectionRefused => "Connection refused".into(),
-        _ => e.to_string(),
+    let text = e.to_string();
+    match text.find(" (os error ") {
+        Some(i) if e.raw_os_error().is_some() => text[..i].to_string(),
+        _ => text,
     }
+}
+
+/// A handshake command could not be written (`sendCommand`'s error, as syncWithMaster's
+/// `write_error` logs it).
+fn write_failed(e: &std::io::Error) -> Ended {
+    Ended::Failed(
+        log::Level::Warning,
+        format!(
+            "Sending command to master in replication handshake: -Writing to master: {}",
+            os_error_text(e)
+        ),
+    )
 }
 
 /// The master's address if this link is still the one wanted.
@@ -95,6 +156,46 @@ fn current(shared: &Shared, generation: u64) -> Option<(String, u16)> {
         .as_ref()
         .filter(|m| m.generation == generation)
         .map(|m| (m.host.clone(), m.port))
+}
+
+/// The link's state as INFO shows it, if this link is still the one wanted.
+fn state_of(shared: &Shared, generation: u64) -> Option<ReplState> {
+    let e = shared.lock();
+    e.master
+        .as_ref()
+        .filter(|m| m.generation == generation)
+        .map(|m| m.state)
+}
+
+/// The socket closed or failed under a read: what that means depends on where the
+/// conversation was (Redis reads in a different function at each stage, each with its own
+/// message). `transfer_started`: the `$<len>`/`$EOF:` line has been read.
+fn read_failed(
+    shared: &Shared,
+    generation: u64,
+    transfer_started: bool,
+    err: Option<&std::io::Error>,
+) -> Ended {
+    match state_of(shared, generation) {
+        None => Ended::Replaced,
+        Some(ReplState::Connected) => Ended::Lost,
+        // readSyncBulkPayload: the payload (a read of 0 bytes is "connection lost") or,
+        // before it, the bulk count line (`connSyncReadLine`, whose error text is errno's:
+        // "Success" after a clean close, as a real log shows).
+        Some(ReplState::Transfer) if transfer_started => Ended::SyncFailed(format!(
+            "I/O error trying to sync with MASTER: {}",
+            err.map_or("connection lost".to_string(), os_error_text)
+        )),
+        Some(ReplState::Transfer) => Ended::SyncFailed(format!(
+            "I/O error reading bulk count from MASTER: {}",
+            err.map_or("Success".to_string(), os_error_text)
+        )),
+        // receiveSynchronousResponse got nothing back.
+        Some(_) => Ended::Failed(
+            log::Level::Warning,
+            "Master did not respond to command during SYNC handshake".into(),
+        ),
+    }
 }
 
 fn set_state(shared: &Shared, generation: u64, state: ReplState) {
@@ -125,8 +226,9 @@ fn error_text(f: &Frame) -> Option<String> {
     }
 }
 
-/// One connection to the master, from PING to the link's end. Returns why it ended.
-async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -> String {
+/// One connection to the master, from PING to the link's end. Returns how it ended; the
+/// caller logs it.
+async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -> Ended {
     let mut dec = LinkDecoder::new();
     let mut events = Vec::new();
     // What we send is fed to the decoder too: it needs our PSYNC to place +CONTINUE.
@@ -181,7 +283,7 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
     let psync_cmd = encode(&[b"PSYNC", psync.0.as_bytes(), psync.1.to_string().as_bytes()]);
 
     if let Err(e) = write(&mut stream, &mut dec, &send_buf).await {
-        return format!("Error condition on socket for SYNC: {e}");
+        return write_failed(&e);
     }
     let mut master_client = Client::new(0, true);
     master_client.is_master = true;
@@ -193,6 +295,11 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
     // Bytes received from the master on this connection.
     let mut fed = 0u64;
     let mut disk: Option<DiskCopy> = None;
+    // What the snapshot's loading logs ("Loading RDB produced by version ...", "Done loading
+    // RDB ..."). Loading to disk, Redis reads the file only once it is complete: its aux
+    // notices wait for the end of the transfer.
+    let mut rdb_log = crate::rdb::load_log::LoadLog::default();
+    let mut held_aux: Vec<(bytes::Bytes, bytes::Bytes)> = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut ack_tick = tokio::time::interval(Duration::from_secs(1));
     let mut sink = Reply::new(false);
@@ -200,13 +307,21 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
         tokio::select! {
             r = stream.read(&mut buf) => {
                 let n = match r {
-                    Ok(0) => return "Connection with master lost.".into(),
+                    Ok(0) => return read_failed(shared, generation, loading.is_some(), None),
                     Ok(n) => n,
-                    Err(e) => return format!("Connection with master lost: {e}"),
+                    Err(e) => return read_failed(shared, generation, loading.is_some(), Some(&e)),
                 };
                 events.clear();
                 if let Err(e) = dec.feed(Dir::MasterToReplica, &buf[..n], &mut events) {
-                    return format!("Protocol error from master: {e}");
+                    // Redis would close the master client on a protocol error too (and not
+                    // cache it); rtool's decoder says precisely what was wrong.
+                    log::warning(&format!("Protocol error from master: {e}"));
+                    return match state_of(shared, generation) {
+                        Some(ReplState::Connected) => Ended::Lost,
+                        Some(ReplState::Transfer) => Ended::SyncFailed("Protocol error during the transfer from MASTER".into()),
+                        Some(_) => Ended::Failed(log::Level::Warning, "Master did not respond to command during SYNC handshake".into()),
+                        None => Ended::Replaced,
+                    };
                 }
                 // Where this chunk starts in the link (the disk copy cuts the RDB out of it).
                 // Counted here: the decoder's own offset leaves out an unfinished item.
@@ -215,7 +330,7 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                 if let Some(d) = disk.as_mut()
                     && let Err(e) = d.write(&buf[..n])
                 {
-                    return format!("Failed trying to write the temp DB to disk: {e}");
+                    return Ended::SyncFailed(format!("Write error or short write writing to the DB dump file needed for MASTER <-> REPLICA synchronization: {}", os_error_text(&e)));
                 }
                 {
                     let mut e = shared.lock();
@@ -223,7 +338,7 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                     e.now_ms = now;
                     match e.master.as_mut() {
                         Some(m) if m.generation == generation => m.last_io_ms = now,
-                        _ => return "REPLICAOF changed".into(),
+                        _ => return Ended::Replaced,
                     }
                 }
                 for ev in events.drain(..) {
@@ -234,16 +349,16 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                             let err = error_text(&r.frame);
                             match (what, err) {
                                 ("ping", Some(t)) if !t.starts_with("NOAUTH") && !t.starts_with("NOPERM") && !t.starts_with("ERR operation not permitted") => {
-                                    return format!("Error reply to PING from master: '-{t}'");
+                                    return Ended::Failed(log::Level::Warning, format!("Error reply to PING from master: '-{t}'"));
                                 }
                                 ("ping", _) => {
                                     log::notice("Master replied to PING, replication can continue...");
                                     set_state(shared, generation, ReplState::ReceiveHandshakeReplies);
                                     if let Err(e) = write(&mut stream, &mut dec, &handshake).await {
-                                        return format!("Error condition on socket for SYNC: {e}");
+                                        return write_failed(&e);
                                     }
                                 }
-                                ("auth", Some(t)) => return format!("Unable to AUTH to MASTER: -{t}"),
+                                ("auth", Some(t)) => return Ended::Failed(log::Level::Warning, format!("Unable to AUTH to MASTER: -{t}")),
                                 ("port", Some(t)) => log::notice(&format!("(Non critical) Master does not understand REPLCONF listening-port: -{t}")),
                                 ("capa", Some(t)) => log::notice(&format!("(Non critical) Master does not understand REPLCONF capa: -{t}")),
                                 _ => {}
@@ -256,7 +371,7 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                                 }
                                 set_state(shared, generation, ReplState::ReceivePsyncReply);
                                 if let Err(e) = write(&mut stream, &mut dec, &psync_cmd).await {
-                                    return format!("Error condition on socket for SYNC: {e}");
+                                    return write_failed(&e);
                                 }
                             }
                         }
@@ -291,14 +406,26 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                             }
                             log::notice("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
                         }
-                        EventKind::PsyncRefused { text, .. } => {
-                            return format!("Unexpected reply to PSYNC from master: {}", String::from_utf8_lossy(&text));
+                        EventKind::PsyncRefused { text, retry_later } => {
+                            // slaveTryPartialResynchronization's three answers to a refusal.
+                            let text = String::from_utf8_lossy(&text);
+                            return if retry_later {
+                                Ended::Failed(log::Level::Notice, format!("Master is currently unable to PSYNC but should be in the future: -{text}"))
+                            } else if text.starts_with("ERR") {
+                                // Redis would fall back to SYNC here; rtool gives up until the
+                                // next attempt.
+                                Ended::Failed(log::Level::Notice, format!("Master does not support PSYNC or is in error state (reply: -{text})"))
+                            } else {
+                                Ended::Failed(log::Level::Warning, format!("Unexpected reply to PSYNC from master: {text}"))
+                            };
                         }
                         EventKind::TransferAborted { text } => {
-                            return format!("MASTER aborted replication with an error: {}", String::from_utf8_lossy(&text));
+                            return Ended::SyncFailed(format!("MASTER aborted replication with an error: {}", String::from_utf8_lossy(&text)));
                         }
                         EventKind::TransferStart(framing) => {
                             mode = load_mode(shared);
+                            rdb_log = Default::default();
+                            held_aux.clear();
                             let to = if mode == LoadMode::Disk { "to disk" } else { "to parser" };
                             match framing {
                                 Framing::Length(n) => log::notice(&format!("MASTER <-> REPLICA sync: receiving {n} bytes from master {to}")),
@@ -314,11 +441,11 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                                         Ok(mut d) => {
                                             let from = payload_start.saturating_sub(chunk_start) as usize;
                                             if let Err(e) = d.write(&buf[from.min(n)..n]) {
-                                                return format!("Failed trying to write the temp DB to disk: {e}");
+                                                return Ended::SyncFailed(format!("Write error or short write writing to the DB dump file needed for MASTER <-> REPLICA synchronization: {}", os_error_text(&e)));
                                             }
                                             disk = Some(d);
                                         }
-                                        Err(e) => return format!("Opening the temp file needed for MASTER <-> REPLICA synchronization: {e}"),
+                                        Err(e) => return Ended::SyncFailed(format!("Opening the temp file needed for MASTER <-> REPLICA synchronization: {}", os_error_text(&e))),
                                     }
                                 }
                                 LoadMode::Parser => {
@@ -338,19 +465,28 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                         }
                         EventKind::Rdb(rev) => {
                             let Some((ks, loader)) = loading.as_mut() else { continue };
+                            if let crate::rdb::event::Event::Aux { name, value, .. } = &rev {
+                                if mode == LoadMode::Disk {
+                                    held_aux.push((name.clone(), value.clone()));
+                                } else {
+                                    rdb_log.aux(name, value);
+                                }
+                            }
                             crate::rdb::load::presize(ks, &rev, &mut rdb_db);
                             match loader.push(rev) {
+                                Ok(Some(crate::rdb::load::Loaded::Empty { key, .. })) => rdb_log.empty_key(&key),
                                 Ok(Some(crate::rdb::load::Loaded::Key(k))) => {
+                                    rdb_log.keys_loaded += 1;
                                     if let Err(e) = crate::rdb::load::place(ks, k) {
-                                        return format!("Failed trying to load the MASTER synchronization DB from socket: {e}");
+                                        return Ended::SyncFailed(format!("Failed trying to load the MASTER synchronization DB from socket: {e}"));
                                     }
                                 }
                                 Ok(_) => {}
-                                Err(e) => return format!("Failed trying to load the MASTER synchronization DB from socket: {e}"),
+                                Err(e) => return Ended::SyncFailed(format!("Failed trying to load the MASTER synchronization DB from socket: {e}")),
                             }
                         }
                         EventKind::RdbError(err) => {
-                            return format!("Failed trying to load the MASTER synchronization DB from socket: {err}");
+                            return Ended::SyncFailed(format!("Failed trying to load the MASTER synchronization DB from socket: {err}"));
                         }
                         EventKind::RdbTrailing { .. } => {}
                         EventKind::TransferEnd { rdb_len } => {
@@ -361,24 +497,31 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                                     crate::persist::rdb_path(&e)
                                 };
                                 if let Err(e) = d.finish(rdb_len, &dbfile) {
-                                    return format!("Failed trying to rename the temp DB into {} in MASTER <-> REPLICA synchronization: {e}", dbfile.display());
+                                    return Ended::SyncFailed(format!("Failed trying to rename the temp DB into {} in MASTER <-> REPLICA synchronization: {}", dbfile.display(), os_error_text(&e)));
                                 }
                             }
                             let (id, off) = full.take().unwrap_or_default();
-                            let keys: usize = ks.dbs.iter().map(|d| d.len()).sum();
                             {
                                 let mut e = shared.lock();
+                                // A replica keeps keys past their TTL (its master expires them),
+                                // so "keys expired" is 0, as Redis logs it.
                                 match mode {
                                     LoadMode::Disk => {
                                         log::notice("MASTER <-> REPLICA sync: Flushing old data");
                                         log::notice("MASTER <-> REPLICA sync: Loading DB in memory");
+                                        for (name, value) in held_aux.drain(..) {
+                                            rdb_log.aux(&name, &value);
+                                        }
+                                        rdb_log.done();
                                     }
-                                    LoadMode::Parser => {}
+                                    LoadMode::Parser => rdb_log.done(),
                                     LoadMode::Swap => {
+                                        rdb_log.done();
                                         log::notice("MASTER <-> REPLICA sync: Swapping active DB with loaded DB");
                                         log::notice("MASTER <-> REPLICA sync: Discarding old DB in background");
                                     }
                                 }
+                                rdb_log = Default::default();
                                 // The AOF describes the old dataset: Redis stops it before the
                                 // new data goes in and starts it again (a rewrite writes the new
                                 // base) once it is there (restartAOFAfterSYNC).
@@ -406,19 +549,18 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                                     m.from_scratch = false;
                                 }
                             }
-                            log::notice(&format!("Done loading RDB, keys loaded: {keys}, keys expired: 0."));
                             log::notice("MASTER <-> REPLICA sync: Finished with success");
                             master_client.db = 0;
-                            if let Err(e) = send_ack(shared, &mut stream, &mut dec).await {
-                                return format!("Connection with master lost: {e}");
+                            if send_ack(shared, &mut stream, &mut dec).await.is_err() {
+                                return Ended::Lost;
                             }
                         }
                         EventKind::Command(cmd) => {
                             let raw = encode(&cmd.args.iter().map(|a| a.as_ref()).collect::<Vec<&[u8]>>());
                             if cmd.kind == CommandKind::Getack {
                                 // Answer with the offset *before* the GETACK, then count it.
-                                if let Err(e) = send_ack(shared, &mut stream, &mut dec).await {
-                                    return format!("Connection with master lost: {e}");
+                                if send_ack(shared, &mut stream, &mut dec).await.is_err() {
+                                    return Ended::Lost;
                                 }
                             }
                             let wake = {
@@ -450,28 +592,29 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                     let mut e = shared.lock();
                     if let Some(m) = e.master.as_mut().filter(|m| m.generation == generation && m.kill) {
                         m.kill = false;
-                        return "Connection with master lost.".into();
+                        return Ended::Lost;
                     }
                     let timeout_ms = e.config.get_i64("repl-timeout").max(1) * 1000;
                     match e.master.as_ref().filter(|m| m.generation == generation) {
                         Some(m) => (m.state == ReplState::Connected, m.state, crate::cmd::engine::now_ms() - m.last_io_ms, timeout_ms),
-                        None => return "REPLICAOF changed".into(),
+                        None => return Ended::Replaced,
                     }
                 };
                 // repl-timeout: a master that sends nothing — not even its `ping` or a `\n`
                 // keepalive — for that long is given up on (replicationCron's three cases).
                 if idle_ms > timeout_ms {
-                    let why = match state {
-                        ReplState::Connected => "MASTER timeout: no data nor PING received...",
-                        ReplState::Transfer => "Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value.",
-                        _ => "Timeout connecting to the MASTER...",
+                    return match state {
+                        ReplState::Connected => {
+                            log::warning("MASTER timeout: no data nor PING received...");
+                            Ended::Lost
+                        }
+                        ReplState::Transfer => Ended::SyncFailed("Timeout receiving bulk data from MASTER... If the problem persists try to set the 'repl-timeout' parameter in redis.conf to a larger value.".into()),
+                        _ => Ended::SyncFailed("Timeout connecting to the MASTER...".into()),
                     };
-                    log::warning(why);
-                    return "Connection with master lost.".into();
                 }
                 if connected
-                    && let Err(e) = send_ack(shared, &mut stream, &mut dec).await {
-                        return format!("Connection with master lost: {e}");
+                    && let Err(_) = send_ack(shared, &mut stream, &mut dec).await {
+                        return Ended::Lost;
                     }
             }
         }
@@ -516,10 +659,20 @@ fn load_mode(shared: &Shared) -> LoadMode {
 }
 
 /// The snapshot as received, written to `temp-<unixtime>.<pid>.rdb` (Redis's name) and
-/// renamed over `dbfilename` once complete.
+/// renamed over `dbfilename` once complete. A transfer that fails deletes its partial file
+/// (Redis's `replicationAbortSyncTransfer`), so retries do not litter `dir`.
 struct DiskCopy {
     file: std::fs::File,
     path: std::path::PathBuf,
+    renamed: bool,
+}
+
+impl Drop for DiskCopy {
+    fn drop(&mut self) {
+        if !self.renamed {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 impl DiskCopy {
@@ -530,7 +683,11 @@ impl DiskCopy {
             std::process::id()
         ));
         let file = std::fs::File::create(&path)?;
-        Ok(DiskCopy { file, path })
+        Ok(DiskCopy {
+            file,
+            path,
+            renamed: false,
+        })
     }
 
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
@@ -540,16 +697,12 @@ impl DiskCopy {
 
     /// The RDB was `rdb_len` bytes: drop what came after it (the EOF mark, commands), fsync,
     /// rename into place.
-    fn finish(self, rdb_len: u64, dbfile: &std::path::Path) -> std::io::Result<()> {
-        let res = (|| {
-            self.file.set_len(rdb_len)?;
-            self.file.sync_all()?;
-            std::fs::rename(&self.path, dbfile)
-        })();
-        if res.is_err() {
-            let _ = std::fs::remove_file(&self.path);
-        }
-        res
+    fn finish(mut self, rdb_len: u64, dbfile: &std::path::Path) -> std::io::Result<()> {
+        self.file.set_len(rdb_len)?;
+        self.file.sync_all()?;
+        std::fs::rename(&self.path, dbfile)?;
+        self.renamed = true;
+        Ok(())
     }
 }
 

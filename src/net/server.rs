@@ -1,7 +1,23 @@
 //! The listener, the cron, and shutdown.
+//!
+//! Shutdown follows Redis 7.0's `prepareForShutdown` / `finishShutdown`: SHUTDOWN (or
+//! SIGTERM) is announced, then — unless NOW, `shutdown-timeout 0`, or every replica has
+//! acknowledged the whole stream — the master sends `REPLCONF GETACK *` and waits up to
+//! `shutdown-timeout` seconds for its replicas; then it reports the lagging ones, kills a
+//! saving child, fsyncs the AOF, saves if asked to, and exits. A failure on the way (a save
+//! that fails without FORCE) cancels the shutdown: the server keeps running and the SHUTDOWN
+//! clients get an error. SHUTDOWN ABORT cancels the wait the same way.
+//!
+//! Not matched: while Redis waits for replicas it also *pauses writes* from clients
+//! (`pauseClients(PAUSE_DURING_SHUTDOWN, ..., CLIENT_PAUSE_WRITE)`: write commands and
+//! PUBLISH block until the shutdown ends or is aborted, reads are served). rtool serves every
+//! command during the wait (the pause belongs in the engine's command path). A signal's
+//! shutdown, once aborted, cannot be asked for again by another signal (the signal future
+//! resolves once), and SIGINT is announced as SIGTERM (the future does not say which).
 
 use crate::cmd::Engine;
 use crate::cmd::engine::Request;
+use crate::cmd::server::ShutdownFlags;
 use crate::config::Config;
 use crate::log;
 use std::net::SocketAddr;
@@ -126,6 +142,8 @@ impl Server {
         }
         tasks.push(tokio::spawn(cron(shared.clone())));
         // `replicaof` in the configuration: a replica from the start, with no history to offer.
+        // Redis is a replica ('S' in its log) from the configuration on, says it is ready,
+        // and only then starts the link ("Connecting to MASTER", from its cron).
         {
             let mut e = shared.lock();
             let target = e.config.get_str("replicaof").to_string();
@@ -134,6 +152,8 @@ impl Server {
                 parts.next(),
                 parts.next().and_then(|p| p.parse::<u16>().ok()),
             ) {
+                log::set_role('S');
+                log::notice("Ready to accept connections");
                 let from_scratch = !e.persist.loaded_repl_history;
                 crate::cmd::replication::become_replica(
                     &mut e,
@@ -141,19 +161,61 @@ impl Server {
                     port,
                     from_scratch,
                 );
+            } else {
+                log::notice("Ready to accept connections");
             }
         }
         spawn_requested_links(&shared);
-        log::notice("Ready to accept connections");
-        tokio::select! {
-            _ = stop => {}
-            _ = shared.shutdown.notified() => {}
+        let mut stop = std::pin::pin!(stop);
+        let mut signalled = false;
+        loop {
+            let (flags, by_signal) = next_shutdown(&shared, stop.as_mut(), &mut signalled).await;
+            if shutdown(&shared, flags, by_signal).await {
+                break;
+            }
         }
-        announce_shutdown(&shared);
-        wait_for_replicas(&shared).await;
-        prepare_shutdown(&shared);
         for t in tasks {
             t.abort();
+        }
+    }
+}
+
+/// Wait for a shutdown request: a SHUTDOWN command (it wakes `repl_notify`) or the signal
+/// future (which resolves once). Marks the shutdown as under way.
+async fn next_shutdown(
+    shared: &Shared,
+    mut stop: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+    signalled: &mut bool,
+) -> (ShutdownFlags, bool) {
+    loop {
+        let woken = shared.repl_notify.notified();
+        let mut woken = std::pin::pin!(woken);
+        // Registered before looking, so a request made in between still wakes us.
+        woken.as_mut().enable();
+        {
+            let mut e = shared.lock();
+            let st = &mut e.persist.shutdown;
+            if let Some(flags) = st.requested.take() {
+                st.in_progress = true;
+                return (flags, false);
+            }
+        }
+        tokio::select! {
+            _ = stop.as_mut(), if !*signalled => {
+                *signalled = true;
+                let mut e = shared.lock();
+                let flags = ShutdownFlags::from_config(e.config.get_str("shutdown-on-sigterm"));
+                // A SHUTDOWN already under way wins (Redis ignores the signal then).
+                if e.persist.shutdown.pending() {
+                    continue;
+                }
+                e.persist.shutdown.in_progress = true;
+                return (flags, true);
+            }
+            _ = woken => {}
+            _ = shared.shutdown.notified() => {}
+            // A safety net: the request is checked at least every 100 ms.
+            _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
         }
     }
 }
@@ -177,107 +239,143 @@ pub fn spawn_requested_links(shared: &Arc<Shared>) {
     }
 }
 
-/// The first lines of Redis's shutdown (`prepareForShutdown`).
-fn announce_shutdown(shared: &Shared) {
-    let e = shared.lock();
-    let by_command = e
-        .requests
-        .iter()
-        .any(|r| matches!(r, Request::Shutdown { .. }));
-    if !by_command {
-        log::warning("Received SIGTERM scheduling shutdown...");
-    }
-    log::warning("User requested shutdown...");
+/// Every replica has acknowledged the whole stream (Redis's `isReadyToShutdown`).
+fn replicas_in_sync(e: &Engine) -> bool {
+    e.replicas.values().all(|r| r.ack_offset == e.repl.offset())
 }
 
-/// Redis 7.0 lets its replicas catch up before it exits: it asks them where they are
-/// (`REPLCONF GETACK *`, which counts in the stream like any command) and waits until every
-/// one has acknowledged the whole stream, at most `shutdown-timeout` seconds; then it says
-/// which ones lag (`finishShutdown`).
-async fn wait_for_replicas(shared: &Arc<Shared>) {
-    let in_sync = |e: &Engine| e.replicas.values().all(|r| r.ack_offset == e.repl.offset());
-    let timeout_ms = {
+/// Carry a shutdown out (`prepareForShutdown`, then `finishShutdown` once the replicas are
+/// in sync or the time is up). Returns true when the server must exit, false when the
+/// shutdown failed or was aborted and the server goes on.
+async fn shutdown(shared: &Arc<Shared>, flags: ShutdownFlags, by_signal: bool) -> bool {
+    let (epoch, deadline) = {
         let mut e = shared.lock();
-        let t = e.config.get_i64("shutdown-timeout");
-        let quiet = t == 0 || e.is_replica || e.replicas.is_empty();
-        if quiet || in_sync(&e) {
-            0
-        } else {
-            e.repl.feed_nodb(&[b"REPLCONF", b"GETACK", b"*"]);
-            e.repl.seal();
-            log::notice("Waiting for replicas before shutting down.");
-            t * 1000
+        if by_signal {
+            log::warning("Received SIGTERM scheduling shutdown...");
         }
+        log::warning("User requested shutdown...");
+        let epoch = e.persist.shutdown.epoch;
+        let timeout_s = e.config.get_i64("shutdown-timeout");
+        let deadline = if !flags.now && timeout_s != 0 && !replicas_in_sync(&e) {
+            // Ask the replicas where they are, so an idle one answers now rather than at
+            // its next once-a-second ACK. A replica does not feed its own replicas (Redis's
+            // replicationFeedSlaves returns early), but waits for them all the same.
+            if !e.is_replica && e.repl.backlog_active {
+                e.repl.feed_nodb(&[b"REPLCONF", b"GETACK", b"*"]);
+                e.repl.seal();
+            }
+            log::notice("Waiting for replicas before shutting down.");
+            let d = crate::cmd::engine::now_ms() + timeout_s * 1000;
+            e.persist.shutdown.deadline_ms = d;
+            Some(d)
+        } else {
+            None
+        };
+        (epoch, deadline)
     };
-    if timeout_ms > 0 {
+    if let Some(deadline) = deadline {
         shared.repl_notify.notify_waiters();
-        let start = std::time::Instant::now();
-        while start.elapsed().as_millis() < timeout_ms as u128 {
+        loop {
+            {
+                let e = shared.lock();
+                // SHUTDOWN ABORT: the command already answered everyone and logged it.
+                if e.persist.shutdown.epoch != epoch {
+                    return false;
+                }
+                if crate::cmd::engine::now_ms() >= deadline || replicas_in_sync(&e) {
+                    break;
+                }
+            }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            if in_sync(&shared.lock()) {
-                break;
+        }
+    }
+    let mut e = shared.lock();
+    if finish_shutdown(&mut e, flags) {
+        return true;
+    }
+    log::warning("Errors trying to shut down the server. Check the logs for more information.");
+    crate::cmd::server::cancel_shutdown(&mut e);
+    false
+}
+
+/// Redis's `finishShutdown`: report lagging replicas, kill a child, fsync the AOF, save if
+/// asked to, tell the clients. False if something failed that FORCE would have ignored.
+fn finish_shutdown(e: &mut Engine, flags: ShutdownFlags) -> bool {
+    if !e.replicas.is_empty() {
+        let now = crate::cmd::engine::now_ms();
+        let end = e.repl.offset();
+        let mut lagging = 0;
+        for r in e.replicas.values() {
+            if r.ack_offset != end {
+                lagging += 1;
+                let lag = if r.state == crate::repl::master::ReplicaState::Online {
+                    (now - r.ack_time_ms) / 1000
+                } else {
+                    0
+                };
+                log::warning(&format!(
+                    "Lagging replica {} reported offset {} behind master, lag={lag}, state={}.",
+                    r.name(),
+                    end as i64 - r.ack_offset as i64,
+                    r.state.info_name()
+                ));
             }
         }
+        log::notice(&format!(
+            "{} of {} replicas are in sync when shutting down.",
+            e.replicas.len() - lagging,
+            e.replicas.len()
+        ));
     }
-    let e = shared.lock();
-    if e.replicas.is_empty() {
-        return;
-    }
-    let now = crate::cmd::engine::now_ms();
-    let end = e.repl.offset();
-    let mut lagging = 0;
-    for r in e.replicas.values() {
-        if r.ack_offset != end {
-            lagging += 1;
-            let lag = if r.state == crate::repl::master::ReplicaState::Online {
-                (now - r.ack_time_ms) / 1000
-            } else {
-                0
-            };
-            log::warning(&format!(
-                "Lagging replica {} reported offset {} behind master, lag={lag}, state={}.",
-                r.name(),
-                end as i64 - r.ack_offset as i64,
-                r.state.info_name()
-            ));
-        }
-    }
-    log::notice(&format!(
-        "{} of {} replicas are in sync when shutting down.",
-        e.replicas.len() - lagging,
-        e.replicas.len()
-    ));
-}
-
-/// What Redis does on the way out (`finishShutdown`): kill a child, save, tell clients.
-fn prepare_shutdown(shared: &Shared) {
-    let mut e = shared.lock();
-    let save = e.requests.iter().find_map(|r| match r {
-        Request::Shutdown { save } => Some(*save),
-        _ => None,
-    });
-    // Redis saves on the way out when save points are configured (or SHUTDOWN SAVE), and
-    // never with SHUTDOWN NOSAVE. A BGSAVE child still running is killed first.
-    if let Some(child) = e.persist.child.clone()
-        && matches!(
-            child.kind,
-            crate::persist::ChildKind::Rdb | crate::persist::ChildKind::RdbSocket
-        )
+    // A BGSAVE child still running is killed first: its file must not race the final save.
+    use crate::persist::ChildKind;
+    let child = e.persist.child.clone();
+    if let Some(c) = &child
+        && matches!(c.kind, ChildKind::Rdb | ChildKind::RdbSocket)
     {
         e.persist.child = None;
         log::warning("There is a child saving an .rdb. Killing it!");
-        unsafe { libc::kill(child.pid, libc::SIGUSR1) };
+        unsafe { libc::kill(c.pid, libc::SIGUSR1) };
+    }
+    // An AOF rewrite: the AOF on disk already has everything — unless AOF was just turned
+    // on and this rewrite is writing its very first base.
+    if let Some(c) = &child
+        && c.kind == ChildKind::Aof
+    {
+        if e.aof.state == crate::aof::writer::State::WaitRewrite {
+            if flags.force {
+                log::warning("Writing initial AOF. Exit anyway.");
+            } else {
+                log::warning("Writing initial AOF, can't exit.");
+                return false;
+            }
+        }
+        log::warning("There is a child rewriting the AOF. Killing it!");
+        if e.aof.state == crate::aof::writer::State::Off {
+            // A BGREWRITEAOF with AOF off: aof::writer::shutdown only acts with AOF on.
+            e.persist.child = None;
+            unsafe {
+                libc::kill(c.pid, libc::SIGUSR1);
+                libc::waitpid(c.pid, std::ptr::null_mut(), 0);
+            }
+            let _ = std::fs::remove_file(format!("temp-rewriteaof-bg-{}.aof", c.pid));
+        }
     }
     // The AOF: kill a rewrite in progress, write what is buffered, fsync.
-    crate::aof::writer::shutdown(&mut e);
-    let want_save = match save.flatten() {
+    crate::aof::writer::shutdown(e);
+    let want_save = match flags.save {
         Some(s) => s,
-        None => crate::persist::save_points_configured(&e),
+        None => crate::persist::save_points_configured(e),
     };
     if want_save {
         log::notice("Saving the final RDB snapshot before exiting.");
-        if crate::persist::save(&mut e).is_err() {
-            log::warning("Error trying to save the DB, can't exit.");
+        if crate::persist::save(e).is_err() {
+            if flags.force {
+                log::warning("Error trying to save the DB. Exit anyway.");
+            } else {
+                log::warning("Error trying to save the DB, can't exit.");
+                return false;
+            }
         }
     }
     for c in e.clients.values() {
@@ -285,6 +383,7 @@ fn prepare_shutdown(shared: &Shared) {
     }
     e.clients.clear();
     log::warning("Redis is now ready to exit, bye bye...");
+    true
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {

@@ -65,6 +65,7 @@ pub mod zipmap;
 // The writing side: encoders, the writer, and reader events -> keyspace values.
 pub mod encode;
 pub mod load;
+pub mod load_log;
 pub mod writer;
 
 pub use cursor::{StringForm, length_prefix, string_form};

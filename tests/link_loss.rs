@@ -1,0 +1,155 @@
+//! A replica losing its master, held against a real Redis 7.0 replica: the same master (a real
+//! redis-server) drops the link, and the replica's log lines (level and text, numbers masked)
+//! must be Redis's, in Redis's order — once for an established link, once in the middle of
+//! the snapshot's transfer.
+
+mod util;
+
+use std::time::Duration;
+use util::{Kind, Server, have_redis, info_field, wait_for};
+
+/// The lines from the first one containing `from` to the first one after it containing
+/// `until` (included), as `<level> <text>` with digit runs masked.
+fn lines_between(log: &str, from: &str, until: &str) -> Vec<String> {
+    let ids = regex::Regex::new("[0-9a-f]{40}").unwrap();
+    let digits = regex::Regex::new("[0-9]+").unwrap();
+    let mut out = Vec::new();
+    for line in log.lines() {
+        let f: Vec<&str> = line.splitn(7, ' ').collect();
+        if f.len() < 7 {
+            continue;
+        }
+        let (level, text) = (f[5], f[6]);
+        if out.is_empty() && !text.contains(from) {
+            continue;
+        }
+        let masked = ids.replace_all(text, "<id>");
+        let masked = digits.replace_all(&masked, "N");
+        out.push(format!("{level} {masked}"));
+        if out.len() > 1 && text.contains(until) {
+            break;
+        }
+    }
+    out
+}
+
+fn link_up(r: &Server) -> bool {
+    let mut c = r.conn();
+    info_field(&mut c, "replication", "master_link_status").as_deref() == Some("up")
+}
+
+/// CLIENT KILL TYPE replica on the master: "Connection with master lost." (a warning),
+/// "Caching the disconnected master state.", "Reconnecting to MASTER ..." at once, and a
+/// partial resync.
+fn established_link_lost(kind: Kind) -> Vec<String> {
+    let m = Server::redis(&["--repl-diskless-sync-delay", "0"]);
+    let port = m.port.to_string();
+    let r = Server::start(kind, &["--replicaof", "127.0.0.1", &port]);
+    assert!(
+        wait_for(Duration::from_secs(15), || link_up(&r)),
+        "{kind:?}"
+    );
+    let mut mc = m.conn();
+    mc.call(&["SET", "k", "v"]);
+    assert_eq!(
+        mc.call_str(&["CLIENT", "KILL", "TYPE", "replica"]),
+        ":1\r\n"
+    );
+    let done = "Master accepted a Partial Resynchronization.";
+    assert!(
+        wait_for(Duration::from_secs(10), || r
+            .log_text()
+            .matches(done)
+            .count()
+            >= 1
+            && r.log_text().contains("Connection with master lost.")),
+        "{kind:?}: {}",
+        r.log_text()
+    );
+    assert!(wait_for(Duration::from_secs(10), || link_up(&r)));
+    lines_between(&r.log_text(), "Connection with master lost.", done)
+}
+
+/// The master drops the link while the snapshot streams in (rdb-key-save-delay makes it
+/// slow): "I/O error trying to sync with MASTER: connection lost" and an immediate
+/// "Reconnecting to MASTER ... after failure".
+fn transfer_cut(kind: Kind) -> Vec<String> {
+    let m = Server::redis(&[
+        "--repl-diskless-sync-delay",
+        "0",
+        "--enable-debug-command",
+        "yes",
+    ]);
+    let mut mc = m.conn();
+    mc.call(&["DEBUG", "POPULATE", "1000", "key", "10000"]);
+    mc.call(&["CONFIG", "SET", "rdb-key-save-delay", "5000"]);
+    let port = m.port.to_string();
+    let r = Server::start(kind, &["--replicaof", "127.0.0.1", &port]);
+    assert!(
+        wait_for(Duration::from_secs(15), || r
+            .log_text()
+            .contains("receiving streamed RDB from master with EOF")),
+        "{kind:?}: {}",
+        r.log_text()
+    );
+    assert_eq!(
+        mc.call_str(&["CLIENT", "KILL", "TYPE", "replica"]),
+        ":1\r\n"
+    );
+    let again = "Non blocking connect for SYNC fired the event.";
+    assert!(
+        wait_for(Duration::from_secs(10), || r
+            .log_text()
+            .matches(again)
+            .count()
+            >= 2),
+        "{kind:?}: {}",
+        r.log_text()
+    );
+    // Let the second transfer finish quickly, so the servers stop without waiting for it.
+    mc.call(&["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+    lines_between(&r.log_text(), "I/O error", "Non blocking connect")
+}
+
+#[test]
+fn an_established_link_lost_logs_like_redis() {
+    if !have_redis() {
+        return;
+    }
+    let want = established_link_lost(Kind::Redis);
+    assert_eq!(
+        want,
+        [
+            "# Connection with master lost.",
+            "* Caching the disconnected master state.",
+            "* Reconnecting to MASTER N.N.N.N:N",
+            "* MASTER <-> REPLICA sync started",
+            "* Non blocking connect for SYNC fired the event.",
+            "* Master replied to PING, replication can continue...",
+            "* Trying a partial resynchronization (request <id>:N).",
+            "* Successful partial resynchronization with master.",
+            "* MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.",
+        ],
+        "the reference changed"
+    );
+    assert_eq!(established_link_lost(Kind::Rtool), want);
+}
+
+#[test]
+fn a_transfer_cut_short_logs_like_redis_and_retries_at_once() {
+    if !have_redis() {
+        return;
+    }
+    let want = transfer_cut(Kind::Redis);
+    assert_eq!(
+        want,
+        [
+            "# I/O error trying to sync with MASTER: connection lost",
+            "* Reconnecting to MASTER N.N.N.N:N after failure",
+            "* MASTER <-> REPLICA sync started",
+            "* Non blocking connect for SYNC fired the event.",
+        ],
+        "the reference changed"
+    );
+    assert_eq!(transfer_cut(Kind::Rtool), want);
+}

@@ -1,0 +1,316 @@
+//! SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT], held against real Redis 7.0: every scenario
+//! runs on both servers and compares the replies byte for byte and the shutdown's log lines
+//! (level and text, numbers masked).
+//!
+//! What Redis does that these tests do not compare, because rtool does not do it: while a
+//! shutdown waits for replicas, Redis pauses writes (a SET blocks until the shutdown ends or
+//! is aborted); rtool serves them (see `net::server`).
+
+mod util;
+
+use std::time::{Duration, Instant};
+use util::repl::attach_replica;
+use util::{Kind, Server, have_redis, info_field, wait_for};
+
+/// The log from the first "User requested shutdown..." on, as `<level> <text>` with every
+/// run of digits masked (pids, offsets, ports), and the master's other chatter left out.
+fn shutdown_lines(log: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in log.lines() {
+        // "pid:R 23 Nov 2026 10:00:00.000 * text"
+        let f: Vec<&str> = line.splitn(7, ' ').collect();
+        if f.len() < 7 {
+            continue;
+        }
+        let (level, text) = (f[5], f[6]);
+        if out.is_empty() && text != "User requested shutdown..." {
+            continue;
+        }
+        let mut masked = String::new();
+        let mut in_digits = false;
+        for ch in text.chars() {
+            if ch.is_ascii_digit() {
+                if !in_digits {
+                    masked.push('N');
+                }
+                in_digits = true;
+            } else {
+                masked.push(ch);
+                in_digits = false;
+            }
+        }
+        out.push(format!("{level} {masked}"));
+    }
+    out
+}
+
+fn kinds() -> Vec<Kind> {
+    if have_redis() {
+        vec![Kind::Redis, Kind::Rtool]
+    } else {
+        vec![Kind::Rtool]
+    }
+}
+
+/// ABORT stands alone, SAVE and NOSAVE exclude each other, unknown words are syntax errors,
+/// and with nothing to abort ABORT says so.
+#[test]
+fn option_errors_match_redis() {
+    let mut replies = Vec::new();
+    for kind in kinds() {
+        let s = Server::start(kind, &[]);
+        let mut c = s.conn();
+        let got: Vec<String> = [
+            &["SHUTDOWN", "ABORT"][..],
+            &["SHUTDOWN", "abort", "abort"],
+            &["SHUTDOWN", "ABORT", "NOW"],
+            &["SHUTDOWN", "ABORT", "NOSAVE"],
+            &["SHUTDOWN", "FORCE", "ABORT"],
+            &["SHUTDOWN", "SAVE", "NOSAVE"],
+            &["SHUTDOWN", "NOW", "BOGUS"],
+        ]
+        .iter()
+        .map(|cmd| c.call_str(cmd))
+        .collect();
+        assert_eq!(got[0], "-ERR No shutdown in progress.\r\n", "{kind:?}");
+        assert_eq!(got[2], "-ERR syntax error\r\n", "{kind:?}");
+        assert_eq!(c.call_str(&["PING"]), "+PONG\r\n");
+        replies.push(got);
+    }
+    assert!(replies.windows(2).all(|w| w[0] == w[1]), "{replies:#?}");
+}
+
+/// A save that fails stops the shutdown: the SHUTDOWN client gets an error, the server goes
+/// on. FORCE exits anyway. Same replies, same log lines as Redis.
+#[test]
+fn a_failed_save_cancels_the_shutdown_unless_force() {
+    let mut logs = Vec::new();
+    for kind in kinds() {
+        let root = tempfile::tempdir().unwrap();
+        let data = root.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        let mut s = Server::start(kind, &["--dir", data.to_str().unwrap()]);
+        let mut c = s.conn();
+        c.call(&["SET", "k", "v"]);
+        // The server's directory disappears: the temp RDB file cannot be created.
+        std::fs::remove_dir_all(&data).unwrap();
+        assert_eq!(
+            c.call_str(&["SHUTDOWN", "SAVE"]),
+            "-ERR Errors trying to SHUTDOWN. Check logs.\r\n",
+            "{kind:?}"
+        );
+        assert_eq!(c.call_str(&["GET", "k"]), "$1\r\nv\r\n", "{kind:?}");
+        c.send(&[b"SHUTDOWN", b"SAVE", b"FORCE"]);
+        assert!(c.read_to_close().is_empty(), "{kind:?}");
+        assert!(wait_for(Duration::from_secs(10), || s.exited()), "{kind:?}");
+        logs.push(shutdown_lines(&s.log_text()));
+    }
+    let want = [
+        "# User requested shutdown...",
+        "* Saving the final RDB snapshot before exiting.",
+        "# Failed opening the temp RDB file temp-N.rdb (in server root dir unknown) for saving: No such file or directory",
+        "# Error trying to save the DB, can't exit.",
+        "# Errors trying to shut down the server. Check the logs for more information.",
+        "# User requested shutdown...",
+        "* Saving the final RDB snapshot before exiting.",
+        "# Failed opening the temp RDB file temp-N.rdb (in server root dir unknown) for saving: No such file or directory",
+        "# Error trying to save the DB. Exit anyway.",
+        "# Redis is now ready to exit, bye bye...",
+    ];
+    for l in &logs {
+        assert_eq!(l, &want, "{logs:#?}");
+    }
+}
+
+/// A replica that has not acknowledged the stream makes SHUTDOWN send `REPLCONF GETACK *` and
+/// wait (`shutdown-timeout`); reads are served meanwhile; a second SHUTDOWN joins the first;
+/// SHUTDOWN ABORT cancels it and both waiting clients get the error; SHUTDOWN NOW then exits
+/// without waiting, naming the lagging replica.
+#[test]
+fn shutdown_waits_for_a_lagging_replica_until_aborted_and_now_does_not_wait() {
+    let mut logs = Vec::new();
+    for kind in kinds() {
+        let mut s = Server::start(
+            kind,
+            &[
+                "--shutdown-timeout",
+                "60",
+                "--repl-diskless-sync-delay",
+                "0",
+            ],
+        );
+        // A replica that never sends REPLCONF ACK: always behind.
+        let mut link = attach_replica(s.port);
+        let mut c = s.conn();
+        c.call(&["SET", "k", "v"]);
+        link.read_until("k");
+
+        let mut first = s.conn();
+        first.send(&[b"SHUTDOWN"]);
+        assert!(
+            wait_for(Duration::from_secs(10), || s
+                .log_text()
+                .contains("Waiting for replicas before shutting down.")),
+            "{kind:?}: {}",
+            s.log_text()
+        );
+        link.read_until("GETACK");
+        let left: i64 = info_field(&mut c, "server", "shutdown_in_milliseconds")
+            .expect("shutdown_in_milliseconds while waiting")
+            .parse()
+            .unwrap();
+        assert!(left > 0 && left <= 60_000, "{kind:?}: {left}");
+        assert_eq!(c.call_str(&["GET", "k"]), "$1\r\nv\r\n", "{kind:?}");
+
+        let mut second = s.conn();
+        second.send(&[b"SHUTDOWN", b"NOW"]);
+        // Both SHUTDOWN clients are blocked (the second one joined the first)...
+        assert!(
+            wait_for(Duration::from_secs(10), || info_field(
+                &mut c,
+                "clients",
+                "blocked_clients"
+            )
+            .as_deref()
+                == Some("2")),
+            "{kind:?}"
+        );
+        // ...and still waiting: NOW on a second SHUTDOWN does not hurry the first one.
+        assert_eq!(c.call_str(&["PING"]), "+PONG\r\n");
+        assert!(!s.exited(), "{kind:?}");
+        assert_eq!(c.call_str(&["SHUTDOWN", "ABORT"]), "+OK\r\n", "{kind:?}");
+        let failed = b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n".to_vec();
+        assert_eq!(first.read_reply(), Some(failed.clone()), "{kind:?}");
+        assert_eq!(second.read_reply(), Some(failed), "{kind:?}");
+        assert_eq!(
+            c.call_str(&["SHUTDOWN", "ABORT"]),
+            "-ERR No shutdown in progress.\r\n"
+        );
+        assert_eq!(
+            info_field(&mut c, "server", "shutdown_in_milliseconds"),
+            None
+        );
+
+        let started = Instant::now();
+        c.send(&[b"SHUTDOWN", b"NOW", b"NOSAVE"]);
+        assert!(c.read_to_close().is_empty(), "{kind:?}");
+        assert!(wait_for(Duration::from_secs(10), || s.exited()), "{kind:?}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{kind:?}");
+        let mut lines = shutdown_lines(&s.log_text());
+        // The replica's name, offset, lag and state in Redis's words; the state of a replica
+        // that never acknowledged differs between the two (a detail of the transfer).
+        for l in lines.iter_mut() {
+            if l.starts_with("# Lagging replica ") {
+                *l = "# Lagging replica ...".into();
+            }
+        }
+        logs.push(lines);
+    }
+    let want = [
+        "# User requested shutdown...",
+        "* Waiting for replicas before shutting down.",
+        "* Shutdown manually aborted.",
+        "# User requested shutdown...",
+        "# Lagging replica ...",
+        "* N of N replicas are in sync when shutting down.",
+        "# Redis is now ready to exit, bye bye...",
+    ];
+    for l in &logs {
+        assert_eq!(l, &want, "{logs:#?}");
+    }
+}
+
+/// Replicas that acknowledged everything: no GETACK (the replica's offset does not move), no
+/// wait.
+#[test]
+fn in_sync_replicas_get_no_getack() {
+    for kind in kinds() {
+        let m = Server::start(kind, &["--repl-diskless-sync-delay", "0"]);
+        let port = m.port.to_string();
+        let r = Server::start(kind, &["--replicaof", "127.0.0.1", &port]);
+        let mut mc = m.conn();
+        let mut rc = r.conn();
+        assert!(wait_for(Duration::from_secs(15), || info_field(
+            &mut rc,
+            "replication",
+            "master_link_status"
+        )
+        .as_deref()
+            == Some("up")));
+        mc.call(&["SET", "k", "v"]);
+        let end = info_field(&mut mc, "replication", "master_repl_offset").unwrap();
+        // Wait for the replica's ACK of the whole stream to reach the master.
+        assert!(
+            wait_for(Duration::from_secs(10), || {
+                info_field(&mut mc, "replication", "slave0")
+                    .is_some_and(|s| s.contains(&format!("offset={end},")))
+            }),
+            "{kind:?}"
+        );
+        mc.send(&[b"SHUTDOWN", b"NOSAVE"]);
+        assert!(mc.read_to_close().is_empty());
+        assert!(wait_for(Duration::from_secs(10), || m
+            .log_text()
+            .contains("ready to exit")));
+        let log = m.log_text();
+        assert!(!log.contains("Waiting for replicas"), "{kind:?}: {log}");
+        assert!(
+            log.contains("1 of 1 replicas are in sync when shutting down."),
+            "{kind:?}: {log}"
+        );
+        assert_eq!(
+            info_field(&mut rc, "replication", "master_repl_offset").as_deref(),
+            Some(end.as_str()),
+            "{kind:?}: the replica received something after the last write"
+        );
+    }
+}
+
+/// AOF just turned on and its first rewrite still running: the AOF has no base yet, so
+/// SHUTDOWN refuses to exit ("Writing initial AOF, can't exit.") unless FORCE, which kills
+/// the rewrite. Same replies and log lines as Redis.
+#[test]
+fn an_initial_aof_rewrite_blocks_shutdown_unless_force() {
+    let mut logs = Vec::new();
+    for kind in kinds() {
+        let mut s = Server::start(kind, &["--enable-debug-command", "yes"]);
+        let mut c = s.conn();
+        c.call(&["DEBUG", "POPULATE", "2000"]);
+        // 2000 keys at 2 ms each: the rewrite takes seconds.
+        c.call(&["CONFIG", "SET", "rdb-key-save-delay", "2000"]);
+        assert_eq!(
+            c.call_str(&["CONFIG", "SET", "appendonly", "yes"]),
+            "+OK\r\n"
+        );
+        assert_eq!(
+            c.call_str(&["SHUTDOWN", "NOSAVE"]),
+            "-ERR Errors trying to SHUTDOWN. Check logs.\r\n",
+            "{kind:?}"
+        );
+        c.send(&[b"SHUTDOWN", b"NOSAVE", b"FORCE"]);
+        assert!(c.read_to_close().is_empty(), "{kind:?}");
+        assert!(wait_for(Duration::from_secs(10), || s.exited()), "{kind:?}");
+        // Redis's child says it got the signal, in a line of its own format.
+        let log: String = s
+            .log_text()
+            .lines()
+            .filter(|l| !l.contains("signal-handler"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        logs.push(shutdown_lines(&log));
+    }
+    let want = [
+        "# User requested shutdown...",
+        "# Writing initial AOF, can't exit.",
+        "# Errors trying to shut down the server. Check the logs for more information.",
+        "# User requested shutdown...",
+        "# Writing initial AOF. Exit anyway.",
+        "# There is a child rewriting the AOF. Killing it!",
+        "* Killing running AOF rewrite child: N",
+        "* Calling fsync() on the AOF file.",
+        "# Redis is now ready to exit, bye bye...",
+    ];
+    for l in &logs {
+        assert_eq!(l, &want, "{logs:#?}");
+    }
+}
