@@ -177,11 +177,35 @@ fn shutdown_waits_for_a_lagging_replica_until_aborted_and_now_does_not_wait() {
         );
         // ...and still waiting: NOW on a second SHUTDOWN does not hurry the first one.
         assert_eq!(c.call_str(&["PING"]), "+PONG\r\n");
+        // Writes are paused meanwhile: a SET (and a MULTI that queues one) waits, blocked,
+        // while reads go on.
+        let mut writer = s.conn();
+        writer.send(&[b"SET", b"k2", b"v2"]);
+        let mut tx = s.conn();
+        assert_eq!(tx.call_str(&["MULTI"]), "+OK\r\n");
+        tx.send(&[b"INCR", b"n"]);
+        assert!(
+            wait_for(Duration::from_secs(10), || info_field(
+                &mut c,
+                "clients",
+                "blocked_clients"
+            )
+            .as_deref()
+                == Some("4")),
+            "{kind:?}: {}",
+            c.call_str(&["CLIENT", "LIST"])
+        );
+        assert_eq!(c.call_str(&["EXISTS", "k2"]), ":0\r\n", "{kind:?}");
         assert!(!s.exited(), "{kind:?}");
         assert_eq!(c.call_str(&["SHUTDOWN", "ABORT"]), "+OK\r\n", "{kind:?}");
         let failed = b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n".to_vec();
         assert_eq!(first.read_reply(), Some(failed.clone()), "{kind:?}");
         assert_eq!(second.read_reply(), Some(failed), "{kind:?}");
+        // The pause is over: the postponed commands run, in order.
+        assert_eq!(writer.read_reply(), Some(b"+OK\r\n".to_vec()), "{kind:?}");
+        assert_eq!(tx.read_reply(), Some(b"+QUEUED\r\n".to_vec()), "{kind:?}");
+        assert_eq!(tx.call_str(&["EXEC"]), "*1\r\n:1\r\n", "{kind:?}");
+        assert_eq!(c.call_str(&["GET", "k2"]), "$2\r\nv2\r\n", "{kind:?}");
         assert_eq!(
             c.call_str(&["SHUTDOWN", "ABORT"]),
             "-ERR No shutdown in progress.\r\n"

@@ -487,8 +487,13 @@ pub fn open_on_start(engine: &mut Engine) -> Result<(), String> {
     let f = open_append(engine, &incr, false)
         .map_err(|e| format!("Can't open the append-only file {incr}: {e}"))?;
     persist_manifest(engine).map_err(|e| e.to_string())?;
+    if had_incr {
+        log::notice(&format!("Opening AOF incr file {incr} on server start"));
+    } else {
+        log::notice(&format!("Creating AOF incr file {incr} on server start"));
+    }
     // History files a crash left in the manifest (a rewrite finished, their deletion did
-    // not) go now, as Redis's start-up does.
+    // not) go now, after the incr file is open, as Redis's start-up does (and logs).
     delete_history(engine);
     let size = f.metadata().map(|m| m.len()).unwrap_or(0);
     let aof = &mut engine.aof;
@@ -497,11 +502,6 @@ pub fn open_on_start(engine: &mut Engine) -> Result<(), String> {
     aof.last_incr_size = size;
     aof.last_incr_fsync_offset = size;
     aof.selected_db = None;
-    if had_incr {
-        log::notice(&format!("Opening AOF incr file {incr} on server start"));
-    } else {
-        log::notice(&format!("Creating AOF incr file {incr} on server start"));
-    }
     Ok(())
 }
 

@@ -19,8 +19,9 @@ pub enum Flow {
     Blocked,
     /// Write what is pending, then close (QUIT, CLIENT KILL of oneself).
     Close,
-    /// SHUTDOWN accepted.
-    Shutdown,
+    /// Not run: writes are paused while a shutdown waits for its replicas. The command stays
+    /// in the client's input and runs when the pause ends (Redis's `blockPostponeClient`).
+    Postponed,
 }
 
 /// Counters behind `INFO stats` and `INFO commandstats`.
@@ -76,13 +77,8 @@ pub struct CmdStat {
 /// carry out itself because they involve I/O.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
-    Shutdown {
-        save: Option<bool>,
-    },
     /// REPLICAOF host port: start a link to this master (generation of `Engine::master`).
-    ConnectMaster {
-        generation: u64,
-    },
+    ConnectMaster { generation: u64 },
 }
 
 /// Everything commands can touch; lives behind one lock.
@@ -293,6 +289,10 @@ impl Engine {
         self.pubsub.unsubscribe_all(client);
         self.blocking.remove(client.id);
         self.waiting_acks.retain(|w| w.0 != client.id);
+        self.persist
+            .shutdown
+            .postponed
+            .retain(|&id| id != client.id);
         self.clients.remove(&client.id);
     }
 
@@ -755,6 +755,18 @@ pub fn execute(engine: &mut Engine, client: &mut Client, argv: &[&[u8]], out: &m
         );
         return Flow::Continue;
     }
+    // While a shutdown waits for its replicas, writes wait too (Redis pauses them with
+    // `pauseClients(PAUSE_DURING_SHUTDOWN, ..., PAUSE_ACTION_CLIENT_WRITE)`): whatever could
+    // change the data or reach the replication stream — even just to be queued in MULTI,
+    // or an EXEC with such commands queued — is postponed, reads are served. Replica links
+    // are never paused, and neither is the master's link (Redis 7.2 exempts it too).
+    if engine.persist.shutdown.deadline_ms != 0
+        && !client.is_master
+        && !client.is_replica
+        && may_replicate(table, spec, client)
+    {
+        return Flow::Postponed;
+    }
     // In MULTI everything but the transaction commands is queued.
     if client.multi.is_some()
         && !matches!(
@@ -779,6 +791,25 @@ pub fn execute(engine: &mut Engine, client: &mut Client, argv: &[&[u8]], out: &m
     let flow = call(engine, client, spec, argv, out);
     engine.handle_ready_keys();
     flow
+}
+
+/// Could running this command write or propagate (Redis's `is_may_replicate_command`)? EXEC
+/// counts when its queue holds such a command.
+fn may_replicate(table: &Table, spec: &super::CommandSpec, client: &Client) -> bool {
+    let writes = |s: &super::CommandSpec| s.is(flags::WRITE) || s.is(flags::MAY_REPLICATE);
+    if writes(spec) {
+        return true;
+    }
+    spec.name == "exec"
+        && client.multi.iter().flatten().any(|argv| {
+            let Some(mut i) = argv.first().and_then(|name| table.lookup(name)) else {
+                return false;
+            };
+            if let Some(sub) = argv.get(1).and_then(|a| table.lookup_sub(i, a)) {
+                i = sub;
+            }
+            writes(&table.specs[i])
+        })
 }
 
 /// Reply an error for a command that was refused before it ran, counting it like Redis
@@ -908,13 +939,6 @@ pub fn call(
     }
     if client.close_after_reply {
         return Flow::Close;
-    }
-    if engine
-        .requests
-        .iter()
-        .any(|r| matches!(r, super::engine::Request::Shutdown { .. }))
-    {
-        return Flow::Shutdown;
     }
     Flow::Continue
 }

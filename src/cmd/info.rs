@@ -207,7 +207,8 @@ fn uname() -> String {
 
 fn clients(ctx: &Ctx, w: &mut Writer) {
     let e = &*ctx.engine;
-    let blocked = e.blocking.len();
+    // Clients whose write waits for a shutdown's pause count as blocked, as in Redis.
+    let blocked = e.blocking.len() + e.persist.shutdown.postponed.len();
     let in_timeout = e
         .clients
         .keys()

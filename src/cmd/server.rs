@@ -162,6 +162,9 @@ pub struct ShutdownState {
     pub epoch: u64,
     /// Clients blocked in SHUTDOWN, who get the error if it does not happen.
     pub blocked: Vec<u64>,
+    /// Clients whose next command is a write postponed by the pause during the wait
+    /// (see `cmd::engine::Flow::Postponed`); they go on when the shutdown is cancelled.
+    pub postponed: Vec<u64>,
 }
 
 impl ShutdownState {
@@ -182,6 +185,15 @@ pub fn cancel_shutdown(engine: &mut Engine) {
     st.in_progress = false;
     st.deadline_ms = 0;
     st.epoch += 1;
+    for id in std::mem::take(&mut st.postponed) {
+        if let Some(info) = engine.clients.get_mut(&id) {
+            info.blocked = false;
+            let _ = info
+                .tx
+                .send(super::client::ClientMsg::Unblocked(bytes::Bytes::new()));
+        }
+    }
+    let st = &mut engine.persist.shutdown;
     for id in std::mem::take(&mut st.blocked) {
         // A client that left (or was unblocked another way) is no longer waiting.
         if !engine.blocking.remove(id) {

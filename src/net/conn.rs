@@ -115,11 +115,7 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
             }
             match flow {
                 Flow::Close => closing = true,
-                Flow::Shutdown => {
-                    shared.shutdown.notify_one();
-                    closing = true;
-                }
-                Flow::Blocked | Flow::Continue => {}
+                Flow::Blocked | Flow::Postponed | Flow::Continue => {}
             }
         }
         // 2. Write the replies.
@@ -219,12 +215,20 @@ fn process_input(
             Ok(Parsed::Incomplete) => break,
             Ok(Parsed::Command(req, used)) => {
                 pos += used;
-                execute(&mut e, client, &req.args, out)
+                let f = execute(&mut e, client, &req.args, out);
+                if matches!(f, Flow::Postponed) {
+                    pos -= used;
+                }
+                f
             }
             Ok(Parsed::Inline(args, used)) => {
                 pos += used;
                 let argv: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
-                execute(&mut e, client, &argv, out)
+                let f = execute(&mut e, client, &argv, out);
+                if matches!(f, Flow::Postponed) {
+                    pos -= used;
+                }
+                f
             }
             Err(err) => {
                 // Redis replies the error and closes the connection after writing it.
@@ -247,6 +251,17 @@ fn process_input(
         }
         match f {
             Flow::Continue => {}
+            Flow::Postponed => {
+                // The command stays in `inbuf`; the client waits, like a blocked one, for
+                // the message that the pause is over (cmd::server::cancel_shutdown).
+                client.blocked = Some(None);
+                e.persist.shutdown.postponed.push(client.id);
+                if let Some(info) = e.clients.get_mut(&client.id) {
+                    info.blocked = true;
+                }
+                flow = Flow::Postponed;
+                break;
+            }
             other => {
                 flow = other;
                 break;
@@ -267,10 +282,7 @@ fn process_input(
     }
     let limits = (e.timeout_s, e.query_buffer_limit);
     // REPLICAOF asked for a master link, which only the runtime can start.
-    let spawn_links = !e.requests.is_empty()
-        && e.requests
-            .iter()
-            .any(|r| matches!(r, crate::cmd::engine::Request::ConnectMaster { .. }));
+    let spawn_links = !e.requests.is_empty();
     // Writes this batch propagated become one block of the replication stream; the replica
     // links waiting for it are woken once per batch.
     // A WAIT blocked in this batch: ask the replicas where they are, through the stream.

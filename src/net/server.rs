@@ -8,12 +8,13 @@
 //! that fails without FORCE) cancels the shutdown: the server keeps running and the SHUTDOWN
 //! clients get an error. SHUTDOWN ABORT cancels the wait the same way.
 //!
-//! Not matched: while Redis waits for replicas it also *pauses writes* from clients
-//! (`pauseClients(PAUSE_DURING_SHUTDOWN, ..., CLIENT_PAUSE_WRITE)`: write commands and
-//! PUBLISH block until the shutdown ends or is aborted, reads are served). rtool serves every
-//! command during the wait (the pause belongs in the engine's command path). A signal's
-//! shutdown, once aborted, cannot be asked for again by another signal (the signal future
-//! resolves once), and SIGINT is announced as SIGTERM (the future does not say which).
+//! While it waits for replicas, writes are paused as in Redis (`pauseClients(
+//! PAUSE_DURING_SHUTDOWN, ..., PAUSE_ACTION_CLIENT_WRITE)`): write commands and PUBLISH wait
+//! until the shutdown is aborted or fails, reads are served (`cmd::engine::Flow::Postponed`).
+//!
+//! Not matched: a signal's shutdown, once aborted, cannot be asked for again by another
+//! signal (the signal future resolves once), and SIGINT is announced as SIGTERM (the future
+//! does not say which).
 
 use crate::cmd::Engine;
 use crate::cmd::engine::Request;
@@ -222,18 +223,14 @@ async fn next_shutdown(
 
 /// Start the master links REPLICAOF asked for (the engine cannot spawn tasks itself).
 pub fn spawn_requested_links(shared: &Arc<Shared>) {
-    let gens: Vec<u64> = {
-        let mut e = shared.lock();
-        let mut gens = Vec::new();
-        e.requests.retain(|r| match r {
-            Request::ConnectMaster { generation } => {
-                gens.push(*generation);
-                false
-            }
-            _ => true,
-        });
-        gens
-    };
+    let gens: Vec<u64> = shared
+        .lock()
+        .requests
+        .drain(..)
+        .map(|r| match r {
+            Request::ConnectMaster { generation } => generation,
+        })
+        .collect();
     for g in gens {
         tokio::spawn(super::master_link::run(shared.clone(), g));
     }
