@@ -12,7 +12,7 @@
 //! as a client's (`cmd::execute`), and relayed byte for byte to this server's own replicas.
 //!
 //! How a connection ends decides what comes next, as in Redis 7.0 (texts, levels and order
-//! checked against a real replica's log, see [`Ended`]): a link that was up and broke logs
+//! checked against a real replica's log, see `Ended`): a link that was up and broke logs
 //! "Connection with master lost." (a warning), "Caching the disconnected master state." and
 //! reconnects at once ("Reconnecting to MASTER ..."), offering a partial resync; a full sync
 //! cut short logs why ("I/O error trying to sync with MASTER: connection lost") and
