@@ -18,14 +18,21 @@ TESTS=${TESTS:-set,get}
 read -r -a EXTRA_ARGS <<< "${EXTRA:-}"
 
 cargo build --release -q
+# PIN=1: the client on CPU 0, both servers on CPU 1 (less scheduler noise; each server gets
+# the same core to itself while it is measured).
+if [ "${PIN:-0}" = 1 ] && [ "$(nproc)" -ge 2 ]; then
+  CLIENT_CPU="taskset -c 0"; SERVER_CPU="taskset -c 1"
+else
+  CLIENT_CPU=""; SERVER_CPU=""
+fi
 RTOOL=target/release/rtool
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 work=$(mktemp -d)
 mkdir -p "$work/redis" "$work/rtool"
 rp=$(free_port); tp=$(free_port)
-redis-server --port "$rp" --bind 127.0.0.1 --save '' --appendonly no --dir "$work/redis" --logfile "$work/redis.log" "${EXTRA_ARGS[@]}" &
+$SERVER_CPU redis-server --port "$rp" --bind 127.0.0.1 --save '' --appendonly no --dir "$work/redis" --logfile "$work/redis.log" "${EXTRA_ARGS[@]}" &
 rpid=$!
-"$RTOOL" serve --port "$tp" --bind 127.0.0.1 --save '' --appendonly no --dir "$work/rtool" --logfile "$work/rtool.log" "${EXTRA_ARGS[@]}" &
+$SERVER_CPU "$RTOOL" serve --port "$tp" --bind 127.0.0.1 --save '' --appendonly no --dir "$work/rtool" --logfile "$work/rtool.log" "${EXTRA_ARGS[@]}" &
 tpid=$!
 trap 'kill $rpid $tpid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 for p in "$rp" "$tp"; do
@@ -34,28 +41,38 @@ done
 
 # rps SERVER_PORT PIPELINE TEST -> requests per second
 rps() {
-  redis-benchmark -p "$1" -c "$CLIENTS" -n "$N" -P "$2" -t "$3" --csv 2>/dev/null \
+  $CLIENT_CPU redis-benchmark -p "$1" -c "$CLIENTS" -n "$N" -P "$2" -t "$3" --csv 2>/dev/null \
     | awk -F'","' 'NR>1 {gsub(/"/,"",$2); print $2; exit}'
 }
+
+# CPU time (user + system, all threads) a server process has used, in clock ticks.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+HZ=$(getconf CLK_TCK)
 
 # Each round runs Redis then rtool back to back; the machine's speed drifts (a shared VM can
 # swing 30% within a minute), so the rounds' own ratios say more than the averages: the
 # table gives the mean rps of each server, the ratio of the means, and the median and range
-# of the per-round ratios.
-printf '%-6s %-4s %12s %12s %7s %7s %13s\n' test P redis rtool ratio median range
+# of the per-round ratios. The last two columns are each server's own CPU time per request
+# (µs): at -P 1 the client (one redis-benchmark thread) is the bottleneck and both servers
+# mostly wait for it, so throughput measures the client and the CPU cost measures the server.
+printf '%-6s %-4s %10s %10s %6s %6s %11s %9s %9s\n' test P redis rtool ratio median range "redis µs" "rtool µs"
 for P in 1 16; do
   for t in ${TESTS//,/ }; do
     pairs=""
     for _ in $(seq "$ROUNDS"); do
-      r=$(rps "$rp" "$P" "$t"); x=$(rps "$tp" "$P" "$t")
-      pairs="$pairs $r:$x"
+      c0=$(ticks "$rpid"); r=$(rps "$rp" "$P" "$t"); c1=$(ticks "$rpid")
+      d0=$(ticks "$tpid"); x=$(rps "$tp" "$P" "$t"); d1=$(ticks "$tpid")
+      pairs="$pairs $r:$x:$((c1 - c0)):$((d1 - d0))"
     done
-    python3 - "$t" "$P" $pairs <<'PY'
+    python3 - "$t" "$P" "$N" "$HZ" $pairs <<'PY'
 import statistics, sys
-t, p, pairs = sys.argv[1], sys.argv[2], [tuple(map(float, a.split(":"))) for a in sys.argv[3:]]
-r = statistics.mean(a for a, _ in pairs); x = statistics.mean(b for _, b in pairs)
-ratios = sorted(b / a for a, b in pairs)
-print(f"{t:<6} {p:<4} {r:12.0f} {x:12.0f} {x / r:7.2f} {statistics.median(ratios):7.2f} {ratios[0]:6.2f}-{ratios[-1]:.2f}")
+t, p, n, hz = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+rows = [tuple(map(float, a.split(":"))) for a in sys.argv[5:]]
+r = statistics.mean(a[0] for a in rows); x = statistics.mean(a[1] for a in rows)
+ratios = sorted(b / a for a, b, _, _ in rows)
+us = lambda ticks: sum(ticks) / hz * 1e6 / (n * len(rows))
+print(f"{t:<6} {p:<4} {r:10.0f} {x:10.0f} {x / r:6.2f} {statistics.median(ratios):6.2f} "
+      f"{ratios[0]:5.2f}-{ratios[-1]:.2f} {us([a[2] for a in rows]):9.2f} {us([a[3] for a in rows]):9.2f}")
 PY
   done
 done
