@@ -106,57 +106,149 @@ pub struct Aof {
 
 /// Group commit for `appendfsync always`. Redis calls `fdatasync` once per event-loop turn,
 /// after the writes of every client served in that turn; rtool's connections run as separate
-/// tasks, so they share one of these instead: each connection writes its batch to the file
-/// (under the engine lock, in order), then — before replying — waits until an `fdatasync`
-/// that *started after* its write has finished. One fsync covers every connection whose write
-/// came before it, so fifty pipelining clients cost a few fsyncs, not fifty.
+/// tasks, so they share one of these instead: each connection's commands are written to the
+/// file (once per turn, see [`after_batch`]), then — before replying — the connection waits
+/// until an `fdatasync` that *started after* its write has finished. One fsync covers every
+/// connection whose write came before it, so fifty clients cost one flush, not fifty.
+///
+/// The fsyncs run on one thread of their own, started the first time one is needed: a
+/// connection asks for a position and waits on a `Notify`; the thread syncs whenever
+/// something is asked for and not yet on disk, back to back while writes keep coming, and
+/// wakes every waiter after each flush. (Handing each fsync to tokio's blocking pool cost a
+/// descriptor `dup`, a thread hand-off and a lock hand-over per connection.)
 #[derive(Default)]
 pub struct GroupSync {
+    inner: Arc<SyncShared>,
+}
+
+/// What the connections and the fsync thread share.
+#[derive(Default)]
+struct SyncShared {
     /// Bytes written to the AOF so far, over all files (monotonic).
     written: std::sync::atomic::AtomicU64,
-    /// How far `written` is known to be on disk; held while an fsync runs.
-    synced: tokio::sync::Mutex<u64>,
+    /// How far `written` is known to be on disk.
+    synced: std::sync::atomic::AtomicU64,
+    state: std::sync::Mutex<SyncState>,
+    /// Wakes the fsync thread when something is asked for.
+    asked: std::sync::Condvar,
+    /// The fsync thread's signal after each flush, to the relay task (below).
+    flushed: tokio::sync::Notify,
+    /// Wakes the connections after each fsync. Only the relay task, inside the runtime,
+    /// notifies it: waking many tasks from a foreign thread costs the runtime an `eventfd`
+    /// write and a futex per task, waking them from inside costs a queue push each.
+    done: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct SyncState {
+    /// The highest position a connection waits for.
+    wanted: u64,
     /// The file being appended to (a duplicate descriptor for the fsyncs).
-    file: std::sync::Mutex<Option<File>>,
+    file: Option<Arc<File>>,
+    /// Is the fsync thread running, is it waiting for a request (only then does a request
+    /// need to wake it: a condvar signal is a syscall), should it end?
+    thread: bool,
+    idle: bool,
+    stop: bool,
+}
+
+impl Drop for GroupSync {
+    fn drop(&mut self) {
+        let mut st = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.stop = true;
+        self.inner.asked.notify_one();
+    }
 }
 
 impl GroupSync {
     fn wrote(&self, n: u64) -> u64 {
-        self.written.fetch_add(n, Ordering::AcqRel) + n
+        self.inner.written.fetch_add(n, Ordering::AcqRel) + n
     }
 
     /// Bytes written to the AOF so far (what [`Before::Write`] positions compare with).
     pub fn written(&self) -> u64 {
-        self.written.load(Ordering::Acquire)
+        self.inner.written.load(Ordering::Acquire)
     }
 
     fn set_file(&self, f: Option<&File>) {
-        *self.file.lock().unwrap_or_else(|e| e.into_inner()) = f.and_then(|f| f.try_clone().ok());
+        let mut st = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.file = f.and_then(|f| f.try_clone().ok()).map(Arc::new);
     }
 
     /// Return once everything written up to `end` is on disk.
     pub async fn sync_to(&self, end: u64) {
-        let mut synced = self.synced.lock().await;
-        if *synced >= end {
-            return;
-        }
-        let target = self.written.load(Ordering::Acquire);
-        let file = self
-            .file
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .and_then(|f| f.try_clone().ok());
-        if let Some(f) = file {
-            let res = tokio::task::spawn_blocking(move || f.sync_data()).await;
-            if let Ok(Err(e)) | Err(e) = res.map_err(std::io::Error::other) {
-                log::warning(&format!(
-                    "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting..."
-                ));
-                std::process::exit(1);
+        loop {
+            // Registered before looking, so an fsync that ends in between still wakes us.
+            let done = self.inner.done.notified();
+            let mut done = std::pin::pin!(done);
+            done.as_mut().enable();
+            if self.inner.synced.load(Ordering::Acquire) >= end {
+                return;
             }
+            let wake = {
+                let mut st = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
+                if st.file.is_none() {
+                    // The AOF was turned off: nothing left to wait for.
+                    return;
+                }
+                st.wanted = st.wanted.max(end);
+                if !st.thread {
+                    let inner = self.inner.clone();
+                    st.thread = std::thread::Builder::new()
+                        .name("aof-fsync".into())
+                        .spawn(move || fsync_thread(&inner))
+                        .is_ok();
+                    let inner = self.inner.clone();
+                    tokio::spawn(async move {
+                        loop {
+                            inner.flushed.notified().await;
+                            inner.done.notify_waiters();
+                        }
+                    });
+                }
+                std::mem::take(&mut st.idle)
+            };
+            // Signalled after the lock is released, so the thread does not wake up only to
+            // block on the lock.
+            if wake {
+                self.inner.asked.notify_one();
+            }
+            done.await;
         }
-        *synced = target;
+    }
+}
+
+/// The fsync thread: flush whenever a connection waits for bytes not yet on disk. Each flush
+/// covers everything written when it starts, so the waiters of one turn and those who came
+/// during the previous flush all leave together.
+fn fsync_thread(inner: &SyncShared) {
+    loop {
+        let file = {
+            let mut st = inner.state.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if st.stop {
+                    return;
+                }
+                if st.wanted > inner.synced.load(Ordering::Acquire) {
+                    st.idle = false;
+                    break;
+                }
+                st.idle = true;
+                st = inner.asked.wait(st).unwrap_or_else(|e| e.into_inner());
+            }
+            st.file.clone()
+        };
+        let target = inner.written.load(Ordering::Acquire);
+        if let Some(f) = file
+            && let Err(e) = f.sync_data()
+        {
+            log::warning(&format!(
+                "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting..."
+            ));
+            std::process::exit(1);
+        }
+        inner.synced.fetch_max(target, Ordering::AcqRel);
+        inner.flushed.notify_one();
     }
 }
 
@@ -417,7 +509,7 @@ fn flush_inner(engine: &mut Engine, force: bool, defer: bool) -> Option<(Arc<Gro
         Fsync::Always if defer => {
             aof.last_incr_fsync_offset = aof.last_incr_size;
             aof.last_fsync_sec = now_sec();
-            let end = aof.group.written.load(Ordering::Acquire);
+            let end = aof.group.written();
             return Some((aof.group.clone(), end));
         }
         Fsync::Always => {
@@ -576,7 +668,7 @@ fn open_new_incr(engine: &mut Engine) -> std::io::Result<()> {
     if let Some(old) = engine.aof.file.take() {
         // With `always`, replies wait for a group fsync of the *current* file: make the old
         // one durable before the group moves on to the new one.
-        if Fsync::from_config(&engine.config) == Fsync::Always {
+        if engine.aof.fsync == Fsync::Always {
             let _ = old.sync_data();
         }
         engine.aof.fsyncer.submit(&old);
