@@ -361,7 +361,6 @@ pub fn write_commands<W: Write>(ks: &Keyspace, now_ms: i64, w: &mut W) -> io::Re
 mod tests {
     use super::*;
     use crate::keyspace::{ListValue, StrValue};
-    use bytes::Bytes;
 
     fn text(ks: &Keyspace) -> String {
         let mut v = Vec::new();
@@ -386,7 +385,7 @@ mod tests {
         let mut ks = Keyspace::new(1);
         let mut l = ListValue::default();
         for i in 0..130 {
-            l.items.push_back(Bytes::from(i.to_string()));
+            l.push_slice(crate::keyspace::list::End::Tail, i.to_string().as_bytes());
         }
         ks.dbs[0].set("l".into(), Value::List(l));
         let t = text(&ks);

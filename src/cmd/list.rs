@@ -117,13 +117,13 @@ fn push(ctx: &mut Ctx, argv: &[&[u8]], end: End, only_existing: bool) {
         Ok(None) if only_existing => return out.int(0),
         Ok(None) => {
             let mut l = ListValue::default();
-            argv[2..].iter().for_each(|v| l.push(end, b(v)));
+            argv[2..].iter().for_each(|v| l.push_slice(end, v));
             let n = l.len();
             db.set(b(key), Value::List(l));
             n
         }
         Ok(Some(l)) => {
-            argv[2..].iter().for_each(|v| l.push(end, b(v)));
+            argv[2..].iter().for_each(|v| l.push_slice(end, v));
             l.len()
         }
     };
@@ -501,7 +501,7 @@ fn lrange(ctx: &mut Ctx, argv: &[&[u8]]) {
             None => out.array(0),
             Some((s, e)) => {
                 out.array(e - s + 1);
-                l.items.range(s..=e).for_each(|v| out.bulk(v));
+                l.range(s, e).for_each(|v| out.bulk(v));
             }
         },
     }
@@ -673,7 +673,7 @@ fn lpos(ctx: &mut Ctx, argv: &[&[u8]]) {
         Ok(Some(l)) => l,
     };
     let len = l.len();
-    let elements: Box<dyn Iterator<Item = &Bytes>> = if from_tail {
+    let elements: Box<dyn Iterator<Item = &[u8]>> = if from_tail {
         Box::new(l.iter().rev())
     } else {
         Box::new(l.iter())
@@ -684,7 +684,7 @@ fn lpos(ctx: &mut Ctx, argv: &[&[u8]]) {
         if maxlen != 0 && index as i64 >= maxlen {
             break;
         }
-        if e.as_ref() != argv[2] {
+        if e != argv[2] {
             continue;
         }
         matches += 1;

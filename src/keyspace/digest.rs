@@ -52,7 +52,7 @@ fn value_digest(digest: &mut Digest, v: &Value, has_expire: bool) {
     match v {
         Value::Str(s) => mix(digest, &s.bytes),
         Value::List(l) => {
-            for e in &l.items {
+            for e in l.iter() {
                 mix(digest, e);
             }
         }

@@ -28,6 +28,7 @@
 use super::event::{Event, Item, StreamId as RdbStreamId};
 use super::types::*;
 use super::{RdbError, ReadError, Reader};
+use crate::keyspace::list;
 use crate::keyspace::set::IntSet;
 use crate::keyspace::stream::{Consumer, Entry, Group, Nack, Node, StreamId};
 use crate::keyspace::{
@@ -390,7 +391,15 @@ impl Partial {
     fn add(&mut self, item: Item, key: &Bytes, t: &Thresholds) -> Result<(), LoadError> {
         match (self, item) {
             (Partial::Str(s), Item::String(v)) => *s = Some(own(v)),
-            (Partial::List(l), Item::ListElement(e)) => l.items.push_back(own(e)),
+            // A short element is copied into its node straight from the reader's buffer; a
+            // long one keeps its own allocation.
+            (Partial::List(l), Item::ListElement(e)) => {
+                if e.len() > list::PLAIN_ABOVE {
+                    l.push(list::End::Tail, own(e))
+                } else {
+                    l.push_slice(list::End::Tail, &e)
+                }
+            }
             (Partial::Set(s), Item::SetMember(m)) => {
                 if !s.add(&m, t) {
                     return corrupt(key, "Duplicate set members detected");

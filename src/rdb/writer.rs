@@ -710,7 +710,7 @@ mod tests {
     fn list_of(items: &[&[u8]]) -> Value {
         let mut l = ListValue::default();
         for i in items {
-            l.items.push_back(Bytes::copy_from_slice(i));
+            l.push_slice(crate::keyspace::list::End::Tail, i);
         }
         Value::List(l)
     }
