@@ -91,10 +91,14 @@ pub fn frame(f: &Frame) -> Value {
     }
 }
 
-/// RESP3 as JSON; maps and sets in wire order (the frame decoder is built with
-/// `redis-protocol`'s `index-map` feature, which keeps it).
+/// RESP3 as JSON; maps and sets come sorted by their JSON text (the frame decoder does not
+/// keep their wire order), so the output is the same on every run.
 fn r3(f: &redis_protocol::resp3::types::OwnedFrame) -> Value {
     use redis_protocol::resp3::types::OwnedFrame as F3;
+    let sorted = |mut v: Vec<Value>| {
+        v.sort_by_key(|x| x.to_string());
+        Value::Array(v)
+    };
     match f {
         F3::BlobString { data, .. } => bin(data),
         F3::SimpleString { data, .. } => json!({"simple": bin(data)}),
@@ -108,11 +112,10 @@ fn r3(f: &redis_protocol::resp3::types::OwnedFrame) -> Value {
         F3::VerbatimString { data, .. } => json!({"verbatim": bin(data)}),
         F3::Array { data, .. } => Value::Array(data.iter().map(r3).collect()),
         F3::Push { data, .. } => json!({"push": data.iter().map(r3).collect::<Vec<_>>()}),
-        F3::Set { data, .. } => json!({"set": data.iter().map(r3).collect::<Vec<_>>()}),
-        F3::Map { data, .. } => json!({"map": data
-            .iter()
-            .map(|(k, v)| json!([r3(k), r3(v)]))
-            .collect::<Vec<_>>()}),
+        F3::Set { data, .. } => json!({"set": sorted(data.iter().map(r3).collect())}),
+        F3::Map { data, .. } => json!({"map": sorted(
+            data.iter().map(|(k, v)| json!([r3(k), r3(v)])).collect()
+        )}),
         other => json!({"resp3": format!("{other:?}")}),
     }
 }

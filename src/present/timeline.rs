@@ -532,7 +532,8 @@ pub fn frame_text(f: &Frame) -> String {
     }
 }
 
-/// A RESP3 frame on one line; maps and sets in wire order (see `tap_json::r3`).
+/// A RESP3 frame on one line. The frame decoder keeps maps and sets in hash tables, so their
+/// wire order is lost: they are shown sorted, which at least is the same on every run.
 fn r3(f: &redis_protocol::resp3::types::OwnedFrame) -> String {
     use redis_protocol::resp3::types::OwnedFrame as F3;
     let list = |open: &str, items: Vec<String>, close: &str| {
@@ -556,14 +557,19 @@ fn r3(f: &redis_protocol::resp3::types::OwnedFrame) -> String {
         F3::VerbatimString { data, .. } => format!("={}", quoted(data, ARG_MAX)),
         F3::Array { data, .. } => list("[", data.iter().map(r3).collect(), "]"),
         F3::Push { data, .. } => list(">[", data.iter().map(r3).collect(), "]"),
-        F3::Set { data, .. } => list("~{", data.iter().map(r3).collect(), "}"),
-        F3::Map { data, .. } => list(
-            "%{",
-            data.iter()
+        F3::Set { data, .. } => {
+            let mut v: Vec<String> = data.iter().map(r3).collect();
+            v.sort();
+            list("~{", v, "}")
+        }
+        F3::Map { data, .. } => {
+            let mut v: Vec<String> = data
+                .iter()
                 .map(|(k, v)| format!("{}: {}", r3(k), r3(v)))
-                .collect(),
-            "}",
-        ),
+                .collect();
+            v.sort();
+            list("%{", v, "}")
+        }
         other => format!("{other:?}").chars().take(120).collect(),
     }
 }
