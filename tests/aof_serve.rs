@@ -539,17 +539,7 @@ fn startup_lines(log: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut on = false;
     for line in log.lines() {
-        // "pid:R 23 Nov 2026 10:00:00.000 * text"
-        let mut f = line.splitn(7, ' ');
-        let (Some(_), Some(_), Some(_), Some(_), Some(_), Some(level), Some(text)) = (
-            f.next(),
-            f.next(),
-            f.next(),
-            f.next(),
-            f.next(),
-            f.next(),
-            f.next(),
-        ) else {
+        let Some((level, text)) = util::log_level_text(line) else {
             continue;
         };
         if text == "Ready to accept connections" {

@@ -15,11 +15,9 @@ fn lines_between(log: &str, from: &str, until: &str) -> Vec<String> {
     let digits = regex::Regex::new("[0-9]+").unwrap();
     let mut out = Vec::new();
     for line in log.lines() {
-        let f: Vec<&str> = line.splitn(7, ' ').collect();
-        if f.len() < 7 {
+        let Some((level, text)) = util::log_level_text(line) else {
             continue;
-        }
-        let (level, text) = (f[5], f[6]);
+        };
         if out.is_empty() && !text.contains(from) {
             continue;
         }

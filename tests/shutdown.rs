@@ -17,12 +17,9 @@ use util::{Kind, Server, have_redis, info_field, wait_for};
 fn shutdown_lines(log: &str) -> Vec<String> {
     let mut out = Vec::new();
     for line in log.lines() {
-        // "pid:R 23 Nov 2026 10:00:00.000 * text"
-        let f: Vec<&str> = line.splitn(7, ' ').collect();
-        if f.len() < 7 {
+        let Some((level, text)) = util::log_level_text(line) else {
             continue;
-        }
-        let (level, text) = (f[5], f[6]);
+        };
         if out.is_empty() && text != "User requested shutdown..." {
             continue;
         }

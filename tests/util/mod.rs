@@ -67,6 +67,14 @@ pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     cond()
 }
 
+/// The level mark and the text of one Redis-format log line
+/// (`pid:R 23 Nov 2026 10:00:00.000 * text` gives `("*", "text")`); None for other lines.
+#[allow(dead_code)]
+pub fn log_level_text(line: &str) -> Option<(&str, &str)> {
+    let f: Vec<&str> = line.splitn(7, ' ').collect();
+    (f.len() == 7).then(|| (f[5], f[6]))
+}
+
 /// One field of `INFO <section>`, e.g. `info_field(&mut c, "replication", "role")`.
 pub fn info_field(c: &mut Conn, section: &str, field: &str) -> Option<String> {
     let text = c.call_str(&["INFO", section]);
