@@ -84,18 +84,12 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
             let (flow, (timeout_now, qbuf_now), spawn_links, aof) =
                 process_input(&shared, &mut client, &mut inbuf, &mut out);
             // The AOF sees this batch's writes before any client sees a reply about them.
-            let sync = match aof {
-                Before::Nothing => None,
-                Before::Sync(group, end) => Some((group, end)),
-                Before::Write(end) => {
-                    // Let every other ready connection run its batch first (yield_now puts
-                    // this task behind them): one write(2) then covers them all.
-                    tokio::task::yield_now().await;
-                    crate::aof::writer::write_for(&mut shared.lock(), end)
-                }
-            };
-            if let Some((group, end)) = sync {
-                group.sync_to(end).await;
+            if let Before::Write(end) = aof {
+                // Let every other ready connection run its batch first (yield_now puts this
+                // task behind them): one write(2), and with `appendfsync always` one
+                // fdatasync, then covers them all.
+                tokio::task::yield_now().await;
+                crate::aof::writer::write_for(&mut shared.lock(), end);
             }
             qbuf_limit = qbuf_now;
             // CONFIG SET timeout applies to connected clients too.
@@ -291,8 +285,7 @@ fn process_input(
     }
     let wake = (e.repl.backlog_active && e.repl.seal()) || std::mem::take(&mut e.repl_wakeup);
     // The AOF sees this batch's writes before any client sees a reply about them (Redis's
-    // flushAppendOnlyFile in beforeSleep): see aof::writer::after_batch; with `appendfsync
-    // always` the caller also waits for them to be on disk (a group fsync, GroupSync).
+    // flushAppendOnlyFile in beforeSleep): see aof::writer::after_batch and write_for.
     let aof = crate::aof::writer::after_batch(&mut e);
     drop(e);
     if wake {
