@@ -4,6 +4,7 @@
 #
 #   bash benches/vs-redis.sh            # -c 50 -n 1000000, -P 1 and -P 16, SET and GET
 #   N=100000 ROUNDS=10 bash benches/vs-redis.sh   # shorter rounds, more of them
+#   PIPES=16 TESTS=get bash benches/vs-redis.sh   # one pipeline depth, one test
 #   EXTRA="--appendonly yes --appendfsync always" bash benches/vs-redis.sh   # same options to both
 #
 # Prints requests/second per server and the ratio rtool/redis (>= 1.0 means rtool is at
@@ -39,10 +40,17 @@ for p in "$rp" "$tp"; do
   for _ in $(seq 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.05; done
 done
 
-# rps SERVER_PORT PIPELINE TEST -> requests per second
+# rps SERVER_PORT PIPELINE TEST -> "requests-per-second client-CPU-seconds": the client's
+# own CPU time (user + system, from its rusage) says how hard it had to work for the server.
 rps() {
-  $CLIENT_CPU redis-benchmark -p "$1" -c "$CLIENTS" -n "$N" -P "$2" -t "$3" --csv 2>/dev/null \
-    | awk -F'","' 'NR>1 {gsub(/"/,"",$2); print $2; exit}'
+  python3 - "$1" "$2" "$3" "$CLIENTS" "$N" $CLIENT_CPU <<'PY'
+import resource, subprocess, sys
+port, p, t, c, n = sys.argv[1:6]
+cmd = sys.argv[6:] + ["redis-benchmark", "-p", port, "-c", c, "-n", n, "-P", p, "-t", t, "--csv"]
+out = subprocess.run(cmd, capture_output=True, text=True).stdout.splitlines()
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(out[1].split('","')[1].strip('"'), ru.ru_utime + ru.ru_stime)
+PY
 }
 
 # CPU time (user + system, all threads) a server process has used, in clock ticks.
@@ -52,27 +60,31 @@ HZ=$(getconf CLK_TCK)
 # Each round runs Redis then rtool back to back; the machine's speed drifts (a shared VM can
 # swing 30% within a minute), so the rounds' own ratios say more than the averages: the
 # table gives the mean rps of each server, the ratio of the means, and the median and range
-# of the per-round ratios. The last two columns are each server's own CPU time per request
-# (µs): at -P 1 the client (one redis-benchmark thread) is the bottleneck and both servers
-# mostly wait for it, so throughput measures the client and the CPU cost measures the server.
-printf '%-6s %-4s %10s %10s %6s %6s %11s %9s %9s\n' test P redis rtool ratio median range "redis µs" "rtool µs"
-for P in 1 16; do
+# of the per-round ratios. Then CPU time per request (µs): each server's own, and the
+# client's while it talked to each server (cli→r, cli→t). When one redis-benchmark thread is
+# the bottleneck (-P 1 always; -P 16 on a fast machine), throughput measures the client:
+# the server columns say what each server costs, the client columns whether a server makes
+# the client work harder (more wake-ups, replies in more pieces).
+printf '%-6s %-4s %10s %10s %6s %6s %11s %9s %9s %9s %9s\n' test P redis rtool ratio median range "redis µs" "rtool µs" "cli→r µs" "cli→t µs"
+for P in ${PIPES:-1 16}; do
   for t in ${TESTS//,/ }; do
     pairs=""
     for _ in $(seq "$ROUNDS"); do
-      c0=$(ticks "$rpid"); r=$(rps "$rp" "$P" "$t"); c1=$(ticks "$rpid")
-      d0=$(ticks "$tpid"); x=$(rps "$tp" "$P" "$t"); d1=$(ticks "$tpid")
-      pairs="$pairs $r:$x:$((c1 - c0)):$((d1 - d0))"
+      c0=$(ticks "$rpid"); read -r r rc < <(rps "$rp" "$P" "$t"); c1=$(ticks "$rpid")
+      d0=$(ticks "$tpid"); read -r x xc < <(rps "$tp" "$P" "$t"); d1=$(ticks "$tpid")
+      pairs="$pairs $r:$x:$((c1 - c0)):$((d1 - d0)):$rc:$xc"
     done
     python3 - "$t" "$P" "$N" "$HZ" $pairs <<'PY'
 import statistics, sys
 t, p, n, hz = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 rows = [tuple(map(float, a.split(":"))) for a in sys.argv[5:]]
 r = statistics.mean(a[0] for a in rows); x = statistics.mean(a[1] for a in rows)
-ratios = sorted(b / a for a, b, _, _ in rows)
-us = lambda ticks: sum(ticks) / hz * 1e6 / (n * len(rows))
+ratios = sorted(a[1] / a[0] for a in rows)
+per_req = lambda secs: sum(secs) * 1e6 / (n * len(rows))
 print(f"{t:<6} {p:<4} {r:10.0f} {x:10.0f} {x / r:6.2f} {statistics.median(ratios):6.2f} "
-      f"{ratios[0]:5.2f}-{ratios[-1]:.2f} {us([a[2] for a in rows]):9.2f} {us([a[3] for a in rows]):9.2f}")
+      f"{ratios[0]:5.2f}-{ratios[-1]:.2f} "
+      f"{per_req([a[2] / hz for a in rows]):9.2f} {per_req([a[3] / hz for a in rows]):9.2f} "
+      f"{per_req([a[4] for a in rows]):9.2f} {per_req([a[5] for a in rows]):9.2f}")
 PY
   done
 done
