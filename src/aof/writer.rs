@@ -258,7 +258,7 @@ pub fn persist_manifest(engine: &Engine) -> std::io::Result<()> {
 pub enum Before {
     /// Nothing: the AOF is off, or everything is written (and synced, if it must be).
     Nothing,
-    /// The AOF buffer holds commands up to this position (in [`Aof::written`]'s count) that
+    /// The AOF buffer holds commands up to this position (in the count of bytes written so far) that
     /// are not written yet: let the other ready connections run, then call [`write_for`] —
     /// the first connection back writes (and with `always` syncs) everyone's commands at once.
     Write(u64),
