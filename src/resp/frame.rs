@@ -342,4 +342,139 @@ mod tests {
             assert!(walk(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
     }
+
+    /// `decode` before frames kept their wire order, reduced to what it said about the
+    /// bytes: the frame's length or its error. The wire-order view must not change either.
+    fn before(buf: &[u8]) -> Result<Option<usize>, String> {
+        use redis_protocol::{resp2, resp3};
+        match resp2::decode::decode(buf) {
+            Ok(Some((_, n))) => return Ok(Some(n)),
+            Ok(None) => {
+                if matches!(buf.first(), Some(b'+' | b'-' | b':' | b'$' | b'*')) {
+                    return match resp3::decode::complete::decode(buf) {
+                        Ok(Some((_, n))) => Ok(Some(n)),
+                        _ => Ok(None),
+                    };
+                }
+            }
+            Err(_) => {}
+        }
+        match resp3::decode::complete::decode(buf) {
+            Ok(Some((_, n))) => Ok(Some(n)),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Every element's offset and length name bytes that decode, alone, to that element.
+    fn check_offsets(buf: &[u8], f: &Resp3Frame) {
+        let own = &buf[f.offset..f.offset + f.len];
+        let (alone, n) = redis_protocol::resp3::decode::complete::decode(own)
+            .unwrap()
+            .unwrap();
+        assert_eq!(n, f.len);
+        if let Resp3Value::Leaf(l) = &f.value {
+            assert_eq!(&alone, l);
+        }
+        let mut kids: Vec<&Resp3Frame> = f.attributes.iter().flat_map(|(k, v)| [k, v]).collect();
+        match &f.value {
+            Resp3Value::Leaf(_) => {}
+            Resp3Value::Array(a) | Resp3Value::Set(a) | Resp3Value::Push(a) => kids.extend(a),
+            Resp3Value::Map(m) => kids.extend(m.iter().flat_map(|(k, v)| [k, v])),
+        }
+        // In wire order, one after the other.
+        let mut at = 0;
+        for k in f.attributes.iter().flat_map(|(k, v)| [k, v]) {
+            assert!(k.offset >= at);
+            at = k.offset + k.len;
+        }
+        assert!(at <= f.offset, "attributes end after their frame starts");
+        at = f.offset;
+        for k in &kids[f.attributes.len() * 2..] {
+            assert!(k.offset >= at, "{k:?} before {at}");
+            at = k.offset + k.len;
+        }
+        for k in kids {
+            check_offsets(buf, k);
+        }
+    }
+
+    /// The `HELLO 3` reply of real Redis 7.0.15, from the client capture.
+    fn hello_reply() -> Vec<u8> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/repl/client.capture");
+        let cap =
+            crate::repl::stream::capture::Capture::parse(&std::fs::read_to_string(path).unwrap())
+                .unwrap();
+        let m2r = cap.stream(1, crate::repl::stream::Dir::MasterToReplica);
+        let at = m2r.windows(2).position(|w| w == b"%7").unwrap();
+        let (_, n) = decode(&m2r[at..]).unwrap().unwrap();
+        m2r[at..at + n].to_vec()
+    }
+
+    #[test]
+    fn hello_keys_in_wire_order() {
+        let buf = hello_reply();
+        let Some((Frame::Resp3(f), _)) = decode(&buf).unwrap() else { panic!() };
+        check_offsets(&buf, &f);
+        let Resp3Value::Map(m) = &f.value else { panic!() };
+        // The keys as they follow each other in the bytes, found without the decoder.
+        let text = String::from_utf8_lossy(&buf);
+        let mut wire: Vec<(usize, String)> = m
+            .iter()
+            .map(|(k, _)| {
+                let Some(OwnedFrame::BlobString { data, .. }) = k.leaf() else { panic!() };
+                let name = String::from_utf8_lossy(data).into_owned();
+                (text.find(&format!("\r\n{name}\r\n")).unwrap(), name)
+            })
+            .collect();
+        let ours: Vec<String> = wire.iter().map(|(_, n)| n.clone()).collect();
+        wire.sort();
+        let by_position: Vec<String> = wire.into_iter().map(|(_, n)| n).collect();
+        assert_eq!(ours, by_position);
+        let mut sorted = ours.clone();
+        sorted.sort();
+        assert_ne!(ours, sorted, "a sorted map would pass this test too");
+    }
+
+    proptest::proptest! {
+        /// Truncated and corrupted RESP3 maps: never a panic, the same verdict (length or
+        /// error text) as before wire order was kept, and offsets that hold.
+        #[test]
+        fn corrupted_maps_never_panic(
+            sample in 0usize..3,
+            cut in proptest::option::of(0usize..400),
+            edits in proptest::collection::vec((0usize..400, proptest::num::u8::ANY, 0u8..3), 0..4),
+        ) {
+            let mut buf = match sample {
+                0 => hello_reply(),
+                1 => b"%2\r\n+groups\r\n*1\r\n%2\r\n$4\r\nname\r\n$1\r\ng\r\n$3\r\npel\r\n~2\r\n:2\r\n:1\r\n$3\r\nlen\r\n:0\r\n".to_vec(),
+                _ => b">3\r\n|1\r\n+k\r\n#t\r\n%1\r\n,1.5\r\n_\r\n~0\r\n(12\r\n".to_vec(),
+            };
+            for (at, byte, how) in edits {
+                let at = at % (buf.len() + 1);
+                match how {
+                    0 if at < buf.len() => buf[at] = byte,
+                    1 => buf.insert(at, byte),
+                    _ if at < buf.len() => { buf.remove(at); }
+                    _ => {}
+                }
+            }
+            if let Some(c) = cut {
+                buf.truncate(c.min(buf.len()));
+            }
+            let got = decode(&buf);
+            proptest::prop_assert_eq!(
+                got.as_ref().map(|o| o.as_ref().map(|(_, n)| *n)).map_err(Clone::clone),
+                before(&buf)
+            );
+            if let Ok(Some((Frame::Resp3(f), n))) = &got {
+                proptest::prop_assert_eq!(f.offset + f.len, *n);
+                check_offsets(&buf[..*n], f);
+            }
+            // The walker alone, on any prefix: an answer or an error, nothing else.
+            for end in 0..buf.len().min(64) {
+                let _ = walk(&buf[..end]);
+            }
+        }
+    }
 }
