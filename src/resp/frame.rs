@@ -125,7 +125,9 @@ pub fn walk(buf: &[u8]) -> Result<Resp3Frame, String> {
     let mut pos = 0;
     loop {
         let Some(&kind) = buf.get(pos) else {
-            return Err(format!("the frame ends at byte {pos}, before its last element"));
+            return Err(format!(
+                "the frame ends at byte {pos}, before its last element"
+            ));
         };
         let mut done = if matches!(kind, b'*' | b'~' | b'%' | b'>' | b'|') {
             let (count, after) = header(buf, pos)?;
@@ -293,13 +295,19 @@ mod tests {
         assert_eq!(n, buf.len() - 4);
         let Frame::Resp3(f) = f else { panic!("{f:?}") };
         assert_eq!((f.offset, f.len), (0, n));
-        let Resp3Value::Map(m) = &f.value else { panic!("{f:?}") };
+        let Resp3Value::Map(m) = &f.value else {
+            panic!("{f:?}")
+        };
         let keys: Vec<String> = m.iter().map(|(k, _)| text(buf, k)).collect();
         assert_eq!(keys, ["+zz\r\n", "$2\r\naa\r\n", "+zz\r\n", "+m\r\n"]);
-        let Resp3Value::Map(inner) = &m[1].1.value else { panic!() };
+        let Resp3Value::Map(inner) = &m[1].1.value else {
+            panic!()
+        };
         let inner: Vec<String> = inner.iter().map(|(k, _)| text(buf, k)).collect();
         assert_eq!(inner, ["+y\r\n", "+b\r\n"]);
-        let Resp3Value::Set(s) = &m[3].1.value else { panic!() };
+        let Resp3Value::Set(s) = &m[3].1.value else {
+            panic!()
+        };
         let s: Vec<String> = s.iter().map(|x| text(buf, x)).collect();
         assert_eq!(s, ["+q\r\n", "+a\r\n", "+q\r\n"]);
     }
@@ -309,7 +317,9 @@ mod tests {
         let buf = b"*2\r\n|1\r\n+ttl\r\n:5\r\n$1\r\nk\r\n%0\r\n";
         let (f, _) = decode(buf).unwrap().unwrap();
         let Frame::Resp3(f) = f else { panic!() };
-        let Resp3Value::Array(a) = &f.value else { panic!("{f:?}") };
+        let Resp3Value::Array(a) = &f.value else {
+            panic!("{f:?}")
+        };
         assert_eq!(a.len(), 2);
         assert_eq!(text(buf, &a[0]), "$1\r\nk\r\n");
         assert_eq!(a[0].attributes.len(), 1);
@@ -414,15 +424,21 @@ mod tests {
     #[test]
     fn hello_keys_in_wire_order() {
         let buf = hello_reply();
-        let Some((Frame::Resp3(f), _)) = decode(&buf).unwrap() else { panic!() };
+        let Some((Frame::Resp3(f), _)) = decode(&buf).unwrap() else {
+            panic!()
+        };
         check_offsets(&buf, &f);
-        let Resp3Value::Map(m) = &f.value else { panic!() };
+        let Resp3Value::Map(m) = &f.value else {
+            panic!()
+        };
         // The keys as they follow each other in the bytes, found without the decoder.
         let text = String::from_utf8_lossy(&buf);
         let mut wire: Vec<(usize, String)> = m
             .iter()
             .map(|(k, _)| {
-                let Some(OwnedFrame::BlobString { data, .. }) = k.leaf() else { panic!() };
+                let Some(OwnedFrame::BlobString { data, .. }) = k.leaf() else {
+                    panic!()
+                };
                 let name = String::from_utf8_lossy(data).into_owned();
                 (text.find(&format!("\r\n{name}\r\n")).unwrap(), name)
             })
