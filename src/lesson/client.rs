@@ -125,14 +125,16 @@ fn plain(f: &Frame) -> std::result::Result<String, String> {
         Frame::Resp2(F2::BulkString(b) | F2::SimpleString(b)) => {
             Ok(String::from_utf8_lossy(b).into_owned())
         }
-        Frame::Resp3(F3::BlobString { data, .. } | F3::SimpleString { data, .. }) => {
-            Ok(String::from_utf8_lossy(data).into_owned())
-        }
-        Frame::Resp3(F3::VerbatimString { data, .. }) => {
-            Ok(String::from_utf8_lossy(data).into_owned())
-        }
         Frame::Resp2(F2::Error(e)) => Err(e.to_string()),
-        Frame::Resp3(F3::SimpleError { data, .. }) => Err(data.to_string()),
+        Frame::Resp3(r) => match r.leaf() {
+            Some(
+                F3::BlobString { data, .. }
+                | F3::SimpleString { data, .. }
+                | F3::VerbatimString { data, .. },
+            ) => Ok(String::from_utf8_lossy(data).into_owned()),
+            Some(F3::SimpleError { data, .. }) => Err(data.to_string()),
+            _ => Err(crate::present::timeline::frame_text(f)),
+        },
         other => Err(crate::present::timeline::frame_text(other)),
     }
 }

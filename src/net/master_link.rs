@@ -221,7 +221,10 @@ fn error_text(f: &Frame) -> Option<String> {
     use redis_protocol::resp3::types::OwnedFrame as F3;
     match f {
         Frame::Resp2(F2::Error(s)) => Some(s.to_string()),
-        Frame::Resp3(F3::SimpleError { data, .. }) => Some(data.to_string()),
+        Frame::Resp3(f) => match f.leaf() {
+            Some(F3::SimpleError { data, .. }) => Some(data.to_string()),
+            _ => None,
+        },
         _ => None,
     }
 }

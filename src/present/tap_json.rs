@@ -12,7 +12,7 @@ use crate::repl::stream::capture::CutReason;
 use crate::repl::stream::{
     CommandKind, Dir, Event, EventKind, Framing, LinkDecoder, LinkError, RequestKind,
 };
-use crate::resp::frame::Frame;
+use crate::resp::frame::{Frame, Resp3Frame, Resp3Value};
 use serde_json::{Value, json};
 use std::io::{self, Write};
 
@@ -91,15 +91,23 @@ pub fn frame(f: &Frame) -> Value {
     }
 }
 
-/// RESP3 as JSON; maps and sets come sorted by their JSON text (the frame decoder does not
-/// keep their wire order), so the output is the same on every run.
-fn r3(f: &redis_protocol::resp3::types::OwnedFrame) -> Value {
+/// RESP3 as JSON; maps and sets in wire order, repeated keys and members included (the frame
+/// decoder keeps it, see `resp::frame`). Attributes are not given.
+fn r3(f: &Resp3Frame) -> Value {
     use redis_protocol::resp3::types::OwnedFrame as F3;
-    let sorted = |mut v: Vec<Value>| {
-        v.sort_by_key(|x| x.to_string());
-        Value::Array(v)
+    let leaf = match &f.value {
+        Resp3Value::Leaf(l) => l,
+        Resp3Value::Array(a) => return Value::Array(a.iter().map(r3).collect()),
+        Resp3Value::Push(a) => return json!({"push": a.iter().map(r3).collect::<Vec<_>>()}),
+        Resp3Value::Set(a) => return json!({"set": a.iter().map(r3).collect::<Vec<_>>()}),
+        Resp3Value::Map(m) => {
+            return json!({"map": m
+                .iter()
+                .map(|(k, v)| json!([r3(k), r3(v)]))
+                .collect::<Vec<_>>()});
+        }
     };
-    match f {
+    match leaf {
         F3::BlobString { data, .. } => bin(data),
         F3::SimpleString { data, .. } => json!({"simple": bin(data)}),
         F3::SimpleError { data, .. } => json!({"error": data}),
@@ -110,12 +118,6 @@ fn r3(f: &redis_protocol::resp3::types::OwnedFrame) -> Value {
         F3::BigNumber { data, .. } => json!({"big_number": bin(data)}),
         F3::Null => Value::Null,
         F3::VerbatimString { data, .. } => json!({"verbatim": bin(data)}),
-        F3::Array { data, .. } => Value::Array(data.iter().map(r3).collect()),
-        F3::Push { data, .. } => json!({"push": data.iter().map(r3).collect::<Vec<_>>()}),
-        F3::Set { data, .. } => json!({"set": sorted(data.iter().map(r3).collect())}),
-        F3::Map { data, .. } => json!({"map": sorted(
-            data.iter().map(|(k, v)| json!([r3(k), r3(v)])).collect()
-        )}),
         other => json!({"resp3": format!("{other:?}")}),
     }
 }

@@ -19,7 +19,7 @@ use crate::repl::stream::{
     CommandKind, Dir, Event, EventKind, Framing, LinkDecoder, LinkError, LinkKind, Phase,
     RequestKind,
 };
-use crate::resp::frame::Frame;
+use crate::resp::frame::{Frame, Resp3Frame, Resp3Value};
 use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
@@ -532,9 +532,10 @@ pub fn frame_text(f: &Frame) -> String {
     }
 }
 
-/// A RESP3 frame on one line. The frame decoder keeps maps and sets in hash tables, so their
-/// wire order is lost: they are shown sorted, which at least is the same on every run.
-fn r3(f: &redis_protocol::resp3::types::OwnedFrame) -> String {
+/// A RESP3 frame on one line, aggregates in wire order (the frame decoder keeps it, see
+/// `resp::frame`): a map reads as Redis sent it, repeated keys included. Attributes are not
+/// shown (Redis 7.0 sends them only for `DEBUG PROTOCOL attrib`).
+fn r3(f: &Resp3Frame) -> String {
     use redis_protocol::resp3::types::OwnedFrame as F3;
     let list = |open: &str, items: Vec<String>, close: &str| {
         let n = items.len();
@@ -544,7 +545,20 @@ fn r3(f: &redis_protocol::resp3::types::OwnedFrame) -> String {
         }
         format!("{open}{}{close}", v.join(", "))
     };
-    match f {
+    let leaf = match &f.value {
+        Resp3Value::Leaf(l) => l,
+        Resp3Value::Array(a) => return list("[", a.iter().map(r3).collect(), "]"),
+        Resp3Value::Push(a) => return list(">[", a.iter().map(r3).collect(), "]"),
+        Resp3Value::Set(a) => return list("~{", a.iter().map(r3).collect(), "}"),
+        Resp3Value::Map(m) => {
+            let v = m
+                .iter()
+                .map(|(k, v)| format!("{}: {}", r3(k), r3(v)))
+                .collect();
+            return list("%{", v, "}");
+        }
+    };
+    match leaf {
         F3::BlobString { data, .. } => quoted(data, ARG_MAX).to_string(),
         F3::SimpleString { data, .. } => format!("+{}", String::from_utf8_lossy(data)),
         F3::SimpleError { data, .. } => format!("-{data}"),
@@ -555,21 +569,6 @@ fn r3(f: &redis_protocol::resp3::types::OwnedFrame) -> String {
         F3::BigNumber { data, .. } => format!("({}", String::from_utf8_lossy(data)),
         F3::Null => "(null)".into(),
         F3::VerbatimString { data, .. } => format!("={}", quoted(data, ARG_MAX)),
-        F3::Array { data, .. } => list("[", data.iter().map(r3).collect(), "]"),
-        F3::Push { data, .. } => list(">[", data.iter().map(r3).collect(), "]"),
-        F3::Set { data, .. } => {
-            let mut v: Vec<String> = data.iter().map(r3).collect();
-            v.sort();
-            list("~{", v, "}")
-        }
-        F3::Map { data, .. } => {
-            let mut v: Vec<String> = data
-                .iter()
-                .map(|(k, v)| format!("{}: {}", r3(k), r3(v)))
-                .collect();
-            v.sort();
-            list("%{", v, "}")
-        }
         other => format!("{other:?}").chars().take(120).collect(),
     }
 }

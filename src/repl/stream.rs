@@ -918,7 +918,7 @@ impl LinkDecoder {
         let dir = Dir::MasterToReplica;
         let n = raw.len() as u64;
         let push = match &frame {
-            Frame::Resp3(redis_protocol::resp3::types::OwnedFrame::Push { .. }) => true,
+            Frame::Resp3(f) => matches!(f.value, frame::Resp3Value::Push(_)),
             // In RESP2 a subscribed client's messages are plain arrays; only after a
             // SUBSCRIBE are they taken for messages rather than replies.
             Frame::Resp2(redis_protocol::resp2::types::OwnedFrame::Array(a)) if self.subscribed => {
