@@ -53,6 +53,21 @@ static SINK: Mutex<Sink> = Mutex::new(Sink {
     file: None,
 });
 
+impl Sink {
+    fn write(&mut self, line: &str) {
+        match self.file.as_mut() {
+            Some(f) => {
+                let _ = f.write_all(line.as_bytes());
+            }
+            None => {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(line.as_bytes());
+                let _ = out.flush();
+            }
+        }
+    }
+}
+
 /// Set where and what to log. An empty `logfile` means stdout.
 pub fn configure(level: Level, logfile: &str) -> std::io::Result<()> {
     let mut s = SINK.lock().unwrap_or_else(|e| e.into_inner());
@@ -89,16 +104,24 @@ pub fn log(level: Level, msg: &str) {
         level.mark(),
         msg
     );
-    match s.file.as_mut() {
-        Some(f) => {
-            let _ = f.write_all(line.as_bytes());
-        }
-        None => {
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(line.as_bytes());
-            let _ = out.flush();
-        }
+    s.write(&line);
+}
+
+/// Write one line the way Redis's `serverLogFromHandler` does for what its signal handler
+/// says: `4242:signal-handler (1795434812) Received SIGTERM scheduling shutdown...`, with
+/// Unix seconds and no role or level mark (the handler cannot format a date safely, so
+/// Redis's own line has this shape, and readers of a Redis log expect it).
+pub fn from_signal_handler(level: Level, msg: &str) {
+    let mut s = SINK.lock().unwrap_or_else(|e| e.into_inner());
+    if level < s.level {
+        return;
     }
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let line = format!("{}:signal-handler ({secs}) {msg}\n", std::process::id());
+    s.write(&line);
 }
 
 pub fn notice(msg: &str) {

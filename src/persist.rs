@@ -305,23 +305,42 @@ pub fn save_points_configured(engine: &Engine) -> bool {
 
 /// Load the data at start-up (Redis's `loadDataFromDisk`): with `appendonly yes` the AOF
 /// wins and the RDB is not read (even when the AOF does not exist yet); otherwise
-/// `dir/dbfilename` if it exists. Returns the number of keys loaded.
-pub fn load_at_startup(engine: &mut Engine) -> Result<u64, String> {
+/// `dir/dbfilename` if it exists. Returns the number of keys loaded, or `None` when a
+/// shutdown signal stopped an RDB load (the AOF replay does not look for one: a signal then
+/// is acted on once the replay is over).
+pub fn load_at_startup(engine: &mut Engine) -> Result<Option<u64>, String> {
     if engine.config.get_bool("appendonly") {
         // Loading replays commands: nothing may be appended while it does.
         let keys = crate::aof::load::load_at_startup(engine)?;
         engine.aof.state = crate::aof::writer::State::On;
-        return Ok(keys);
+        return Ok(Some(keys));
     }
     load_rdb_at_startup(engine)
 }
 
+/// Redis's `debugDelay`, after each key loaded (`key-load-delay`, for tests that need a slow
+/// load): a positive value sleeps that many microseconds, a negative -N sleeps 1 µs once in
+/// N keys on average.
+fn key_load_delay(usec: i64) {
+    let usec = if usec < 0 {
+        u64::from(rand::random_range(0..usec.unsigned_abs()) == 0)
+    } else {
+        usec as u64
+    };
+    if usec > 0 {
+        std::thread::sleep(std::time::Duration::from_micros(usec));
+    }
+}
+
 /// `dir/dbfilename`, if it exists.
-fn load_rdb_at_startup(engine: &mut Engine) -> Result<u64, String> {
+/// `Ok(None)`: a shutdown signal stopped the load (Redis looks for one each time
+/// `loading-process-events-interval-bytes` more bytes are read; here, at the first key past
+/// each such mark).
+fn load_rdb_at_startup(engine: &mut Engine) -> Result<Option<u64>, String> {
     let path = rdb_path(engine);
     let f = match std::fs::File::open(&path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Some(0)),
         Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
     };
     let started = std::time::Instant::now();
@@ -331,9 +350,32 @@ fn load_rdb_at_startup(engine: &mut Engine) -> Result<u64, String> {
         skip_expired: !engine.is_replica,
     };
     let input = std::io::BufReader::with_capacity(64 * 1024, f);
-    let summary = crate::rdb::load::load_into(input, &mut engine.keyspace, &opts).map_err(|e| {
+    let delay = engine.config.get_i64("key-load-delay");
+    let every = engine
+        .config
+        .get_i64("loading-process-events-interval-bytes")
+        .max(1) as u64;
+    let signal = engine.persist.shutdown.signal.clone();
+    let mut next_mark = every;
+    let after_key = |offset: u64| {
+        if delay != 0 {
+            key_load_delay(delay);
+        }
+        if offset >= next_mark {
+            next_mark = (offset / every + 1) * every;
+            if signal.asap() {
+                return std::ops::ControlFlow::Break(());
+            }
+        }
+        std::ops::ControlFlow::Continue(())
+    };
+    let summary = crate::rdb::load::load_into_with(input, &mut engine.keyspace, &opts, after_key)
+        .map_err(|e| {
         format!("Short read or OOM loading DB. Unrecoverable error, aborting now. ({e})")
     })?;
+    if summary.stopped {
+        return Ok(None);
+    }
     // What Redis's rdbLoad says about the file (after the fact here: the loader has read
     // it whole, but in the file's order).
     let rdb_log = crate::rdb::load_log::LoadLog {
@@ -373,7 +415,7 @@ fn load_rdb_at_startup(engine: &mut Engine) -> Result<u64, String> {
             "Restored the replication ID and offset from the RDB file: {id}:{off}"
         ));
     }
-    Ok(summary.keys_loaded)
+    Ok(Some(summary.keys_loaded))
 }
 
 /// Start the snapshot replicas are waiting for, if no child is running (Redis's

@@ -1,10 +1,6 @@
-//! SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT], held against real Redis 7.0: every scenario
-//! runs on both servers and compares the replies byte for byte and the shutdown's log lines
-//! (level and text, numbers masked).
-//!
-//! What Redis does that these tests do not compare, because rtool does not do it: while a
-//! shutdown waits for replicas, Redis pauses writes (a SET blocks until the shutdown ends or
-//! is aborted); rtool serves them (see `net::server`).
+//! SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT], and SIGTERM / SIGINT, held against real
+//! Redis 7.0: every scenario runs on both servers and compares the replies byte for byte, the
+//! shutdown's log lines (level and text, numbers masked) and the exit code.
 
 mod util;
 
@@ -12,15 +8,16 @@ use std::time::{Duration, Instant};
 use util::repl::attach_replica;
 use util::{Kind, Server, have_redis, info_field, wait_for};
 
-/// The log from the first "User requested shutdown..." on, as `<level> <text>` with every
-/// run of digits masked (pids, offsets, ports), and the master's other chatter left out.
-fn shutdown_lines(log: &str) -> Vec<String> {
+/// The log from the first line `start` accepts on, as `<level> <text>` with every run of
+/// digits masked (pids, offsets, ports). Lines written by the signal handler have the level
+/// `signal-handler`.
+fn lines_from(log: &str, start: impl Fn(&str, &str) -> bool) -> Vec<String> {
     let mut out = Vec::new();
     for line in log.lines() {
         let Some((level, text)) = util::log_level_text(line) else {
             continue;
         };
-        if out.is_empty() && text != "User requested shutdown..." {
+        if out.is_empty() && !start(level, text) {
             continue;
         }
         let mut masked = String::new();
@@ -39,6 +36,32 @@ fn shutdown_lines(log: &str) -> Vec<String> {
         out.push(format!("{level} {masked}"));
     }
     out
+}
+
+/// The log from the first "User requested shutdown..." on (the master's other chatter left
+/// out).
+fn shutdown_lines(log: &str) -> Vec<String> {
+    lines_from(log, |_, text| text == "User requested shutdown...")
+}
+
+/// The log from the signal handler's first line on.
+fn signal_lines(log: &str) -> Vec<String> {
+    lines_from(log, |level, _| level == "signal-handler")
+}
+
+/// How many lines of the log contain `text`.
+fn count(s: &Server, text: &str) -> usize {
+    s.log_text().lines().filter(|l| l.contains(text)).count()
+}
+
+/// Wait until the log has `n` lines containing `text`.
+fn wait_count(s: &Server, text: &str, n: usize) {
+    assert!(
+        wait_for(Duration::from_secs(20), || count(s, text) >= n),
+        "{:?}: waiting for {n} x {text:?} in\n{}",
+        s.kind,
+        s.log_text()
+    );
 }
 
 fn kinds() -> Vec<Kind> {
@@ -330,6 +353,268 @@ fn an_initial_aof_rewrite_blocks_shutdown_unless_force() {
         "* Killing running AOF rewrite child: N",
         "* Calling fsync() on the AOF file.",
         "# Redis is now ready to exit, bye bye...",
+    ];
+    for l in &logs {
+        assert_eq!(l, &want, "{logs:#?}");
+    }
+}
+
+/// Each signal asks for a shutdown, in its own name: SIGTERM starts one that waits for a
+/// lagging replica; a second SIGTERM meanwhile only says so again; after SHUTDOWN ABORT a
+/// SIGINT asks anew ("Received SIGINT", not SIGTERM); a SIGINT while a signal's shutdown is
+/// under way exits at once with code 1 ("You insist... exiting now.").
+#[test]
+fn each_signal_asks_again_and_a_second_sigint_exits_at_once() {
+    let mut logs = Vec::new();
+    for kind in kinds() {
+        let mut s = Server::start(
+            kind,
+            &[
+                "--shutdown-timeout",
+                "60",
+                "--repl-diskless-sync-delay",
+                "0",
+            ],
+        );
+        // A replica that never sends REPLCONF ACK: always behind.
+        let mut link = attach_replica(s.port);
+        let mut c = s.conn();
+        c.call(&["SET", "k", "v"]);
+        link.read_until("k");
+
+        s.signal(libc::SIGTERM);
+        wait_count(&s, "Waiting for replicas before shutting down.", 1);
+        s.signal(libc::SIGTERM);
+        wait_count(&s, "Received SIGTERM scheduling shutdown...", 2);
+        assert_eq!(c.call_str(&["GET", "k"]), "$1\r\nv\r\n", "{kind:?}");
+        assert_eq!(c.call_str(&["SHUTDOWN", "ABORT"]), "+OK\r\n", "{kind:?}");
+        s.signal(libc::SIGINT);
+        wait_count(&s, "Waiting for replicas before shutting down.", 2);
+        assert!(!s.exited(), "{kind:?}");
+        s.signal(libc::SIGINT);
+        assert_eq!(s.exit_code(Duration::from_secs(10)), Some(1), "{kind:?}");
+        logs.push(signal_lines(&s.log_text()));
+    }
+    let want = [
+        "signal-handler Received SIGTERM scheduling shutdown...",
+        "# User requested shutdown...",
+        "* Waiting for replicas before shutting down.",
+        "signal-handler Received SIGTERM scheduling shutdown...",
+        "* Shutdown manually aborted.",
+        "signal-handler Received SIGINT scheduling shutdown...",
+        "# User requested shutdown...",
+        "* Waiting for replicas before shutting down.",
+        "signal-handler You insist... exiting now.",
+    ];
+    for l in &logs {
+        assert_eq!(l, &want, "{logs:#?}");
+    }
+}
+
+/// A signal's shutdown that fails (the final save cannot be written) is forgotten: the next
+/// SIGINT does not "insist", it asks again; once nothing needs saving, SIGTERM exits with 0.
+#[test]
+fn after_a_failed_save_the_next_signal_tries_again() {
+    let mut logs = Vec::new();
+    for kind in kinds() {
+        let root = tempfile::tempdir().unwrap();
+        let data = root.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        let mut s = Server::start(kind, &["--dir", data.to_str().unwrap(), "--save", "3600 1"]);
+        let mut c = s.conn();
+        c.call(&["SET", "k", "v"]);
+        // The server's directory disappears: the temp RDB file cannot be created.
+        std::fs::remove_dir_all(&data).unwrap();
+        let failed = "Errors trying to shut down the server.";
+        s.signal(libc::SIGTERM);
+        wait_count(&s, failed, 1);
+        s.signal(libc::SIGINT);
+        wait_count(&s, failed, 2);
+        assert_eq!(c.call_str(&["GET", "k"]), "$1\r\nv\r\n", "{kind:?}");
+        assert_eq!(c.call_str(&["CONFIG", "SET", "save", ""]), "+OK\r\n");
+        s.signal(libc::SIGTERM);
+        assert_eq!(s.exit_code(Duration::from_secs(10)), Some(0), "{kind:?}");
+        logs.push(signal_lines(&s.log_text()));
+    }
+    let failing = |sig: &str| {
+        [
+            format!("signal-handler Received {sig} scheduling shutdown..."),
+            "# User requested shutdown...".into(),
+            "* Saving the final RDB snapshot before exiting.".into(),
+            "# Failed opening the temp RDB file temp-N.rdb (in server root dir unknown) for saving: No such file or directory".into(),
+            "# Error trying to save the DB, can't exit.".into(),
+            "# Errors trying to shut down the server. Check the logs for more information.".into(),
+        ]
+    };
+    let mut want: Vec<String> = failing("SIGTERM").into();
+    want.extend(failing("SIGINT"));
+    want.extend([
+        "signal-handler Received SIGTERM scheduling shutdown...".into(),
+        "# User requested shutdown...".into(),
+        "# Redis is now ready to exit, bye bye...".into(),
+    ]);
+    for l in &logs {
+        assert_eq!(l, &want, "{logs:#?}");
+    }
+}
+
+/// Is the process's main thread (Redis's event loop; rtool's runtime, one thread by default)
+/// in a sleep system call, i.e. inside DEBUG SLEEP? An idle server waits in epoll instead.
+fn main_thread_sleeps(pid: u32) -> bool {
+    let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+    // x86-64 nanosleep and clock_nanosleep; aarch64 nanosleep and clock_nanosleep.
+    let nr = syscall.split_whitespace().next().unwrap_or("");
+    let sleeping: &[&str] = if cfg!(target_arch = "aarch64") {
+        &["101", "115"]
+    } else {
+        &["35", "230"]
+    };
+    sleeping.contains(&nr)
+}
+
+/// The signal thread does not wait for a busy server: during a DEBUG SLEEP the first SIGINT
+/// is logged at once and the second exits at once, as Redis's handler does.
+#[test]
+fn a_second_sigint_exits_even_while_the_server_is_busy() {
+    let mut logs = Vec::new();
+    for kind in kinds() {
+        let mut s = Server::start(kind, &["--enable-debug-command", "yes"]);
+        let mut c = s.conn();
+        c.send(&[b"DEBUG", b"SLEEP", b"60"]);
+        assert!(
+            wait_for(Duration::from_secs(20), || main_thread_sleeps(s.pid())),
+            "{kind:?}"
+        );
+        s.signal(libc::SIGINT);
+        wait_count(&s, "Received SIGINT scheduling shutdown...", 1);
+        s.signal(libc::SIGINT);
+        let started = Instant::now();
+        assert_eq!(s.exit_code(Duration::from_secs(10)), Some(1), "{kind:?}");
+        assert!(started.elapsed() < Duration::from_secs(10), "{kind:?}");
+        logs.push(signal_lines(&s.log_text()));
+    }
+    let want = [
+        "signal-handler Received SIGINT scheduling shutdown...",
+        "signal-handler You insist... exiting now.",
+    ];
+    for l in &logs {
+        assert_eq!(l, &want, "{logs:#?}");
+    }
+}
+
+/// A server of `kind` whose dump.rdb in `dir` holds 5000 keys, stopped.
+fn write_dataset(kind: Kind, dir: &std::path::Path) {
+    let s = Server::start(
+        kind,
+        &[
+            "--dir",
+            dir.to_str().unwrap(),
+            "--enable-debug-command",
+            "yes",
+        ],
+    );
+    let mut c = s.conn();
+    assert_eq!(
+        c.call_str(&["DEBUG", "POPULATE", "5000", "key", "20"]),
+        "+OK\r\n"
+    );
+    assert_eq!(c.call_str(&["SAVE"]), "+OK\r\n");
+}
+
+/// Start a server on `dir`'s dump.rdb loading slowly (`key-load-delay`, 2 ms a key), and
+/// wait until it is loading: Redis says "Loading RDB produced by..." first; rtool says that
+/// after the load, so for it the sign is "Server initialized" (a signal from then on is one
+/// during loading).
+fn start_loading(
+    kind: Kind,
+    dir: &std::path::Path,
+    logs: &std::path::Path,
+    extra: &[&str],
+) -> Server {
+    let log = logs.join(format!("{kind:?}.log"));
+    let mut args = vec![
+        "--dir",
+        dir.to_str().unwrap(),
+        // Its own log file: start() then waits only for the port, which is open (Redis)
+        // or bound (rtool) while loading.
+        "--logfile",
+        log.to_str().unwrap(),
+        "--key-load-delay",
+        "2000",
+        "--save",
+        "3600 1",
+    ];
+    args.extend_from_slice(extra);
+    let mut s = Server::start(kind, &args);
+    s.log = log;
+    let sign = match kind {
+        Kind::Redis => "Loading RDB produced by",
+        Kind::Rtool => "Server initialized",
+    };
+    wait_count(&s, sign, 1);
+    s
+}
+
+/// A signal while the dataset loads: Redis says so ("during loading"), stops loading at its
+/// next look (every `loading-process-events-interval-bytes`) and exits without saving (a
+/// half-loaded dataset must not overwrite the file), even with save points set.
+#[test]
+fn a_signal_during_loading_exits_without_saving() {
+    let mut logs = Vec::new();
+    for kind in kinds() {
+        let data = tempfile::tempdir().unwrap();
+        let logdir = tempfile::tempdir().unwrap();
+        write_dataset(kind, data.path());
+        let before = std::fs::read(data.path().join("dump.rdb")).unwrap();
+        let mut s = start_loading(
+            kind,
+            data.path(),
+            logdir.path(),
+            &["--loading-process-events-interval-bytes", "1024"],
+        );
+        s.signal(libc::SIGTERM);
+        assert_eq!(s.exit_code(Duration::from_secs(20)), Some(0), "{kind:?}");
+        assert_eq!(
+            std::fs::read(data.path().join("dump.rdb")).unwrap(),
+            before,
+            "{kind:?}"
+        );
+        logs.push(signal_lines(&s.log_text()));
+    }
+    let want = [
+        "signal-handler Received shutdown signal during loading, scheduling shutdown.",
+        "# User requested shutdown...",
+        "# Redis is now ready to exit, bye bye...",
+    ];
+    for l in &logs {
+        assert_eq!(l, &want, "{logs:#?}");
+    }
+}
+
+/// A second SIGINT while loading (the first one not acted on yet: the loader looks only every
+/// megabyte here) exits at once.
+#[test]
+fn a_second_sigint_during_loading_exits_at_once() {
+    let mut logs = Vec::new();
+    for kind in kinds() {
+        let data = tempfile::tempdir().unwrap();
+        let logdir = tempfile::tempdir().unwrap();
+        write_dataset(kind, data.path());
+        let mut s = start_loading(
+            kind,
+            data.path(),
+            logdir.path(),
+            &["--loading-process-events-interval-bytes", "1048576"],
+        );
+        s.signal(libc::SIGINT);
+        wait_count(&s, "during loading", 1);
+        s.signal(libc::SIGINT);
+        assert_eq!(s.exit_code(Duration::from_secs(10)), Some(1), "{kind:?}");
+        logs.push(signal_lines(&s.log_text()));
+    }
+    let want = [
+        "signal-handler Received shutdown signal during loading, scheduling shutdown.",
+        "signal-handler You insist... exiting now.",
     ];
     for l in &logs {
         assert_eq!(l, &want, "{logs:#?}");

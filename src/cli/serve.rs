@@ -77,28 +77,35 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
         log::notice(&format!("Running mode=standalone, port={port}."));
         println!("                Port: {port}");
         println!("                 PID: {}", std::process::id());
+        // Signals are taken from here on (Redis's initServer sets its handlers up before it
+        // says "Server initialized"), and from that line on a signal is one "during
+        // loading": nothing else happens between it and the load, so a signal seen after
+        // the line is worded as Redis words one after "Loading RDB produced by...".
+        crate::net::signals::listen(&server.shared).context("catching SIGTERM and SIGINT")?;
+        let signal = server.shared.lock().persist.shutdown.signal.clone();
+        signal.set_loading(true);
         log::warning("Server initialized");
         let loaded = crate::persist::load_at_startup(&mut server.shared.lock());
-        if let Err(msg) = loaded {
-            log::warning(&msg);
-            return Ok(1);
+        signal.set_loading(false);
+        match loaded {
+            Err(msg) => {
+                log::warning(&msg);
+                return Ok(1);
+            }
+            Ok(None) => {
+                // A signal during loading. With nothing to save, no replica and no child,
+                // finishing cannot fail; were it to, there is no half-loaded server to go on
+                // with, so it is an error exit.
+                let ok = crate::net::server::shutdown_while_loading(&mut server.shared.lock());
+                return Ok(if ok { 0 } else { 1 });
+            }
+            Ok(Some(_keys)) => {}
         }
         if let Err(msg) = crate::aof::writer::open_on_start(&mut server.shared.lock()) {
             log::warning(&msg);
             return Ok(1);
         }
-        server.run(signal()).await;
+        server.run().await;
         Ok(0)
     })
-}
-
-/// Resolves on SIGTERM or SIGINT (Redis shuts down cleanly on both).
-async fn signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
 }

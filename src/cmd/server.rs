@@ -165,6 +165,55 @@ pub struct ShutdownState {
     /// Clients whose next command is a write postponed by the pause during the wait
     /// (see `cmd::engine::Flow::Postponed`); they go on when the shutdown is cancelled.
     pub postponed: Vec<u64>,
+    /// What the signal thread (`net::signals`) records. Shared, not under the engine lock:
+    /// a signal must be seen while the engine is busy (DEBUG SLEEP, a final save, loading).
+    pub signal: std::sync::Arc<SignalState>,
+}
+
+/// Redis's `shutdown_asap`, `last_sig_received` and `loading`, as its `sigShutdownHandler`
+/// reads and writes them: atomics, because the thread that takes the signals never waits
+/// for the engine lock (Redis's handler runs whatever the main thread is doing).
+#[derive(Debug, Default)]
+pub struct SignalState {
+    asap: std::sync::atomic::AtomicBool,
+    last: std::sync::atomic::AtomicI32,
+    loading: std::sync::atomic::AtomicBool,
+}
+
+impl SignalState {
+    /// A signal asked for a shutdown, and no cancellation has forgotten it since.
+    pub fn asap(&self) -> bool {
+        self.asap.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The signal that asked last (`libc::SIGINT`, `libc::SIGTERM`), 0 if none.
+    pub fn last(&self) -> i32 {
+        self.last.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Record a signal's request (the end of Redis's handler).
+    pub fn request(&self, sig: i32) {
+        self.asap.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.last.store(sig, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Forget the request. Redis's `cancelShutdown` clears both fields; SHUTDOWN ABORT of a
+    /// request not yet picked up clears only `shutdown_asap` (`abortShutdown`).
+    pub fn clear(&self, also_last: bool) {
+        self.asap.store(false, std::sync::atomic::Ordering::SeqCst);
+        if also_last {
+            self.last.store(0, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// Is the dataset being loaded at start-up (the handler words its line differently)?
+    pub fn loading(&self) -> bool {
+        self.loading.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn set_loading(&self, on: bool) {
+        self.loading.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl ShutdownState {
@@ -185,6 +234,8 @@ pub fn cancel_shutdown(engine: &mut Engine) {
     st.in_progress = false;
     st.deadline_ms = 0;
     st.epoch += 1;
+    // A signal that came while this shutdown was under way is forgotten with it.
+    st.signal.clear(true);
     for id in std::mem::take(&mut st.postponed) {
         if let Some(info) = engine.clients.get_mut(&id) {
             info.blocked = false;
@@ -233,10 +284,15 @@ fn shutdown(ctx: &mut Ctx, argv: &[&[u8]]) {
         return ctx.out.err(errors::SYNTAX);
     }
     if abort {
-        if !ctx.engine.persist.shutdown.pending() {
+        let st = &ctx.engine.persist.shutdown;
+        if st.pending() {
+            cancel_shutdown(ctx.engine);
+        } else if st.signal.asap() {
+            // A signal's request the runtime has not picked up yet: just forget it.
+            st.signal.clear(false);
+        } else {
             return ctx.out.err("No shutdown in progress.");
         }
-        cancel_shutdown(ctx.engine);
         crate::log::notice("Shutdown manually aborted.");
         return ctx.out.ok();
     }

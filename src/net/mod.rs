@@ -10,6 +10,7 @@ pub mod conn;
 pub mod master_link;
 pub mod replica_link;
 pub mod server;
+pub mod signals;
 pub mod tap;
 
 pub use server::{Server, Shared};

@@ -12,9 +12,16 @@
 //! PAUSE_DURING_SHUTDOWN, ..., PAUSE_ACTION_CLIENT_WRITE)`): write commands and PUBLISH wait
 //! until the shutdown is aborted or fails, reads are served (`cmd::engine::Flow::Postponed`).
 //!
-//! Not matched: a signal's shutdown, once aborted, cannot be asked for again by another
-//! signal (the signal future resolves once), and SIGINT is announced as SIGTERM (the future
-//! does not say which).
+//! SIGTERM and SIGINT are taken on a thread of their own ([`super::signals`]), which logs as
+//! Redis's handler does and records the request; `next_shutdown` picks it up when no
+//! shutdown is under way, with the flags of `shutdown-on-sigterm` or `shutdown-on-sigint`.
+//! Every signal asks again, so an aborted or failed shutdown can be asked for anew; a SIGINT
+//! while a signal's request stands exits at once ("You insist... exiting now.").
+//!
+//! Not matched: two signals that arrive before the signal thread wakes count as one (tokio
+//! coalesces them; Redis's handler runs once per delivery), and a signal during the replay of
+//! an AOF at start-up is acted on when the replay ends, not in its middle (the RDB loader
+//! looks, as Redis's does).
 
 use crate::cmd::Engine;
 use crate::cmd::engine::Request;
@@ -29,7 +36,7 @@ use tokio::sync::Notify;
 /// What every connection task shares.
 pub struct Shared {
     pub engine: Mutex<Engine>,
-    /// Woken when SHUTDOWN is accepted.
+    /// Woken by the signal thread (`signals`) when a signal asks for a shutdown.
     pub shutdown: Notify,
     /// Woken when the replication stream grew or a replica's state changed: replica links
     /// wait on it.
@@ -133,8 +140,9 @@ impl Server {
         self.listeners.first().and_then(|l| l.local_addr().ok())
     }
 
-    /// Accept connections until SHUTDOWN or `stop` resolves; then close everything.
-    pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
+    /// Accept connections until a shutdown (SHUTDOWN, or a signal taken by
+    /// [`super::signals::listen`]) succeeds; then close everything.
+    pub async fn run(self) {
         let shared = self.shared.clone();
         let mut tasks = Vec::new();
         for l in self.listeners {
@@ -167,11 +175,9 @@ impl Server {
             }
         }
         spawn_requested_links(&shared);
-        let mut stop = std::pin::pin!(stop);
-        let mut signalled = false;
         loop {
-            let (flags, by_signal) = next_shutdown(&shared, stop.as_mut(), &mut signalled).await;
-            if shutdown(&shared, flags, by_signal).await {
+            let flags = next_shutdown(&shared).await;
+            if shutdown(&shared, flags).await {
                 break;
             }
         }
@@ -181,13 +187,14 @@ impl Server {
     }
 }
 
-/// Wait for a shutdown request: a SHUTDOWN command (it wakes `repl_notify`) or the signal
-/// future (which resolves once). Marks the shutdown as under way.
-async fn next_shutdown(
-    shared: &Shared,
-    mut stop: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
-    signalled: &mut bool,
-) -> (ShutdownFlags, bool) {
+/// Wait for a shutdown request: a SHUTDOWN command (it wakes `repl_notify`) or a signal
+/// (the signal thread wakes `shutdown`). Marks the shutdown as under way.
+///
+/// Like Redis's `serverCron`, a signal's request is picked up only when no shutdown is
+/// under way; one that came during a shutdown stays recorded until that shutdown ends, and a
+/// cancellation forgets it (`cancel_shutdown`). Each signal asks anew, so after an aborted
+/// or failed shutdown the next SIGTERM starts another.
+async fn next_shutdown(shared: &Shared) -> ShutdownFlags {
     loop {
         let woken = shared.repl_notify.notified();
         let mut woken = std::pin::pin!(woken);
@@ -198,21 +205,19 @@ async fn next_shutdown(
             let st = &mut e.persist.shutdown;
             if let Some(flags) = st.requested.take() {
                 st.in_progress = true;
-                return (flags, false);
+                return flags;
+            }
+            if st.signal.asap() {
+                st.in_progress = true;
+                let directive = if st.signal.last() == libc::SIGINT {
+                    "shutdown-on-sigint"
+                } else {
+                    "shutdown-on-sigterm"
+                };
+                return ShutdownFlags::from_config(e.config.get_str(directive));
             }
         }
         tokio::select! {
-            _ = stop.as_mut(), if !*signalled => {
-                *signalled = true;
-                let mut e = shared.lock();
-                let flags = ShutdownFlags::from_config(e.config.get_str("shutdown-on-sigterm"));
-                // A SHUTDOWN already under way wins (Redis ignores the signal then).
-                if e.persist.shutdown.pending() {
-                    continue;
-                }
-                e.persist.shutdown.in_progress = true;
-                return (flags, true);
-            }
             _ = woken => {}
             _ = shared.shutdown.notified() => {}
             // A safety net: the request is checked at least every 100 ms.
@@ -244,12 +249,9 @@ fn replicas_in_sync(e: &Engine) -> bool {
 /// Carry a shutdown out (`prepareForShutdown`, then `finishShutdown` once the replicas are
 /// in sync or the time is up). Returns true when the server must exit, false when the
 /// shutdown failed or was aborted and the server goes on.
-async fn shutdown(shared: &Arc<Shared>, flags: ShutdownFlags, by_signal: bool) -> bool {
+async fn shutdown(shared: &Arc<Shared>, flags: ShutdownFlags) -> bool {
     let (epoch, deadline) = {
         let mut e = shared.lock();
-        if by_signal {
-            log::warning("Received SIGTERM scheduling shutdown...");
-        }
         log::warning("User requested shutdown...");
         let epoch = e.persist.shutdown.epoch;
         let timeout_s = e.config.get_i64("shutdown-timeout");
@@ -290,9 +292,25 @@ async fn shutdown(shared: &Arc<Shared>, flags: ShutdownFlags, by_signal: bool) -
     if finish_shutdown(&mut e, flags) {
         return true;
     }
+    // The signal's request is forgotten before the line is out, so a SIGINT sent by someone
+    // who has read it asks anew rather than "insisting" (the signal thread takes no lock).
+    e.persist.shutdown.signal.clear(true);
     log::warning("Errors trying to shut down the server. Check the logs for more information.");
     crate::cmd::server::cancel_shutdown(&mut e);
     false
+}
+
+/// A signal stopped the loading of the dataset at start-up: Redis's `whileBlockedCron` calls
+/// `prepareForShutdown(SHUTDOWN_NOSAVE)` (a half-loaded dataset must not overwrite the file).
+/// Nothing can be waited for yet (no replica, no child), so this goes straight to the end.
+/// Returns whether the server may exit, as `finish_shutdown` does.
+pub fn shutdown_while_loading(e: &mut Engine) -> bool {
+    log::warning("User requested shutdown...");
+    let flags = ShutdownFlags {
+        save: Some(false),
+        ..ShutdownFlags::default()
+    };
+    finish_shutdown(e, flags)
 }
 
 /// Redis's `finishShutdown`: report lagging replicas, kill a child, fsync the AOF, save if

@@ -663,6 +663,8 @@ pub struct LoadSummary {
     pub functions: Vec<Bytes>,
     /// The file's size in bytes.
     pub bytes: u64,
+    /// The hook of [`load_into_with`] stopped the load before the end of the file.
+    pub stopped: bool,
 }
 
 impl LoadSummary {
@@ -724,6 +726,19 @@ pub fn load_into<R: std::io::Read>(
     ks: &mut Keyspace,
     opts: &LoadOptions,
 ) -> Result<LoadSummary, LoadError> {
+    load_into_with(input, ks, opts, |_| std::ops::ControlFlow::Continue(()))
+}
+
+/// [`load_into`], calling `after_key` with the file offset reached after each key: the
+/// start-up loader's hook for what Redis does between keys (`key-load-delay`) and every few
+/// bytes (acting on a shutdown signal). `Break` stops the load where it is;
+/// [`LoadSummary::stopped`] says so and the keyspace holds what was loaded until then.
+pub fn load_into_with<R: std::io::Read>(
+    input: R,
+    ks: &mut Keyspace,
+    opts: &LoadOptions,
+    mut after_key: impl FnMut(u64) -> std::ops::ControlFlow<()>,
+) -> Result<LoadSummary, LoadError> {
     let mut loader = Loader::new(opts.thresholds);
     let mut summary = LoadSummary::default();
     let mut events = super::events(input);
@@ -739,17 +754,22 @@ pub fn load_into<R: std::io::Read>(
             Event::Eof { span, .. } => summary.bytes = span.end(),
             _ => {}
         }
+        let offset = ev.span().end();
         match loader.push(ev)? {
             Some(Loaded::Key(k)) => {
                 if opts.skip_expired && k.expire_ms.is_some_and(|t| t < opts.now_ms) {
                     summary.keys_expired += 1;
-                    continue;
+                } else {
+                    place(ks, k)?;
+                    summary.keys_loaded += 1;
                 }
-                place(ks, k)?;
-                summary.keys_loaded += 1;
             }
             Some(Loaded::Empty { .. }) => summary.empty_keys_skipped += 1,
-            None => {}
+            None => continue,
+        }
+        if after_key(offset).is_break() {
+            summary.stopped = true;
+            break;
         }
     }
     summary.aux = std::mem::take(&mut loader.aux);

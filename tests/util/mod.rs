@@ -68,9 +68,15 @@ pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
 }
 
 /// The level mark and the text of one Redis-format log line
-/// (`pid:R 23 Nov 2026 10:00:00.000 * text` gives `("*", "text")`); None for other lines.
+/// (`pid:R 23 Nov 2026 10:00:00.000 * text` gives `("*", "text")`); a line the signal
+/// handler wrote (`pid:signal-handler (1795434812) text`) gives `("signal-handler", "text")`;
+/// None for other lines.
 #[allow(dead_code)]
 pub fn log_level_text(line: &str) -> Option<(&str, &str)> {
+    if let Some((_pid, rest)) = line.split_once(":signal-handler (") {
+        let (_secs, text) = rest.split_once(") ")?;
+        return Some(("signal-handler", text));
+    }
     let f: Vec<&str> = line.splitn(7, ' ').collect();
     (f.len() == 7).then(|| (f[5], f[6]))
 }
@@ -202,6 +208,21 @@ impl Server {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Send the server a signal (`libc::SIGTERM`, `libc::SIGINT`, ...).
+    pub fn signal(&self, sig: i32) {
+        unsafe { libc::kill(self.child.id() as libc::pid_t, sig) };
+    }
+
+    /// Wait up to `timeout` for the process to exit; its exit code (None: still running, or
+    /// ended by a signal).
+    pub fn exit_code(&mut self, timeout: Duration) -> Option<i32> {
+        wait_for(timeout, || self.exited());
+        match self.child.try_wait() {
+            Ok(Some(status)) => status.code(),
+            _ => None,
+        }
     }
 }
 
