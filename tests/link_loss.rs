@@ -1,7 +1,7 @@
 //! A replica losing its master, held against a real Redis 7.0 replica: the same master (a real
 //! redis-server) drops the link, and the replica's log lines (level and text, numbers masked)
 //! must be Redis's, in Redis's order — once for an established link, once in the middle of
-//! the snapshot's transfer.
+//! the snapshot's transfer. And a master naming a replica that never said its port.
 
 mod util;
 
@@ -150,4 +150,54 @@ fn a_transfer_cut_short_logs_like_redis_and_retries_at_once() {
         "the reference changed"
     );
     assert_eq!(transfer_cut(Kind::Rtool), want);
+}
+
+/// A replica that never says its port (`redis-cli --replica` sends no `REPLCONF
+/// listening-port`): the master names it `<ip>:<unknown-replica-port>` when it asks for
+/// synchronization and when it goes away (Redis's `replicationGetSlaveName`).
+fn portless_replica_lines(kind: Kind) -> Vec<String> {
+    let m = Server::start(kind, &[]);
+    let child = std::process::Command::new("redis-cli")
+        .args(["-p", &m.port.to_string(), "--replica"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-cli");
+    let mut cli = util::Killed(child);
+    let asks = "asks for synchronization";
+    assert!(
+        wait_for(Duration::from_secs(10), || m.log_text().contains(asks)),
+        "{kind:?}: {}",
+        m.log_text()
+    );
+    let _ = cli.0.kill();
+    let _ = cli.0.wait();
+    let lost = "Connection with replica";
+    assert!(
+        wait_for(Duration::from_secs(10), || m.log_text().contains(lost)),
+        "{kind:?}: {}",
+        m.log_text()
+    );
+    let log = m.log_text();
+    [asks, lost]
+        .iter()
+        .flat_map(|what| lines_between(&log, what, what).into_iter().take(1))
+        .collect()
+}
+
+#[test]
+fn a_replica_without_a_port_is_named_like_redis_names_it() {
+    if !have_redis() {
+        return;
+    }
+    let want = portless_replica_lines(Kind::Redis);
+    assert_eq!(
+        want,
+        [
+            "* Replica N.N.N.N:<unknown-replica-port> asks for synchronization",
+            "# Connection with replica N.N.N.N:<unknown-replica-port> lost.",
+        ],
+        "the reference changed"
+    );
+    assert_eq!(portless_replica_lines(Kind::Rtool), want);
 }

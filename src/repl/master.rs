@@ -66,7 +66,15 @@ pub struct ReplicaInfo {
 impl ReplicaInfo {
     /// `ip:port` as Redis names a replica in its logs (`replicationGetSlaveName`).
     pub fn name(&self) -> String {
-        format!("{}:{}", self.ip, self.listening_port)
+        // A replica that never sent `REPLCONF listening-port` (e.g. `redis-cli --replica`)
+        // has port 0; an IPv6 address is bracketed when a port follows it (anetFormatAddr).
+        if self.listening_port == 0 {
+            format!("{}:<unknown-replica-port>", self.ip)
+        } else if self.ip.contains(':') {
+            format!("[{}]:{}", self.ip, self.listening_port)
+        } else {
+            format!("{}:{}", self.ip, self.listening_port)
+        }
     }
 }
 
