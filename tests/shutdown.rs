@@ -5,7 +5,7 @@
 mod util;
 
 use std::time::{Duration, Instant};
-use util::repl::attach_replica;
+use util::repl::{ReplicaLink, attach_replica};
 use util::{Kind, Server, have_redis, info_field, wait_for};
 
 /// The log from the first line `start` accepts on, as `<level> <text>` with every run of
@@ -62,6 +62,26 @@ fn wait_count(s: &Server, text: &str, n: usize) {
         s.kind,
         s.log_text()
     );
+}
+
+/// A master (`shutdown-timeout 60`) with one replica that never sends `REPLCONF ACK`, so it
+/// is always behind: the replica has received `SET k v`. Returns the master, the replica's
+/// link and the client that wrote.
+fn lagging_replica(kind: Kind) -> (Server, ReplicaLink, util::Conn) {
+    let s = Server::start(
+        kind,
+        &[
+            "--shutdown-timeout",
+            "60",
+            "--repl-diskless-sync-delay",
+            "0",
+        ],
+    );
+    let mut link = attach_replica(s.port);
+    let mut c = s.conn();
+    c.call(&["SET", "k", "v"]);
+    link.read_until("k");
+    (s, link, c)
 }
 
 fn kinds() -> Vec<Kind> {
@@ -150,20 +170,7 @@ fn a_failed_save_cancels_the_shutdown_unless_force() {
 fn shutdown_waits_for_a_lagging_replica_until_aborted_and_now_does_not_wait() {
     let mut logs = Vec::new();
     for kind in kinds() {
-        let mut s = Server::start(
-            kind,
-            &[
-                "--shutdown-timeout",
-                "60",
-                "--repl-diskless-sync-delay",
-                "0",
-            ],
-        );
-        // A replica that never sends REPLCONF ACK: always behind.
-        let mut link = attach_replica(s.port);
-        let mut c = s.conn();
-        c.call(&["SET", "k", "v"]);
-        link.read_until("k");
+        let (mut s, mut link, mut c) = lagging_replica(kind);
 
         let mut first = s.conn();
         first.send(&[b"SHUTDOWN"]);
@@ -367,20 +374,7 @@ fn an_initial_aof_rewrite_blocks_shutdown_unless_force() {
 fn each_signal_asks_again_and_a_second_sigint_exits_at_once() {
     let mut logs = Vec::new();
     for kind in kinds() {
-        let mut s = Server::start(
-            kind,
-            &[
-                "--shutdown-timeout",
-                "60",
-                "--repl-diskless-sync-delay",
-                "0",
-            ],
-        );
-        // A replica that never sends REPLCONF ACK: always behind.
-        let mut link = attach_replica(s.port);
-        let mut c = s.conn();
-        c.call(&["SET", "k", "v"]);
-        link.read_until("k");
+        let (mut s, _link, mut c) = lagging_replica(kind);
 
         s.signal(libc::SIGTERM);
         wait_count(&s, "Waiting for replicas before shutting down.", 1);
