@@ -318,20 +318,6 @@ pub fn load_at_startup(engine: &mut Engine) -> Result<Option<u64>, String> {
     load_rdb_at_startup(engine)
 }
 
-/// Redis's `debugDelay`, after each key loaded (`key-load-delay`, for tests that need a slow
-/// load): a positive value sleeps that many microseconds, a negative -N sleeps 1 µs once in
-/// N keys on average.
-fn key_load_delay(usec: i64) {
-    let usec = if usec < 0 {
-        u64::from(rand::random_range(0..usec.unsigned_abs()) == 0)
-    } else {
-        usec as u64
-    };
-    if usec > 0 {
-        std::thread::sleep(std::time::Duration::from_micros(usec));
-    }
-}
-
 /// `dir/dbfilename`, if it exists.
 /// `Ok(None)`: a shutdown signal stopped the load (Redis looks for one each time
 /// `loading-process-events-interval-bytes` more bytes are read; here, at the first key past
@@ -359,7 +345,7 @@ fn load_rdb_at_startup(engine: &mut Engine) -> Result<Option<u64>, String> {
     let mut next_mark = every;
     let after_key = |offset: u64| {
         if delay != 0 {
-            key_load_delay(delay);
+            crate::rdb::writer::debug_delay(delay);
         }
         if offset >= next_mark {
             next_mark = (offset / every + 1) * every;

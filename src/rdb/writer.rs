@@ -119,6 +119,20 @@ impl WriteOptions {
     }
 }
 
+/// Redis's `debugDelay`, after each key saved (`rdb-key-save-delay`) or loaded
+/// (`key-load-delay`), for tests that need a slow snapshot: a positive value sleeps that many
+/// microseconds, a negative -N sleeps 1 µs once in N keys on average.
+pub fn debug_delay(usec: i64) {
+    let usec = if usec < 0 {
+        u64::from(rand::random_range(0..usec.unsigned_abs()) == 0)
+    } else {
+        usec as u64
+    };
+    if usec > 0 {
+        std::thread::sleep(std::time::Duration::from_micros(usec));
+    }
+}
+
 /// Replication state recorded in a snapshot (`rdbSaveInfo`): Redis writes it when the server
 /// takes part in replication (a master with a backlog, a replica), so that a restarted server
 /// can continue with a partial resync.
@@ -335,10 +349,8 @@ impl<W: Write> Writer<W> {
         self.out.put(&[rdb_type(value)]);
         write_string(&mut self.out, key, self.opts.compression);
         write_value(&mut self.out, value, &self.opts);
-        if self.opts.key_save_delay_us > 0 {
-            std::thread::sleep(std::time::Duration::from_micros(
-                self.opts.key_save_delay_us as u64,
-            ));
+        if self.opts.key_save_delay_us != 0 {
+            debug_delay(self.opts.key_save_delay_us);
         }
         self.out.check()
     }
