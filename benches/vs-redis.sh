@@ -6,6 +6,7 @@
 #   N=100000 ROUNDS=10 bash benches/vs-redis.sh   # shorter rounds, more of them
 #   PIPES=16 TESTS=get bash benches/vs-redis.sh   # one pipeline depth, one test
 #   EXTRA="--appendonly yes --appendfsync always" bash benches/vs-redis.sh   # same options to both
+#   SPIN=0 bash benches/vs-redis.sh     # rtool with spin-before-sleep-us 0 (no polling before sleep)
 #
 # Prints requests/second per server and the ratio rtool/redis (>= 1.0 means rtool is at
 # least as fast). Both servers listen on 127.0.0.1 on free ports and are stopped at the end.
@@ -17,6 +18,9 @@ CLIENTS=${CLIENTS:-50}
 TESTS=${TESTS:-set,get}
 # Options given to both servers after the defaults (e.g. an AOF policy).
 read -r -a EXTRA_ARGS <<< "${EXTRA:-}"
+# rtool's own directive (src/net/spin.rs), for rtool only: unset keeps its default.
+RTOOL_ARGS=()
+if [ -n "${SPIN:-}" ]; then RTOOL_ARGS=(--spin-before-sleep-us "$SPIN"); fi
 
 cargo build --release -q
 # PIN=1: the client on CPU 0, both servers on CPU 1 (less scheduler noise; each server gets
@@ -33,7 +37,7 @@ mkdir -p "$work/redis" "$work/rtool"
 rp=$(free_port); tp=$(free_port)
 $SERVER_CPU redis-server --port "$rp" --bind 127.0.0.1 --save '' --appendonly no --dir "$work/redis" --logfile "$work/redis.log" "${EXTRA_ARGS[@]}" &
 rpid=$!
-$SERVER_CPU "$RTOOL" serve --port "$tp" --bind 127.0.0.1 --save '' --appendonly no --dir "$work/rtool" --logfile "$work/rtool.log" "${EXTRA_ARGS[@]}" &
+$SERVER_CPU "$RTOOL" serve --port "$tp" --bind 127.0.0.1 --save '' --appendonly no --dir "$work/rtool" --logfile "$work/rtool.log" "${EXTRA_ARGS[@]}" "${RTOOL_ARGS[@]}" &
 tpid=$!
 trap 'kill $rpid $tpid 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 for p in "$rp" "$tp"; do
@@ -56,6 +60,9 @@ PY
 # CPU time (user + system, all threads) a server process has used, in clock ticks.
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
+# Times a server went to sleep (voluntary context switches, all threads): each one is a
+# wake-up some client's send paid for.
+sleeps() { cat /proc/"$1"/task/*/status | awk '/^voluntary_ctxt_switches/ {s += $2} END {print s}'; }
 
 # Each round runs Redis then rtool back to back; the machine's speed drifts (a shared VM can
 # swing 30% within a minute), so the rounds' own ratios say more than the averages: the
@@ -64,15 +71,18 @@ HZ=$(getconf CLK_TCK)
 # client's while it talked to each server (cli→r, cli→t). When one redis-benchmark thread is
 # the bottleneck (-P 1 always; -P 16 on a fast machine), throughput measures the client:
 # the server columns say what each server costs, the client columns whether a server makes
-# the client work harder (more wake-ups, replies in more pieces).
-printf '%-6s %-4s %10s %10s %6s %6s %11s %9s %9s %9s %9s\n' test P redis rtool ratio median range "redis µs" "rtool µs" "cli→r µs" "cli→t µs"
+# the client work harder (more wake-ups, replies in more pieces). The last two columns count
+# how often each server went to sleep per 1000 requests.
+printf '%-6s %-4s %10s %10s %6s %6s %11s %9s %9s %9s %9s %7s %7s\n' test P redis rtool ratio median range "redis µs" "rtool µs" "cli→r µs" "cli→t µs" "r zz/k" "t zz/k"
 for P in ${PIPES:-1 16}; do
   for t in ${TESTS//,/ }; do
     pairs=""
     for _ in $(seq "$ROUNDS"); do
-      c0=$(ticks "$rpid"); read -r r rc < <(rps "$rp" "$P" "$t"); c1=$(ticks "$rpid")
-      d0=$(ticks "$tpid"); read -r x xc < <(rps "$tp" "$P" "$t"); d1=$(ticks "$tpid")
-      pairs="$pairs $r:$x:$((c1 - c0)):$((d1 - d0)):$rc:$xc"
+      c0=$(ticks "$rpid"); s0=$(sleeps "$rpid"); read -r r rc < <(rps "$rp" "$P" "$t")
+      c1=$(ticks "$rpid"); s1=$(sleeps "$rpid")
+      d0=$(ticks "$tpid"); z0=$(sleeps "$tpid"); read -r x xc < <(rps "$tp" "$P" "$t")
+      d1=$(ticks "$tpid"); z1=$(sleeps "$tpid")
+      pairs="$pairs $r:$x:$((c1 - c0)):$((d1 - d0)):$rc:$xc:$((s1 - s0)):$((z1 - z0))"
     done
     python3 - "$t" "$P" "$N" "$HZ" $pairs <<'PY'
 import statistics, sys
@@ -84,7 +94,8 @@ per_req = lambda secs: sum(secs) * 1e6 / (n * len(rows))
 print(f"{t:<6} {p:<4} {r:10.0f} {x:10.0f} {x / r:6.2f} {statistics.median(ratios):6.2f} "
       f"{ratios[0]:5.2f}-{ratios[-1]:.2f} "
       f"{per_req([a[2] / hz for a in rows]):9.2f} {per_req([a[3] / hz for a in rows]):9.2f} "
-      f"{per_req([a[4] for a in rows]):9.2f} {per_req([a[5] for a in rows]):9.2f}")
+      f"{per_req([a[4] for a in rows]):9.2f} {per_req([a[5] for a in rows]):9.2f} "
+      f"{per_req([a[6] for a in rows]) * 1e-3:7.1f} {per_req([a[7] for a in rows]) * 1e-3:7.1f}")
 PY
   done
 done

@@ -21,6 +21,14 @@ pub const HIDDEN: &[(&str, &str)] = &[
     ("loading-process-events-interval-bytes", "2097152"),
 ];
 
+/// rtool's own directives (Redis 7.0 has no such name), as `(name, kind, detail, default)` in
+/// the columns of the generated tables. They are hidden like [`HIDDEN`]: `CONFIG GET *` stays
+/// Redis's answer, while `CONFIG GET/SET <name>` and a config file line work as for any other.
+pub const RTOOL_ONLY: &[(&str, &str, &str, &str)] = &[
+    // How long the event loop keeps polling after work before it sleeps (`net::spin`).
+    ("spin-before-sleep-us", "int", "0 1000000", "100"),
+];
+
 /// What a directive's value is, as found by probing Redis 7.0 (`config_types.tsv`). It decides
 /// how `CONFIG SET` validates a value (and with which error text), how the value is stored
 /// and how `CONFIG REWRITE` writes it.
@@ -91,9 +99,17 @@ pub fn directives() -> &'static DirectiveTable {
         for (k, v) in HIDDEN {
             defaults.insert(k, v);
         }
+        let own: Vec<String> = RTOOL_ONLY
+            .iter()
+            .map(|(name, kind, detail, default)| {
+                defaults.insert(name, default);
+                format!("{name}\t{kind}\t{detail}\t-")
+            })
+            .collect();
         let mut all = Vec::new();
         for line in TYPES
             .lines()
+            .chain(own.iter().map(String::as_str))
             .filter(|l| !l.starts_with('#') && !l.is_empty())
         {
             let cols: Vec<&str> = line.split('\t').collect();
@@ -131,7 +147,8 @@ pub fn directives() -> &'static DirectiveTable {
                 .copied()
                 .unwrap_or("")
                 .to_string();
-            let hidden = HIDDEN.iter().any(|(h, _)| *h == name);
+            let hidden = HIDDEN.iter().any(|(h, _)| *h == name)
+                || RTOOL_ONLY.iter().any(|(h, ..)| *h == name);
             all.push(Directive {
                 name: name.to_string(),
                 kind,

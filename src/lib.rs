@@ -23,7 +23,7 @@
 //! | 3 behaviour | [`cmd`] | one file per command family: parse arguments, apply to the keyspace, reply, say what to propagate |
 //! | 3 behaviour | [`aof`] (writer, load, rewrite) | appending what is propagated, fsync policies, BGREWRITEAOF, replaying a manifest at start-up |
 //! | 3 behaviour | [`persist`] | snapshots: SAVE, BGSAVE by fork (copy-on-write, as Redis), save points, load at start-up |
-//! | 4 runtime | [`net`] | tokio: the listener, one task per connection, configuration, logging, timers |
+//! | 4 runtime | [`net`] | tokio: the listener, one task per connection, polling before sleep, configuration, logging, timers |
 //! | 5 shell | [`present`] | printers of decoded events: tables, JSON Lines, RESP commands, byte layout, hex, check reports |
 //! | 5 shell | [`lesson`] | the seed notes' experiments as runnable lessons: servers on free ports, steps, checkpoints, a transcript |
 //! | 5 shell | [`cli`] | clap: one small file per subcommand |

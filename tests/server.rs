@@ -217,3 +217,75 @@ fn protected_mode_denies_only_remote_peers_without_a_password() {
     assert!(protected_mode_denies(true, false, &other_loopback));
     assert!(rtool::net::conn::DENIED.starts_with("-DENIED Redis is running in protected mode"));
 }
+
+/// Times the process went to sleep (voluntary context switches over all its threads).
+fn sleeps(pid: u32) -> u64 {
+    let mut total = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let status =
+            std::fs::read_to_string(task.unwrap().path().join("status")).unwrap_or_default();
+        for line in status.lines() {
+            if let Some(n) = line.strip_prefix("voluntary_ctxt_switches:") {
+                total += n.trim().parse::<u64>().unwrap_or(0);
+            }
+        }
+    }
+    total
+}
+
+/// CPU time (user + system) the process has used, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// `spin-before-sleep-us` (src/net/spin.rs): between round trips the server polls instead of
+/// sleeping, `CONFIG SET spin-before-sleep-us 0` turns that off at once, and an idle server
+/// sleeps either way.
+#[test]
+fn the_server_spins_between_batches_and_sleeps_when_idle() {
+    let s = Server::rtool(&[]);
+    let mut c = s.conn();
+    // `n` round trips; how many times did the server sleep?
+    let sleeps_per_round_trip = |c: &mut Conn, n: u32| {
+        let before = sleeps(s.pid());
+        for _ in 0..n {
+            assert_eq!(c.call(&["PING"]), b"+PONG\r\n");
+        }
+        (sleeps(s.pid()) - before) as f64 / n as f64
+    };
+    // Spinning off: the server sleeps while each reply travels and the next request comes.
+    assert_eq!(
+        c.call(&["CONFIG", "SET", "spin-before-sleep-us", "0"]),
+        b"+OK\r\n"
+    );
+    let off = sleeps_per_round_trip(&mut c, 2000);
+    assert!(off > 0.5, "{off} sleeps per round trip without spinning");
+    // Spinning on (the window adapts within a few round trips). A loaded machine can stall
+    // this client past the window now and then, so a few tries are allowed.
+    assert_eq!(
+        c.call(&["CONFIG", "SET", "spin-before-sleep-us", "1000"]),
+        b"+OK\r\n"
+    );
+    let on: Vec<f64> = (0..5)
+        .map(|_| sleeps_per_round_trip(&mut c, 2000))
+        .take_while(|&r| r >= off / 4.0)
+        .collect();
+    assert!(
+        on.len() < 5,
+        "spinning did not save wake-ups: {on:?} against {off}"
+    );
+    // Idle: the spin ends, and the server uses (almost) no CPU. A server that kept spinning
+    // would use about one tick per tick of wall time.
+    let ticks_per_s = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    let before = cpu_ticks(s.pid());
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_ticks(s.pid()) - before;
+    assert!(
+        used < ticks_per_s / 5,
+        "an idle server used {used} ticks of CPU in 2 s"
+    );
+}

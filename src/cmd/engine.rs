@@ -144,6 +144,9 @@ pub struct Engine {
     pub lastsave: i64,
     /// The append-only file: fed from the same propagation as the replication log.
     pub aof: crate::aof::writer::Aof,
+    /// `spin-before-sleep-us`, shared with the event loop's spinner (`net::spin`), which reads
+    /// it without taking this lock.
+    pub spin_before_sleep_us: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 pub fn now_ms() -> i64 {
@@ -206,6 +209,7 @@ impl Engine {
             active_expire: true,
             lastsave: now_ms() / 1000,
             aof: crate::aof::writer::Aof::default(),
+            spin_before_sleep_us: Default::default(),
         };
         e.reload_cached_config();
         e
@@ -230,6 +234,10 @@ impl Engine {
         self.min_replicas_to_write = c.get_i64("min-replicas-to-write");
         self.aof.fsync = crate::aof::writer::Fsync::from_config(c);
         self.aof.no_fsync_on_rewrite = c.get_bool("no-appendfsync-on-rewrite");
+        self.spin_before_sleep_us.store(
+            c.get_i64("spin-before-sleep-us").max(0) as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// A cheap pseudo-random number (xorshift), for sampling.

@@ -83,6 +83,7 @@ pub async fn handle(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr
         if client.blocked.is_none() && !inbuf.is_empty() && !closing {
             let (flow, (timeout_now, qbuf_now), spawn_links, aof) =
                 process_input(&shared, &mut client, &mut inbuf, &mut out);
+            shared.spin.ran_batch();
             // The AOF sees this batch's writes before any client sees a reply about them.
             if let Before::Write(end) = aof {
                 // Let every other ready connection run its batch first (yield_now puts this

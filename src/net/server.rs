@@ -44,6 +44,9 @@ pub struct Shared {
     /// Diskless transfers in flight: each replica link takes its channel of snapshot chunks
     /// from here (see `replica_link::start_diskless_relay`).
     pub diskless: Mutex<std::collections::HashMap<u64, tokio::sync::mpsc::Receiver<bytes::Bytes>>>,
+    /// Told of every batch of commands, so the event loop polls before it sleeps
+    /// ([`super::spin`]).
+    pub spin: Arc<super::spin::Spin>,
 }
 
 impl Shared {
@@ -124,12 +127,14 @@ impl Server {
 
     /// A server around an engine that is already loaded.
     pub fn from_engine(engine: Engine, listeners: Vec<TcpListener>) -> Server {
+        let spin = Arc::new(super::spin::Spin::new(engine.spin_before_sleep_us.clone()));
         Server {
             shared: Arc::new(Shared {
                 engine: Mutex::new(engine),
                 shutdown: Notify::new(),
                 repl_notify: Notify::new(),
                 diskless: Mutex::new(Default::default()),
+                spin,
             }),
             listeners,
         }
@@ -150,6 +155,7 @@ impl Server {
             tasks.push(tokio::spawn(accept_loop(l, shared)));
         }
         tasks.push(tokio::spawn(cron(shared.clone())));
+        tasks.push(tokio::spawn(super::spin::run(shared.spin.clone())));
         // `replicaof` in the configuration: a replica from the start, with no history to offer.
         // Redis is a replica ('S' in its log) from the configuration on, says it is ready,
         // and only then starts the link ("Connecting to MASTER", from its cron).
