@@ -257,26 +257,31 @@ fn the_server_spins_between_batches_and_sleeps_when_idle() {
         }
         (sleeps(s.pid()) - before) as f64 / n as f64
     };
-    // Spinning off: the server sleeps while each reply travels and the next request comes.
-    assert_eq!(
-        c.call(&["CONFIG", "SET", "spin-before-sleep-us", "0"]),
-        b"+OK\r\n"
-    );
-    let off = sleeps_per_round_trip(&mut c, 2000);
-    assert!(off > 0.5, "{off} sleeps per round trip without spinning");
-    // Spinning on (the window adapts within a few round trips). A loaded machine can stall
-    // this client past the window now and then, so a few tries are allowed.
-    assert_eq!(
-        c.call(&["CONFIG", "SET", "spin-before-sleep-us", "1000"]),
-        b"+OK\r\n"
-    );
-    let on: Vec<f64> = (0..5)
-        .map(|_| sleeps_per_round_trip(&mut c, 2000))
-        .take_while(|&r| r >= off / 4.0)
-        .collect();
+    // Spinning off, the server sleeps while each reply travels and the next request comes;
+    // spinning on (the window adapts within a few round trips), it rarely does. On a loaded
+    // machine either server may be preempted instead of sleeping, or this client stalled past
+    // the window, so the two are measured in turns, a few times.
+    let set = |c: &mut Conn, us: &str| {
+        assert_eq!(
+            c.call(&["CONFIG", "SET", "spin-before-sleep-us", us]),
+            b"+OK\r\n"
+        );
+    };
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        set(&mut c, "0");
+        let off = sleeps_per_round_trip(&mut c, 2000);
+        set(&mut c, "1000");
+        let on = sleeps_per_round_trip(&mut c, 2000);
+        seen.push((off, on));
+        if off > 0.1 && on < off / 4.0 {
+            break;
+        }
+    }
+    let &(off, on) = seen.last().unwrap();
     assert!(
-        on.len() < 5,
-        "spinning did not save wake-ups: {on:?} against {off}"
+        off > 0.1 && on < off / 4.0,
+        "sleeps per round trip (off, on): {seen:?}"
     );
     // Idle: the spin ends, and the server uses (almost) no CPU. A server that kept spinning
     // would use about one tick per tick of wall time.
