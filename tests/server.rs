@@ -18,26 +18,39 @@ fn config_file_include_and_command_line_overrides() {
         format!("include {}\nport 1\nloglevel verbose\n", base.display()),
     )
     .unwrap();
-    let port = free_port();
     let log = dir.path().join("rtool.log");
-    let mut child = util::Killed(
-        Command::new(env!("CARGO_BIN_EXE_rtool"))
-            .args([
-                "serve",
-                conf.to_str().unwrap(),
-                "--port",
-                &port.to_string(),
-                "--logfile",
-                log.to_str().unwrap(),
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    assert!(wait_for(Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    }));
+    // Up means *this* process listens (as in `util::Server::start`): the port is probed
+    // free, but another test's server can take it before ours binds; ours then exits and
+    // the test tries another port.
+    let (mut child, port) = (0..5)
+        .find_map(|_| {
+            let port = free_port();
+            let _ = std::fs::remove_file(&log);
+            let mut child = util::Killed(
+                Command::new(env!("CARGO_BIN_EXE_rtool"))
+                    .args([
+                        "serve",
+                        conf.to_str().unwrap(),
+                        "--port",
+                        &port.to_string(),
+                        "--logfile",
+                        log.to_str().unwrap(),
+                    ])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap(),
+            );
+            let ready = || {
+                std::fs::read_to_string(&log)
+                    .unwrap_or_default()
+                    .contains("Ready to accept connections")
+            };
+            let exited = |c: &mut util::Killed| c.0.try_wait().ok().flatten().is_some();
+            assert!(wait_for(Duration::from_secs(10), || exited(&mut child) || ready()));
+            (!exited(&mut child)).then_some((child, port))
+        })
+        .expect("rtool never listened on a free port");
     let mut c = Conn::connect(port);
     assert_eq!(c.call(&["PING"]), b"-NOAUTH Authentication required.\r\n");
     assert_eq!(c.call(&["AUTH", "s3cret pass"]), b"+OK\r\n");
