@@ -7,7 +7,10 @@
 //! server's own history (a replica's replication ID and offset *are* its master's, PSYNC2's
 //! central idea), or `PSYNC ? -1` when it has none. `+FULLRESYNC` is followed by the RDB,
 //! loaded into a fresh keyspace while it streams in and swapped in when complete;
-//! `+CONTINUE` by the rest of the stream. Every byte from the master goes through
+//! `+CONTINUE` by the rest of the stream. Any other error (`-NOAUTH` without `masterauth`,
+//! `-ERR unknown command` from a master without PSYNC) makes the replica send `SYNC` on the
+//! same connection, as Redis's `syncWithMaster` does; its answer is the transfer itself (or
+//! one more error), and such a master gets no `REPLCONF ACK`. Every byte from the master goes through
 //! `repl::stream`, the decoder the tap uses; every command is applied through the same path
 //! as a client's (`cmd::execute`), and relayed byte for byte to this server's own replicas.
 //!
@@ -292,6 +295,8 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
     master_client.is_master = true;
     let mut loading: Option<(Keyspace, crate::rdb::load::Loader)> = None;
     let mut full: Option<(String, u64)> = None;
+    // The master answered PSYNC with an error and was sent SYNC instead.
+    let mut pre_psync = false;
     let mut mode = LoadMode::Disk;
     // The database the RDB being received is filling (for its RESIZEDB hints).
     let mut rdb_db = 0u64;
@@ -409,18 +414,27 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                             }
                             log::notice("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
                         }
-                        EventKind::PsyncRefused { text, retry_later } => {
-                            // slaveTryPartialResynchronization's three answers to a refusal.
-                            let text = String::from_utf8_lossy(&text);
-                            return if retry_later {
-                                Ended::Failed(log::Level::Notice, format!("Master is currently unable to PSYNC but should be in the future: -{text}"))
-                            } else if text.starts_with("ERR") {
-                                // Redis would fall back to SYNC here; rtool gives up until the
-                                // next attempt.
-                                Ended::Failed(log::Level::Notice, format!("Master does not support PSYNC or is in error state (reply: -{text})"))
+                        EventKind::PsyncRefused { text, retry_later, line } => {
+                            // slaveTryPartialResynchronization's answers to a refusal: "try
+                            // later" closes the connection, anything else means "PSYNC not
+                            // supported" and syncWithMaster sends SYNC on the same connection.
+                            let line = String::from_utf8_lossy(&line);
+                            if retry_later {
+                                return Ended::Failed(log::Level::Notice, format!("Master is currently unable to PSYNC but should be in the future: {line}"));
+                            }
+                            if text.starts_with(b"ERR") && line.starts_with('-') {
+                                log::notice(&format!("Master does not support PSYNC or is in error state (reply: {line})"));
                             } else {
-                                Ended::Failed(log::Level::Warning, format!("Unexpected reply to PSYNC from master: {text}"))
-                            };
+                                log::warning(&format!("Unexpected reply to PSYNC from master: {line}"));
+                            }
+                            log::notice("Retrying with SYNC...");
+                            if let Err(e) = write(&mut stream, &mut dec, b"SYNC\r\n").await {
+                                return Ended::Failed(log::Level::Warning, format!("I/O error writing to MASTER: {}", os_error_text(&e)));
+                            }
+                            // A master that only speaks SYNC (Redis's CLIENT_PRE_PSYNC): no
+                            // replication ID, no offset, and no REPLCONF ACK for it.
+                            pre_psync = true;
+                            set_state(shared, generation, ReplState::Transfer);
                         }
                         EventKind::TransferAborted { text } => {
                             return Ended::SyncFailed(format!("MASTER aborted replication with an error: {}", String::from_utf8_lossy(&text)));
@@ -554,7 +568,7 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                             }
                             log::notice("MASTER <-> REPLICA sync: Finished with success");
                             master_client.db = 0;
-                            if send_ack(shared, &mut stream, &mut dec).await.is_err() {
+                            if !pre_psync && send_ack(shared, &mut stream, &mut dec).await.is_err() {
                                 return Ended::Lost;
                             }
                         }
@@ -615,7 +629,7 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                         _ => Ended::SyncFailed("Timeout connecting to the MASTER...".into()),
                     };
                 }
-                if connected
+                if connected && !pre_psync
                     && let Err(_) = send_ack(shared, &mut stream, &mut dec).await {
                         return Ended::Lost;
                     }

@@ -221,7 +221,9 @@ impl<W: Write> LinkSink for TapJson<W> {
                     ("repl_offset", json!(repl_offset)),
                 ],
             ),
-            EventKind::PsyncRefused { text, retry_later } => self.line(
+            EventKind::PsyncRefused {
+                text, retry_later, ..
+            } => self.line(
                 conn,
                 d,
                 p,

@@ -654,7 +654,9 @@ impl<W: Write> LinkSink for Timeline<W> {
                 );
                 self.line(conn, ev, &t)
             }
-            EventKind::PsyncRefused { text, retry_later } => {
+            EventKind::PsyncRefused {
+                text, retry_later, ..
+            } => {
                 let why = if *retry_later {
                     "the replica retries later"
                 } else {

@@ -224,8 +224,13 @@ pub enum EventKind {
     },
     /// Any other answer to PSYNC. `-NOMASTERLINK` and `-LOADING` mean "try later" (the
     /// replica closes and retries); anything else means "PSYNC not supported" (the replica
-    /// sends SYNC next on the same connection).
-    PsyncRefused { text: Bytes, retry_later: bool },
+    /// sends SYNC next on the same connection). `line` is the reply's first line without its
+    /// CRLF, type byte included, as a replica reads it (Redis's `connSyncReadLine`) and logs it.
+    PsyncRefused {
+        text: Bytes,
+        retry_later: bool,
+        line: Bytes,
+    },
     /// An error line where the transfer was expected ("MASTER aborted replication with an
     /// error"); the replica drops the connection.
     TransferAborted { text: Bytes },
@@ -1023,12 +1028,18 @@ impl LinkDecoder {
             };
             let retry_later = raw[0] == b'-'
                 && (line.starts_with(b"NOMASTERLINK") || line.starts_with(b"LOADING"));
+            let first = &raw[..memchr::memchr(b'\n', raw).unwrap_or(raw.len())];
+            let first = Bytes::copy_from_slice(first.strip_suffix(b"\r").unwrap_or(first));
             self.push(
                 out,
                 dir,
                 off,
                 n,
-                EventKind::PsyncRefused { text, retry_later },
+                EventKind::PsyncRefused {
+                    text,
+                    retry_later,
+                    line: first,
+                },
             );
         }
     }
