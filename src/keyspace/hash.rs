@@ -19,8 +19,8 @@ use bytes::Bytes;
 pub enum HashValue {
     /// OBJ_ENCODING_LISTPACK: field/value pairs in insertion order.
     Listpack(Vec<(Bytes, Bytes)>),
-    /// OBJ_ENCODING_HT
-    Table(Dict<Bytes>),
+    /// OBJ_ENCODING_HT. Boxed, as `SetValue::Table` is, to keep every `Value` small.
+    Table(Box<Dict<Bytes>>),
 }
 
 impl Default for HashValue {
@@ -135,7 +135,7 @@ impl HashValue {
             for (f, val) in std::mem::take(v) {
                 d.insert(f, val);
             }
-            *self = HashValue::Table(d);
+            *self = HashValue::Table(Box::new(d));
         }
     }
 }

@@ -15,8 +15,9 @@ use bytes::Bytes;
 pub enum SetValue {
     /// OBJ_ENCODING_INTSET: sorted, unique.
     Intset(IntSet),
-    /// OBJ_ENCODING_HT
-    Table(Dict<()>),
+    /// OBJ_ENCODING_HT. Boxed: a table is large and rare, and every value in the keyspace is
+    /// as big as its largest variant (see the size test in `keyspace`).
+    Table(Box<Dict<()>>),
 }
 
 /// One member as a set stores it: an intset hands out integers, a hashtable strings.
@@ -136,7 +137,7 @@ impl SetValue {
         if parse_i64(first).is_some() {
             SetValue::Intset(IntSet::new())
         } else {
-            SetValue::Table(Dict::new())
+            SetValue::Table(Box::new(Dict::new()))
         }
     }
 
@@ -247,7 +248,7 @@ impl SetValue {
             for n in v.iter() {
                 d.insert(Bytes::from(n.to_string()), ());
             }
-            *self = SetValue::Table(d);
+            *self = SetValue::Table(Box::new(d));
         }
     }
 }
