@@ -306,14 +306,15 @@ pub fn save_points_configured(engine: &Engine) -> bool {
 /// Load the data at start-up (Redis's `loadDataFromDisk`): with `appendonly yes` the AOF
 /// wins and the RDB is not read (even when the AOF does not exist yet); otherwise
 /// `dir/dbfilename` if it exists. Returns the number of keys loaded, or `None` when a
-/// shutdown signal stopped an RDB load (the AOF replay does not look for one: a signal then
-/// is acted on once the replay is over).
+/// shutdown signal stopped the load (of the RDB or of the AOF).
 pub fn load_at_startup(engine: &mut Engine) -> Result<Option<u64>, String> {
     if engine.config.get_bool("appendonly") {
         // Loading replays commands: nothing may be appended while it does.
         let keys = crate::aof::load::load_at_startup(engine)?;
-        engine.aof.state = crate::aof::writer::State::On;
-        return Ok(Some(keys));
+        if keys.is_some() {
+            engine.aof.state = crate::aof::writer::State::On;
+        }
+        return Ok(keys);
     }
     load_rdb_at_startup(engine)
 }

@@ -614,3 +614,92 @@ fn a_second_sigint_during_loading_exits_at_once() {
         assert_eq!(l, &want, "{logs:#?}");
     }
 }
+
+/// A server of `kind` whose `appendonlydir` in `dir` has a base of 5000 keys (DEBUG POPULATE
+/// is not propagated, so BGREWRITEAOF puts them in the base as an RDB) and 3000 commands in
+/// its incr file, stopped.
+fn write_aof_dataset(kind: Kind, dir: &std::path::Path) {
+    let s = Server::start(
+        kind,
+        &[
+            "--dir",
+            dir.to_str().unwrap(),
+            "--enable-debug-command",
+            "yes",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+        ],
+    );
+    let mut c = s.conn();
+    assert_eq!(
+        c.call_str(&["DEBUG", "POPULATE", "5000", "key", "20"]),
+        "+OK\r\n"
+    );
+    assert!(c.call_str(&["BGREWRITEAOF"]).starts_with('+'));
+    assert!(
+        wait_for(Duration::from_secs(20), || {
+            info_field(&mut c, "persistence", "aof_rewrites").as_deref() == Some("1")
+                && info_field(&mut c, "persistence", "aof_rewrite_in_progress").as_deref()
+                    == Some("0")
+        }),
+        "{kind:?}: {}",
+        s.log_text()
+    );
+    for i in 0..3000 {
+        c.call(&["SET", &format!("after:{i}"), "v"]);
+    }
+}
+
+/// The same, with the AOF: a signal during the RDB base (which loads as any RDB does, slowed
+/// by `key-load-delay`, looking for a signal every `loading-process-events-interval-bytes`)
+/// stops the load and exits without touching the files.
+#[test]
+fn a_signal_while_the_aof_loads_exits_without_saving() {
+    let mut logs = Vec::new();
+    for kind in kinds() {
+        let data = tempfile::tempdir().unwrap();
+        let logdir = tempfile::tempdir().unwrap();
+        write_aof_dataset(kind, data.path());
+        let files = |dir: &std::path::Path| {
+            let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir.join("appendonlydir"))
+                .unwrap()
+                .map(|e| {
+                    let e = e.unwrap();
+                    (
+                        e.file_name().to_string_lossy().into_owned(),
+                        std::fs::read(e.path()).unwrap(),
+                    )
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        let before = files(data.path());
+        let mut s = start_loading(
+            kind,
+            data.path(),
+            logdir.path(),
+            &[
+                "--appendonly",
+                "yes",
+                "--loading-process-events-interval-bytes",
+                "1024",
+            ],
+        );
+        s.signal(libc::SIGTERM);
+        assert_eq!(s.exit_code(Duration::from_secs(20)), Some(0), "{kind:?}");
+        assert_eq!(files(data.path()), before, "{kind:?}");
+        assert!(!data.path().join("dump.rdb").exists(), "{kind:?}");
+        logs.push(signal_lines(&s.log_text()));
+    }
+    let want = [
+        "signal-handler Received shutdown signal during loading, scheduling shutdown.",
+        "# User requested shutdown...",
+        "# Redis is now ready to exit, bye bye...",
+    ];
+    for l in &logs {
+        assert_eq!(l, &want, "{logs:#?}");
+    }
+}

@@ -32,11 +32,60 @@ enum FileResult {
     Ok,
     /// Cut back to its last complete command (aof-load-truncated).
     Truncated,
+    /// A shutdown signal stopped the replay (see [`Pacing`]).
+    Stopped,
+}
+
+/// What Redis does between the items it loads, so a signal is acted on mid-load: it looks for
+/// one every 1024 commands of an AOF (`loadSingleAppendOnlyFile` calls
+/// `processEventsWhileBlocked`), and in an RDB base every `loading-process-events-interval-bytes`
+/// bytes, after waiting `key-load-delay` per key as any RDB load does.
+struct Pacing {
+    delay: i64,
+    every: u64,
+    next_mark: u64,
+    commands: u64,
+    signal: std::sync::Arc<crate::cmd::server::SignalState>,
+}
+
+impl Pacing {
+    fn new(engine: &Engine) -> Pacing {
+        let every = engine
+            .config
+            .get_i64("loading-process-events-interval-bytes")
+            .max(1) as u64;
+        Pacing {
+            delay: engine.config.get_i64("key-load-delay"),
+            every,
+            next_mark: every,
+            commands: 0,
+            signal: engine.persist.shutdown.signal.clone(),
+        }
+    }
+
+    /// After a key of the RDB base, `read` bytes into the file: stop?
+    fn after_key(&mut self, read: u64) -> bool {
+        if self.delay != 0 {
+            crate::rdb::writer::debug_delay(self.delay);
+        }
+        if read >= self.next_mark {
+            self.next_mark = (read / self.every + 1) * self.every;
+            return self.signal.asap();
+        }
+        false
+    }
+
+    /// After a command: stop?
+    fn after_command(&mut self) -> bool {
+        self.commands += 1;
+        self.commands.is_multiple_of(1024) && self.signal.asap()
+    }
 }
 
 /// Read the manifest (if the directory and manifest exist) and replay the files it names.
-/// Returns the number of keys in the dataset afterwards.
-pub fn load_at_startup(engine: &mut Engine) -> Result<u64, String> {
+/// Returns the number of keys in the dataset afterwards, or `None` when a shutdown signal
+/// stopped the replay.
+pub fn load_at_startup(engine: &mut Engine) -> Result<Option<u64>, String> {
     let dir = super::writer::dir_path(engine);
     let fname = engine.config.get_str("appendfilename").to_string();
     let mpath = dir.join(manifest_name(&fname));
@@ -75,7 +124,7 @@ pub fn load_at_startup(engine: &mut Engine) -> Result<u64, String> {
             .collect()
     };
     if files.is_empty() {
-        return Ok(0);
+        return Ok(Some(0));
     }
     let mut total = 0u64;
     for (name, _) in &files {
@@ -89,11 +138,12 @@ pub fn load_at_startup(engine: &mut Engine) -> Result<u64, String> {
         }
     }
     if total == 0 {
-        return Ok(0);
+        return Ok(Some(0));
     }
     let started = std::time::Instant::now();
     let count = files.len();
     let mut base_size = 0;
+    let mut pacing = Pacing::new(engine);
     for (i, (name, is_base)) in files.iter().enumerate() {
         let path = dir.join(name);
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -108,7 +158,10 @@ pub fn load_at_startup(engine: &mut Engine) -> Result<u64, String> {
         // Redis tells an old-style AOF (one file named `appendfilename`, its RDB part a
         // "preamble" with a "tail" of commands) from a base file by its name alone.
         let old_style = *name == fname;
-        let res = load_file(engine, &path, name, old_style, last)?;
+        let res = load_file(engine, &path, name, old_style, last, &mut pacing)?;
+        if matches!(res, FileResult::Stopped) {
+            return Ok(None);
+        }
         let kind = if *is_base { "base" } else { "incr" };
         if matches!(res, FileResult::Ok) || last {
             log::notice(&format!(
@@ -128,7 +181,7 @@ pub fn load_at_startup(engine: &mut Engine) -> Result<u64, String> {
     engine.aof.base_size = base_size;
     let keys: u64 = engine.keyspace.dbs.iter().map(|d| d.len() as u64).sum();
     engine.persist.loaded_keys = keys;
-    Ok(keys)
+    Ok(Some(keys))
 }
 
 /// `aofUpgradePrepare`: move `appendfilename` into the directory as the base, seq 1.
@@ -168,6 +221,7 @@ fn load_file(
     name: &str,
     old_style: bool,
     last: bool,
+    pacing: &mut Pacing,
 ) -> Result<FileResult, String> {
     let mut f = std::fs::File::open(path).map_err(|e| {
         format!("Fatal error: can't open the append log file {name} for reading: {e}")
@@ -186,6 +240,8 @@ fn load_file(
     // after them may touch them), so "keys expired" stays 0, as in Redis.
     let mut rdb_log = crate::rdb::load_log::LoadLog::default();
     let mut eof = false;
+    // Bytes of the file read so far.
+    let mut read = 0u64;
     loop {
         let ev = match reader.next_event() {
             Ok(Some(ev)) => ev,
@@ -199,6 +255,7 @@ fn load_file(
                         return finish_error(engine, path, name, last, e, old_style, fix_hint);
                     }
                 } else {
+                    read += n as u64;
                     reader.feed(&buf[..n]);
                 }
                 continue;
@@ -223,7 +280,11 @@ fn load_file(
                 let placed = match loader.push(rev) {
                     Ok(Some(crate::rdb::load::Loaded::Key(k))) => {
                         rdb_log.keys_loaded += 1;
-                        crate::rdb::load::place(&mut engine.keyspace, k)
+                        let placed = crate::rdb::load::place(&mut engine.keyspace, k);
+                        if placed.is_ok() && pacing.after_key(read) {
+                            return Ok(FileResult::Stopped);
+                        }
+                        placed
                     }
                     Ok(Some(crate::rdb::load::Loaded::Empty { key, .. })) => {
                         rdb_log.empty_key(&key);
@@ -257,6 +318,9 @@ fn load_file(
                 engine.now_ms = crate::cmd::engine::now_ms();
                 crate::cmd::execute(engine, &mut client, &argv, &mut sink);
                 sink.buf.clear();
+                if pacing.after_command() {
+                    return Ok(FileResult::Stopped);
+                }
             }
         }
     }

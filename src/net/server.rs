@@ -18,10 +18,10 @@
 //! Every signal asks again, so an aborted or failed shutdown can be asked for anew; a SIGINT
 //! while a signal's request stands exits at once ("You insist... exiting now.").
 //!
-//! Not matched: two signals that arrive before the signal thread wakes count as one (tokio
-//! coalesces them; Redis's handler runs once per delivery), and a signal during the replay of
-//! an AOF at start-up is acted on when the replay ends, not in its middle (the RDB loader
-//! looks, as Redis's does).
+//! A signal during loading is acted on mid-load, where Redis looks for one: every
+//! `loading-process-events-interval-bytes` of an RDB (the AOF's RDB base included) and every
+//! 1024 commands of an AOF. Not matched: two signals that arrive before the signal thread
+//! wakes count as one (tokio coalesces them; Redis's handler runs once per delivery).
 
 use crate::cmd::Engine;
 use crate::cmd::engine::Request;
