@@ -49,6 +49,14 @@ fn signal_lines(log: &str) -> Vec<String> {
     lines_from(log, |level, _| level == "signal-handler")
 }
 
+/// Every server's lines are the ones wanted.
+fn assert_all<W: AsRef<str>>(logs: &[Vec<String>], want: &[W]) {
+    let want: Vec<&str> = want.iter().map(AsRef::as_ref).collect();
+    for l in logs {
+        assert_eq!(l, &want, "{logs:#?}");
+    }
+}
+
 /// How many lines of the log contain `text`.
 fn count(s: &Server, text: &str) -> usize {
     s.log_text().lines().filter(|l| l.contains(text)).count()
@@ -157,9 +165,7 @@ fn a_failed_save_cancels_the_shutdown_unless_force() {
         "# Error trying to save the DB. Exit anyway.",
         "# Redis is now ready to exit, bye bye...",
     ];
-    for l in &logs {
-        assert_eq!(l, &want, "{logs:#?}");
-    }
+    assert_all(&logs, &want);
 }
 
 /// A replica that has not acknowledged the stream makes SHUTDOWN send `REPLCONF GETACK *` and
@@ -266,9 +272,7 @@ fn shutdown_waits_for_a_lagging_replica_until_aborted_and_now_does_not_wait() {
         "* N of N replicas are in sync when shutting down.",
         "# Redis is now ready to exit, bye bye...",
     ];
-    for l in &logs {
-        assert_eq!(l, &want, "{logs:#?}");
-    }
+    assert_all(&logs, &want);
 }
 
 /// Replicas that acknowledged everything: no GETACK (the replica's offset does not move), no
@@ -361,9 +365,7 @@ fn an_initial_aof_rewrite_blocks_shutdown_unless_force() {
         "* Calling fsync() on the AOF file.",
         "# Redis is now ready to exit, bye bye...",
     ];
-    for l in &logs {
-        assert_eq!(l, &want, "{logs:#?}");
-    }
+    assert_all(&logs, &want);
 }
 
 /// Each signal asks for a shutdown, in its own name: SIGTERM starts one that waits for a
@@ -400,9 +402,7 @@ fn each_signal_asks_again_and_a_second_sigint_exits_at_once() {
         "* Waiting for replicas before shutting down.",
         "signal-handler You insist... exiting now.",
     ];
-    for l in &logs {
-        assert_eq!(l, &want, "{logs:#?}");
-    }
+    assert_all(&logs, &want);
 }
 
 /// A signal's shutdown that fails (the final save cannot be written) is forgotten: the next
@@ -447,9 +447,7 @@ fn after_a_failed_save_the_next_signal_tries_again() {
         "# User requested shutdown...".into(),
         "# Redis is now ready to exit, bye bye...".into(),
     ]);
-    for l in &logs {
-        assert_eq!(l, &want, "{logs:#?}");
-    }
+    assert_all(&logs, &want);
 }
 
 /// Is the process's main thread (Redis's event loop; rtool's runtime, one thread by default)
@@ -491,28 +489,53 @@ fn a_second_sigint_exits_even_while_the_server_is_busy() {
         "signal-handler Received SIGINT scheduling shutdown...",
         "signal-handler You insist... exiting now.",
     ];
-    for l in &logs {
-        assert_eq!(l, &want, "{logs:#?}");
-    }
+    assert_all(&logs, &want);
 }
 
-/// A server of `kind` whose dump.rdb in `dir` holds 5000 keys, stopped.
-fn write_dataset(kind: Kind, dir: &std::path::Path) {
-    let s = Server::start(
-        kind,
-        &[
-            "--dir",
-            dir.to_str().unwrap(),
-            "--enable-debug-command",
-            "yes",
-        ],
-    );
+/// What a stopped server of `kind` leaves in `dir` for a loading test.
+#[derive(Clone, Copy)]
+enum Dataset {
+    /// dump.rdb with 5000 keys.
+    Rdb,
+    /// `appendonlydir` with a base of 5000 keys (DEBUG POPULATE is not propagated, so
+    /// BGREWRITEAOF puts them in the base, as an RDB) and 3000 commands in its incr file.
+    Aof,
+}
+
+fn write_dataset(kind: Kind, dir: &std::path::Path, what: Dataset) {
+    let mut args = vec![
+        "--dir",
+        dir.to_str().unwrap(),
+        "--enable-debug-command",
+        "yes",
+    ];
+    if let Dataset::Aof = what {
+        args.extend(["--appendonly", "yes", "--appendfsync", "always"]);
+    }
+    let s = Server::start(kind, &args);
     let mut c = s.conn();
     assert_eq!(
         c.call_str(&["DEBUG", "POPULATE", "5000", "key", "20"]),
         "+OK\r\n"
     );
-    assert_eq!(c.call_str(&["SAVE"]), "+OK\r\n");
+    match what {
+        Dataset::Rdb => assert_eq!(c.call_str(&["SAVE"]), "+OK\r\n"),
+        Dataset::Aof => {
+            assert!(c.call_str(&["BGREWRITEAOF"]).starts_with('+'));
+            assert!(
+                wait_for(Duration::from_secs(20), || {
+                    info_field(&mut c, "persistence", "aof_rewrites").as_deref() == Some("1")
+                        && info_field(&mut c, "persistence", "aof_rewrite_in_progress").as_deref()
+                            == Some("0")
+                }),
+                "{kind:?}: {}",
+                s.log_text()
+            );
+            for i in 0..3000 {
+                c.call(&["SET", &format!("after:{i}"), "v"]);
+            }
+        }
+    }
 }
 
 /// Start a server on `dir`'s dump.rdb loading slowly (`key-load-delay`, 2 ms a key), and
@@ -558,7 +581,7 @@ fn a_signal_during_loading_exits_without_saving() {
     for kind in kinds() {
         let data = tempfile::tempdir().unwrap();
         let logdir = tempfile::tempdir().unwrap();
-        write_dataset(kind, data.path());
+        write_dataset(kind, data.path(), Dataset::Rdb);
         let before = std::fs::read(data.path().join("dump.rdb")).unwrap();
         let mut s = start_loading(
             kind,
@@ -580,9 +603,7 @@ fn a_signal_during_loading_exits_without_saving() {
         "# User requested shutdown...",
         "# Redis is now ready to exit, bye bye...",
     ];
-    for l in &logs {
-        assert_eq!(l, &want, "{logs:#?}");
-    }
+    assert_all(&logs, &want);
 }
 
 /// A second SIGINT while loading (the first one not acted on yet: the loader looks only every
@@ -593,7 +614,7 @@ fn a_second_sigint_during_loading_exits_at_once() {
     for kind in kinds() {
         let data = tempfile::tempdir().unwrap();
         let logdir = tempfile::tempdir().unwrap();
-        write_dataset(kind, data.path());
+        write_dataset(kind, data.path(), Dataset::Rdb);
         let mut s = start_loading(
             kind,
             data.path(),
@@ -610,46 +631,7 @@ fn a_second_sigint_during_loading_exits_at_once() {
         "signal-handler Received shutdown signal during loading, scheduling shutdown.",
         "signal-handler You insist... exiting now.",
     ];
-    for l in &logs {
-        assert_eq!(l, &want, "{logs:#?}");
-    }
-}
-
-/// A server of `kind` whose `appendonlydir` in `dir` has a base of 5000 keys (DEBUG POPULATE
-/// is not propagated, so BGREWRITEAOF puts them in the base as an RDB) and 3000 commands in
-/// its incr file, stopped.
-fn write_aof_dataset(kind: Kind, dir: &std::path::Path) {
-    let s = Server::start(
-        kind,
-        &[
-            "--dir",
-            dir.to_str().unwrap(),
-            "--enable-debug-command",
-            "yes",
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-        ],
-    );
-    let mut c = s.conn();
-    assert_eq!(
-        c.call_str(&["DEBUG", "POPULATE", "5000", "key", "20"]),
-        "+OK\r\n"
-    );
-    assert!(c.call_str(&["BGREWRITEAOF"]).starts_with('+'));
-    assert!(
-        wait_for(Duration::from_secs(20), || {
-            info_field(&mut c, "persistence", "aof_rewrites").as_deref() == Some("1")
-                && info_field(&mut c, "persistence", "aof_rewrite_in_progress").as_deref()
-                    == Some("0")
-        }),
-        "{kind:?}: {}",
-        s.log_text()
-    );
-    for i in 0..3000 {
-        c.call(&["SET", &format!("after:{i}"), "v"]);
-    }
+    assert_all(&logs, &want);
 }
 
 /// The same, with the AOF: a signal during the RDB base (which loads as any RDB does, slowed
@@ -661,7 +643,7 @@ fn a_signal_while_the_aof_loads_exits_without_saving() {
     for kind in kinds() {
         let data = tempfile::tempdir().unwrap();
         let logdir = tempfile::tempdir().unwrap();
-        write_aof_dataset(kind, data.path());
+        write_dataset(kind, data.path(), Dataset::Aof);
         let files = |dir: &std::path::Path| {
             let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir.join("appendonlydir"))
                 .unwrap()
@@ -699,7 +681,5 @@ fn a_signal_while_the_aof_loads_exits_without_saving() {
         "# User requested shutdown...",
         "# Redis is now ready to exit, bye bye...",
     ];
-    for l in &logs {
-        assert_eq!(l, &want, "{logs:#?}");
-    }
+    assert_all(&logs, &want);
 }
