@@ -133,6 +133,15 @@ pub fn write_rdb_file(engine: &Engine, path: &Path) -> std::io::Result<()> {
 /// part in replication (it has a backlog) records its replication ID and offset, so that after
 /// a restart it can still offer a partial resync (Redis's `rdbPopulateSaveInfo`).
 pub fn write_snapshot<W: Write>(engine: &Engine, w: W) -> std::io::Result<W> {
+    write_snapshot_of(engine, &engine.keyspace, w)
+}
+
+/// The same, with another keyspace's keys (none, for a filtered snapshot).
+fn write_snapshot_of<W: Write>(
+    engine: &Engine,
+    keyspace: &crate::keyspace::Keyspace,
+    w: W,
+) -> std::io::Result<W> {
     use crate::rdb::writer::{Aux, ReplAux, WriteOptions, write_keyspace};
     let opts = WriteOptions::from_config(&engine.config);
     let mut aux = Aux::now(crate::cmd::info::process_memory().0);
@@ -143,7 +152,7 @@ pub fn write_snapshot<W: Write>(engine: &Engine, w: W) -> std::io::Result<W> {
             offset: engine.repl.offset() as i64,
         });
     }
-    write_keyspace(&engine.keyspace, w, &opts, &aux)
+    write_keyspace(keyspace, w, &opts, &aux)
 }
 
 /// SAVE: a synchronous save in the server process (clients wait, as with Redis).
@@ -414,20 +423,28 @@ pub fn sync_replicas_waiting(engine: &mut Engine) {
     if engine.persist.child.is_some() {
         return;
     }
+    // One snapshot serves the replicas that want the same one: the first waiting replica
+    // decides whether the keys are in it, the others wait for the next (Redis's
+    // `startBgsaveForReplication` with the first replica's `slave_req`).
+    let Some(exclude_data) = engine
+        .replicas
+        .values()
+        .find(|r| r.state == ReplicaState::WaitBgsaveStart)
+        .map(|r| r.exclude_data)
+    else {
+        return;
+    };
     let waiting: Vec<u64> = engine
         .replicas
         .values()
-        .filter(|r| r.state == ReplicaState::WaitBgsaveStart)
+        .filter(|r| r.state == ReplicaState::WaitBgsaveStart && r.exclude_data == exclude_data)
         .map(|r| r.client_id)
         .collect();
-    if waiting.is_empty() {
-        return;
-    }
     let diskless = waiting.iter().all(|id| {
         engine
             .replicas
             .get(id)
-            .is_some_and(|r| diskless_for(engine, r.capa_eof))
+            .is_some_and(|r| diskless_for(engine, r))
     });
     if diskless {
         // Wait repl-diskless-sync-delay seconds from the oldest waiting replica, so replicas
@@ -454,7 +471,7 @@ pub fn sync_replicas_waiting(engine: &mut Engine) {
         if diskless { "replicas sockets" } else { "disk" }
     ));
     let started = if diskless {
-        bgsave_to_replicas(engine, &waiting)
+        bgsave_to_replicas(engine, &waiting, exclude_data)
     } else {
         bgsave(engine)
     };
@@ -497,15 +514,20 @@ pub fn close_replica(engine: &mut Engine, id: u64) {
     }
 }
 
-/// Does a replica get its snapshot straight from a socket? (`repl-diskless-sync yes` and the
-/// replica said `REPLCONF capa eof`; Redis's `startBgsaveForReplication` decides the same.)
-pub fn diskless_for(engine: &Engine, capa_eof: bool) -> bool {
-    capa_eof && engine.config.get_bool("repl-diskless-sync")
+/// Does a replica get its snapshot straight from a socket? (It said `REPLCONF capa eof`, and
+/// `repl-diskless-sync yes` or it wants a filtered snapshot, which Redis never writes to the
+/// dump file; Redis's `startBgsaveForReplication` decides the same.)
+pub fn diskless_for(engine: &Engine, r: &crate::repl::master::ReplicaInfo) -> bool {
+    r.capa_eof && (engine.config.get_bool("repl-diskless-sync") || r.exclude_data)
 }
 
 /// `rdbSaveToSlavesSockets`: fork a child that writes the snapshot, framed with an EOF mark,
 /// into a pipe the runtime relays to `replicas`. Returns the child's pid.
-pub fn bgsave_to_replicas(engine: &mut Engine, replicas: &[u64]) -> std::io::Result<i32> {
+pub fn bgsave_to_replicas(
+    engine: &mut Engine,
+    replicas: &[u64],
+    exclude_data: bool,
+) -> std::io::Result<i32> {
     use std::os::fd::FromRawFd;
     let mut data = [0i32; 2];
     let mut exit = [0i32; 2];
@@ -546,7 +568,13 @@ pub fn bgsave_to_replicas(engine: &mut Engine, replicas: &[u64]) -> std::io::Res
         let res = (|| {
             let mut w = std::io::BufWriter::with_capacity(64 * 1024, &data_w);
             w.write_all(format!("$EOF:{mark}\r\n").as_bytes())?;
-            let mut w = write_snapshot(engine, w)?;
+            let mut w = if exclude_data {
+                // `rdb-filter-only`: the header and aux fields, no database.
+                let none = crate::keyspace::Keyspace::new(engine.keyspace.dbs.len());
+                write_snapshot_of(engine, &none, w)?
+            } else {
+                write_snapshot(engine, w)?
+            };
             w.write_all(mark.as_bytes())?;
             w.flush()
         })();

@@ -150,3 +150,78 @@ fn redis_cli_reads_commands_from_stdin_like_a_session() {
     assert!(a.starts_with("OK\nhello world\n3\na\nb\nc\n"), "{a}");
     assert_eq!(a, b);
 }
+
+/// An RDB as the list of what is in it: `aux <name>`, and every other event by its kind (with
+/// the key's name for a key), in file order.
+fn rdb_outline(path: &std::path::Path) -> Vec<String> {
+    let data = std::fs::read(path).unwrap();
+    let mut r = rtool::rdb::Reader::new();
+    r.feed(&data);
+    let mut out = Vec::new();
+    while let Some(e) = r.next_event().unwrap() {
+        out.push(match &e {
+            rtool::rdb::Event::Aux { name, .. } => {
+                format!("aux {}", String::from_utf8_lossy(name))
+            }
+            other => {
+                let d = format!("{other:?}");
+                d.split([' ', '{', '('])
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            }
+        });
+    }
+    r.finish().unwrap();
+    out
+}
+
+/// `redis-cli --rdb` (a backup over the replication protocol: `REPLCONF rdb-only 1`, then
+/// SYNC) and `redis-cli --functions-rdb` (`REPLCONF rdb-filter-only functions`: no keys, only
+/// functions) give the same files from rtool as from Redis, and the filter's errors are
+/// Redis's.
+#[test]
+fn redis_cli_rdb_and_functions_rdb_match_redis() {
+    if !have_redis() {
+        return;
+    }
+    let mut seen = Vec::new();
+    for kind in [util::Kind::Redis, util::Kind::Rtool] {
+        let s = Server::start(kind, &["--repl-diskless-sync-delay", "0"]);
+        cli(s.port, &["set", "a", "1"]);
+        let all = s.dir.path().join("all.rdb");
+        let functions = s.dir.path().join("functions.rdb");
+        cli(s.port, &["--rdb", all.to_str().unwrap()]);
+        cli(s.port, &["--functions-rdb", functions.to_str().unwrap()]);
+        let mut c = s.conn();
+        let errors = [
+            c.call_str(&["REPLCONF", "rdb-filter-only", "functions keys"]),
+            c.call_str(&["REPLCONF", "rdb-filter-only", "\"unbalanced"]),
+            c.call_str(&["REPLCONF", "rdb-filter-only", ""]),
+            c.call_str(&["SYNC"]),
+        ];
+        seen.push((rdb_outline(&all), rdb_outline(&functions), errors));
+    }
+    let (all, functions, errors) = &seen[0];
+    assert!(
+        all.iter().any(|e| e == "Key" || e.starts_with("Key")),
+        "{all:?}"
+    );
+    assert!(
+        !functions
+            .iter()
+            .any(|e| e.starts_with("Key") || e == "SelectDb"),
+        "{functions:?}"
+    );
+    assert_eq!(
+        errors,
+        &[
+            "-ERR Unsupported rdb-filter-only option: keys\r\n",
+            "-ERR Missing rdb-filter-only values\r\n",
+            "+OK\r\n",
+            "-ERR Filtered replica requires EOF capability\r\n",
+        ],
+        "the reference changed"
+    );
+    assert_eq!(seen[1], seen[0]);
+}

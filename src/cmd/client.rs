@@ -47,6 +47,9 @@ pub struct Client {
     pub repl_listening_port: u16,
     pub repl_ip: Option<String>,
     pub repl_capa_eof: bool,
+    /// `REPLCONF rdb-filter-only ...` was sent: the snapshot leaves the keys out (Redis's
+    /// `SLAVE_REQ_RDB_EXCLUDE_DATA`; `functions` would keep functions, which rtool has none of).
+    pub repl_exclude_data: bool,
     pub repl_capa_psync2: bool,
     /// The replication offset this client's last write reached (WAIT waits for it).
     pub woff: u64,
@@ -73,6 +76,7 @@ impl Client {
             repl_listening_port: 0,
             repl_ip: None,
             repl_capa_eof: false,
+            repl_exclude_data: false,
             repl_capa_psync2: false,
             woff: 0,
         }

@@ -175,7 +175,20 @@ fn replconf(ctx: &mut Ctx, argv: &[&[u8]]) {
         } else if eq_ic(opt, "getack") {
             // Only meaningful from a master to its replica; a master ignores it.
             return;
-        } else if eq_ic(opt, "rdb-only") || eq_ic(opt, "rdb-filter-only") {
+        } else if eq_ic(opt, "rdb-only") {
+        } else if eq_ic(opt, "rdb-filter-only") {
+            // An "include" list: everything is left out but what it names, and the only name
+            // Redis 7.0 knows is `functions` ("" asks for an RDB with neither).
+            let Ok(filters) = crate::resp::split::split_args(val) else {
+                return ctx.out.err("Missing rdb-filter-only values");
+            };
+            if let Some(f) = filters.iter().find(|f| !eq_ic(f, "functions")) {
+                return ctx.out.err(&format!(
+                    "Unsupported rdb-filter-only option: {}",
+                    String::from_utf8_lossy(f)
+                ));
+            }
+            ctx.client.repl_exclude_data = true;
         } else {
             return ctx.out.err(&format!(
                 "Unrecognized REPLCONF option: {}",
@@ -228,6 +241,10 @@ fn start_sync(ctx: &mut Ctx, psync: Option<(String, &[u8])>) {
             .out
             .err("-NOMASTERLINK Can't SYNC while not connected with my master");
     }
+    // A filtered snapshot is only ever streamed over the socket, which needs `$EOF:` framing.
+    if ctx.client.repl_exclude_data && !ctx.client.repl_capa_eof {
+        return ctx.out.err("Filtered replica requires EOF capability");
+    }
     let ip = replica_ip(ctx);
     let mut info = ReplicaInfo {
         client_id: ctx.client.id,
@@ -245,6 +262,7 @@ fn start_sync(ctx: &mut Ctx, psync: Option<(String, &[u8])>) {
         diskless: false,
         stream_on_ack: false,
         obuf_soft_since_ms: 0,
+        exclude_data: ctx.client.repl_exclude_data,
     };
     let name = info.name();
     log::notice(&format!("Replica {name} asks for synchronization"));
@@ -340,7 +358,7 @@ fn start_sync(ctx: &mut Ctx, psync: Option<(String, &[u8])>) {
                 .child
                 .as_ref()
                 .is_some_and(|c| c.kind == crate::persist::ChildKind::RdbSocket);
-            let delayed = crate::persist::diskless_for(ctx.engine, info.capa_eof)
+            let delayed = crate::persist::diskless_for(ctx.engine, &info)
                 && ctx.engine.config.get_i64("repl-diskless-sync-delay") > 0;
             if socket_child {
                 log::notice("Current BGSAVE has socket target. Waiting for next BGSAVE for SYNC");

@@ -61,6 +61,10 @@ pub struct ReplicaInfo {
     pub stream_on_ack: bool,
     /// Unix ms since when its output buffer is over the soft limit (0: it is not).
     pub obuf_soft_since_ms: i64,
+    /// Its snapshot leaves the keys out (`REPLCONF rdb-filter-only`, for `redis-cli
+    /// --functions-rdb`): it is always sent over the socket, and only shared with replicas
+    /// that asked the same.
+    pub exclude_data: bool,
 }
 
 impl ReplicaInfo {
