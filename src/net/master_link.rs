@@ -10,9 +10,10 @@
 //! `+CONTINUE` by the rest of the stream. Any other error (`-NOAUTH` without `masterauth`,
 //! `-ERR unknown command` from a master without PSYNC) makes the replica send `SYNC` on the
 //! same connection, as Redis's `syncWithMaster` does; its answer is the transfer itself (or
-//! one more error), and such a master gets no `REPLCONF ACK`. Every byte from the master goes through
-//! `repl::stream`, the decoder the tap uses; every command is applied through the same path
-//! as a client's (`cmd::execute`), and relayed byte for byte to this server's own replicas.
+//! one more error), and such a master gets no `REPLCONF ACK`. Every byte from the master
+//! goes through `repl::stream`, the decoder the tap uses; every command is applied through
+//! the same path as a client's (`cmd::execute`), and relayed byte for byte to this server's
+//! own replicas.
 //!
 //! How a connection ends decides what comes next, as in Redis 7.0 (texts, levels and order
 //! checked against a real replica's log, see `Ended`): a link that was up and broke logs
