@@ -51,7 +51,11 @@ fuzz_target!(|input: &[u8]| {
         return;
     };
     let limits = Limits {
-        max_bulk_len: if c & 0x40 != 0 { 16 } else { Limits::default().max_bulk_len },
+        max_bulk_len: if c & 0x40 != 0 {
+            16
+        } else {
+            Limits::default().max_bulk_len
+        },
         unauthenticated: c & 0x80 != 0,
     };
     let whole = run(data, data.len(), &limits);
