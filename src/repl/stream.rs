@@ -877,6 +877,9 @@ impl LinkDecoder {
                     self.sync_seq = None;
                     self.rep_seq += 1;
                     self.m = MState::TransferWait;
+                    // The transfer line is read from the start of what is buffered: a reply
+                    // scan begun on those bytes (a tap that saw them before the SYNC) is void.
+                    self.scan.reset();
                     return self.step_m2r(data, out);
                 }
                 self.step_reply(data, out)
