@@ -225,3 +225,50 @@ fn redis_cli_rdb_and_functions_rdb_match_redis() {
     );
     assert_eq!(seen[1], seen[0]);
 }
+
+/// `--rdb` and `--functions-rdb` at the same time (both wait out `repl-diskless-sync-delay`):
+/// one snapshot cannot serve both, so the master makes two, one with the keys and one
+/// without, as Redis does.
+#[test]
+fn a_filtered_and_a_full_backup_at_once_get_their_own_snapshots() {
+    if !have_redis() {
+        return;
+    }
+    let mut seen = Vec::new();
+    for kind in [util::Kind::Redis, util::Kind::Rtool] {
+        let s = Server::start(kind, &["--repl-diskless-sync-delay", "1"]);
+        cli(s.port, &["set", "a", "1"]);
+        let all = s.dir.path().join("all.rdb");
+        let functions = s.dir.path().join("functions.rdb");
+        let spawn = |flag: &str, path: &std::path::Path| {
+            util::Killed(
+                Command::new("redis-cli")
+                    .args(["-p", &s.port.to_string(), flag, path.to_str().unwrap()])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap(),
+            )
+        };
+        let mut clients = [spawn("--rdb", &all), spawn("--functions-rdb", &functions)];
+        for c in clients.iter_mut() {
+            assert!(
+                util::wait_for(std::time::Duration::from_secs(20), || c
+                    .0
+                    .try_wait()
+                    .unwrap()
+                    .is_some()),
+                "{kind:?}: redis-cli did not finish"
+            );
+            assert!(c.0.wait().unwrap().success(), "{kind:?}");
+        }
+        let keys = |p: &std::path::Path| rdb_outline(p).iter().filter(|e| *e == "KeyStart").count();
+        let snapshots = s
+            .log_text()
+            .matches("Starting BGSAVE for SYNC with target: replicas sockets")
+            .count();
+        seen.push((keys(&all), keys(&functions), snapshots));
+    }
+    assert_eq!(seen[0], (1, 0, 2), "the reference changed");
+    assert_eq!(seen[1], seen[0]);
+}
