@@ -328,6 +328,53 @@ pub fn load_at_startup(engine: &mut Engine) -> Result<Option<u64>, String> {
     load_rdb_at_startup(engine)
 }
 
+/// What Redis does between the items it loads at start-up, so a shutdown signal is acted on
+/// mid-load (its `processEventsWhileBlocked`): in an RDB (a dump.rdb or an AOF's base) it waits
+/// `key-load-delay` after each key and looks for a signal every
+/// `loading-process-events-interval-bytes`; in an AOF it looks every 1024 commands
+/// (`loadSingleAppendOnlyFile`). One pacing for both loaders.
+pub struct LoadPacing {
+    delay: i64,
+    every: u64,
+    next_mark: u64,
+    commands: u64,
+    signal: std::sync::Arc<crate::cmd::server::SignalState>,
+}
+
+impl LoadPacing {
+    pub fn new(engine: &Engine) -> LoadPacing {
+        let every = engine
+            .config
+            .get_i64("loading-process-events-interval-bytes")
+            .max(1) as u64;
+        LoadPacing {
+            delay: engine.config.get_i64("key-load-delay"),
+            every,
+            next_mark: every,
+            commands: 0,
+            signal: engine.persist.shutdown.signal.clone(),
+        }
+    }
+
+    /// After a key of an RDB, `offset` bytes into it: stop the load?
+    pub fn after_key(&mut self, offset: u64) -> bool {
+        if self.delay != 0 {
+            crate::rdb::writer::debug_delay(self.delay);
+        }
+        if offset >= self.next_mark {
+            self.next_mark = (offset / self.every + 1) * self.every;
+            return self.signal.asap();
+        }
+        false
+    }
+
+    /// After a command of an AOF: stop the load?
+    pub fn after_command(&mut self) -> bool {
+        self.commands += 1;
+        self.commands.is_multiple_of(1024) && self.signal.asap()
+    }
+}
+
 /// `dir/dbfilename`, if it exists.
 /// `Ok(None)`: a shutdown signal stopped the load (Redis looks for one each time
 /// `loading-process-events-interval-bytes` more bytes are read; here, at the first key past
@@ -346,24 +393,13 @@ fn load_rdb_at_startup(engine: &mut Engine) -> Result<Option<u64>, String> {
         skip_expired: !engine.is_replica,
     };
     let input = std::io::BufReader::with_capacity(64 * 1024, f);
-    let delay = engine.config.get_i64("key-load-delay");
-    let every = engine
-        .config
-        .get_i64("loading-process-events-interval-bytes")
-        .max(1) as u64;
-    let signal = engine.persist.shutdown.signal.clone();
-    let mut next_mark = every;
+    let mut pacing = LoadPacing::new(engine);
     let after_key = |offset: u64| {
-        if delay != 0 {
-            crate::rdb::writer::debug_delay(delay);
+        if pacing.after_key(offset) {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
         }
-        if offset >= next_mark {
-            next_mark = (offset / every + 1) * every;
-            if signal.asap() {
-                return std::ops::ControlFlow::Break(());
-            }
-        }
-        std::ops::ControlFlow::Continue(())
     };
     let summary = crate::rdb::load::load_into_with(input, &mut engine.keyspace, &opts, after_key)
         .map_err(|e| {

@@ -27,59 +27,15 @@ use crate::log;
 use std::io::Read;
 use std::path::Path;
 
+use crate::persist::LoadPacing;
+
 /// How one file ended.
 enum FileResult {
     Ok,
     /// Cut back to its last complete command (aof-load-truncated).
     Truncated,
-    /// A shutdown signal stopped the replay (see [`Pacing`]).
+    /// A shutdown signal stopped the replay (see [`LoadPacing`]).
     Stopped,
-}
-
-/// What Redis does between the items it loads, so a signal is acted on mid-load: it looks for
-/// one every 1024 commands of an AOF (`loadSingleAppendOnlyFile` calls
-/// `processEventsWhileBlocked`), and in an RDB base every `loading-process-events-interval-bytes`
-/// bytes, after waiting `key-load-delay` per key as any RDB load does.
-struct Pacing {
-    delay: i64,
-    every: u64,
-    next_mark: u64,
-    commands: u64,
-    signal: std::sync::Arc<crate::cmd::server::SignalState>,
-}
-
-impl Pacing {
-    fn new(engine: &Engine) -> Pacing {
-        let every = engine
-            .config
-            .get_i64("loading-process-events-interval-bytes")
-            .max(1) as u64;
-        Pacing {
-            delay: engine.config.get_i64("key-load-delay"),
-            every,
-            next_mark: every,
-            commands: 0,
-            signal: engine.persist.shutdown.signal.clone(),
-        }
-    }
-
-    /// After a key of the RDB base, `read` bytes into the file: stop?
-    fn after_key(&mut self, read: u64) -> bool {
-        if self.delay != 0 {
-            crate::rdb::writer::debug_delay(self.delay);
-        }
-        if read >= self.next_mark {
-            self.next_mark = (read / self.every + 1) * self.every;
-            return self.signal.asap();
-        }
-        false
-    }
-
-    /// After a command: stop?
-    fn after_command(&mut self) -> bool {
-        self.commands += 1;
-        self.commands.is_multiple_of(1024) && self.signal.asap()
-    }
 }
 
 /// Read the manifest (if the directory and manifest exist) and replay the files it names.
@@ -143,7 +99,7 @@ pub fn load_at_startup(engine: &mut Engine) -> Result<Option<u64>, String> {
     let started = std::time::Instant::now();
     let count = files.len();
     let mut base_size = 0;
-    let mut pacing = Pacing::new(engine);
+    let mut pacing = LoadPacing::new(engine);
     for (i, (name, is_base)) in files.iter().enumerate() {
         let path = dir.join(name);
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -221,7 +177,7 @@ fn load_file(
     name: &str,
     old_style: bool,
     last: bool,
-    pacing: &mut Pacing,
+    pacing: &mut LoadPacing,
 ) -> Result<FileResult, String> {
     let mut f = std::fs::File::open(path).map_err(|e| {
         format!("Fatal error: can't open the append log file {name} for reading: {e}")

@@ -415,7 +415,7 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                             }
                             log::notice("MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization.");
                         }
-                        EventKind::PsyncRefused { text, retry_later, line } => {
+                        EventKind::PsyncRefused { retry_later, line, .. } => {
                             // slaveTryPartialResynchronization's answers to a refusal: "try
                             // later" closes the connection, anything else means "PSYNC not
                             // supported" and syncWithMaster sends SYNC on the same connection.
@@ -423,7 +423,7 @@ async fn session(shared: &Arc<Shared>, generation: u64, mut stream: TcpStream) -
                             if retry_later {
                                 return Ended::Failed(log::Level::Notice, format!("Master is currently unable to PSYNC but should be in the future: {line}"));
                             }
-                            if text.starts_with(b"ERR") && line.starts_with('-') {
+                            if line.starts_with("-ERR") {
                                 log::notice(&format!("Master does not support PSYNC or is in error state (reply: {line})"));
                             } else {
                                 log::warning(&format!("Unexpected reply to PSYNC from master: {line}"));
